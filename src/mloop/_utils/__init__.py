@@ -1,0 +1,1 @@
+"""Small foundation pieces shared by every layer: hashing, clock, ids."""

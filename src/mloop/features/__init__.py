@@ -1,0 +1,1 @@
+"""mloop.features: arrives with its own issue; see DESIGN.md for what lives here."""

@@ -1,0 +1,1 @@
+"""The metadata store: the one record of runs, executions, artifacts, lineage and metrics."""

@@ -1,0 +1,175 @@
+"""The metadata store contract: every run, execution, artifact, event, param and metric.
+
+One implementation (``SqlMetadataStore``) serves SQLite and PostgreSQL; the ABC exists so that
+the layers above depend on the contract, and so that ``tests/contracts`` can run one suite against
+every backend. Methods are grouped by who uses them: runs, executions and artifacts (the runner),
+params/metrics/tags (tracking), queries (CLI, lineage, UI).
+
+Concurrency: every method is one transaction; several processes may write to one store at once.
+Times are aware UTC datetimes. Unknown ids raise the matching ``NotFoundError``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from mloop.metadata.entities import (
+    Artifact,
+    Event,
+    Execution,
+    ExecutionState,
+    Metric,
+    Pipeline,
+    Run,
+    RunState,
+)
+
+MetricFilter = tuple[str, Literal[">", ">=", "<", "<=", "=", "!="], float]
+"""``("auc", ">", 0.8)``: keep runs whose latest value of ``auc`` satisfies the comparison."""
+
+
+class MetadataStore(ABC):
+    """The system of record. Construct with :meth:`open`; close with :meth:`close`."""
+
+    url: str
+
+    @classmethod
+    @abstractmethod
+    def open(cls, url: str, *, migrate: bool = True) -> MetadataStore:
+        """Connect to ``url``; create and migrate the schema when ``migrate`` (else raise
+        ``MigrationRequiredError`` if the schema is behind). Always refuses a newer schema."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- pipelines and runs ---------------------------------------------------------------------
+    @abstractmethod
+    def upsert_pipeline(self, name: str, version: str, spec: Mapping[str, Any]) -> Pipeline:
+        """Record a compiled pipeline; idempotent for the same ``(name, version)``."""
+
+    @abstractmethod
+    def create_run(
+        self,
+        experiment: str,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        pipeline_name: str | None = None,
+        pipeline_version: str | None = None,
+        pipeline_params: Mapping[str, Any] | None = None,
+        trigger: str | None = None,
+        environment: str | None = None,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Start a run in state RUNNING with ``heartbeat_at`` = now."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id, or with this unique id prefix (>= 6 characters)."""
+
+    @abstractmethod
+    def finish_run(self, run_id: str, state: RunState, *, error: str | None = None) -> Run:
+        """Set a final state and ``ended_at``; also used to reopen (RUNNING) a run on resume."""
+
+    @abstractmethod
+    def search_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        pipeline_name: str | None = None,
+        states: Sequence[RunState] | None = None,
+        metric_filters: Sequence[MetricFilter] = (),
+        order_by: str = "started_at",
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Filtered, sorted runs. ``order_by`` is ``started_at``, ``ended_at`` or ``metric:KEY``."""
+
+    @abstractmethod
+    def heartbeat(self, run_id: str) -> None:
+        """Renew the lease of a run and of its RUNNING executions (sets ``heartbeat_at`` = now)."""
+
+    @abstractmethod
+    def reap_abandoned(self, lease_seconds: float, *, now: datetime | None = None) -> list[str]:
+        """Mark RUNNING runs whose heartbeat is older than the lease as ABANDONED, and their
+        RUNNING/PENDING executions too; returns the ids of the runs marked."""
+
+    # -- executions, artifacts, events ----------------------------------------------------------
+    @abstractmethod
+    def create_execution(
+        self,
+        run_id: str,
+        step_name: str,
+        *,
+        state: ExecutionState = ExecutionState.RUNNING,
+        code_digest: str | None = None,
+        cache_key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        cached_from: str | None = None,
+    ) -> Execution:
+        """Record an execution, and INPUT events for ``inputs`` (name -> artifact id)."""
+
+    @abstractmethod
+    def finish_execution(
+        self,
+        execution_id: str,
+        state: ExecutionState,
+        *,
+        new_artifacts: Sequence[Artifact] = (),
+        outputs: Mapping[str, str] | None = None,
+        error: str | None = None,
+        attempts: int | None = None,
+        log_uri: str | None = None,
+    ) -> Execution:
+        """In one transaction: insert ``new_artifacts``, OUTPUT events for ``outputs``
+        (name -> artifact id), and the execution's final state. Either all of it lands or none."""
+
+    @abstractmethod
+    def get_execution(self, execution_id: str) -> Execution: ...
+
+    @abstractmethod
+    def list_executions(self, run_id: str) -> list[Execution]:
+        """The run's executions in creation order."""
+
+    @abstractmethod
+    def find_cached(self, cache_key: str) -> Execution | None:
+        """The newest SUCCEEDED or CACHED execution with this cache key, if any."""
+
+    @abstractmethod
+    def get_artifact(self, artifact_id: str) -> Artifact: ...
+
+    @abstractmethod
+    def list_events(
+        self, *, execution_id: str | None = None, artifact_id: str | None = None
+    ) -> list[Event]:
+        """Events of one execution or of one artifact (exactly one of the two is given)."""
+
+    # -- tracking -------------------------------------------------------------------------------
+    @abstractmethod
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Params are stored as strings; logging the same key twice with another value raises
+        ``ValidationError`` (a run's params describe it; they do not change)."""
+
+    @abstractmethod
+    def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Append metric values in one transaction (the tracking API batches into this)."""
+
+    @abstractmethod
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+
+    @abstractmethod
+    def get_params(self, run_id: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    def get_metrics(self, run_id: str, key: str | None = None) -> list[Metric]:
+        """Every value logged, ordered by key, step, timestamp."""
+
+    @abstractmethod
+    def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Run id -> {key: value of the highest step (then latest timestamp)}, for listings."""

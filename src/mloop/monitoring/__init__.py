@@ -1,0 +1,1 @@
+"""mloop.monitoring: arrives with its own issue; see DESIGN.md for what lives here."""
