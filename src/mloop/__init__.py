@@ -1,0 +1,49 @@
+"""mloop: close the machine-learning loop.
+
+The public facade. Names are imported lazily (PEP 562), so ``import mloop`` stays light and the
+CLI answers ``--help`` quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "step": "mloop.pipelines.dsl",
+    "pipeline": "mloop.pipelines.dsl",
+    "start_run": "mloop.tracking.fluent",
+    "end_run": "mloop.tracking.fluent",
+    "active_run": "mloop.tracking.fluent",
+    "log_params": "mloop.tracking.fluent",
+    "log_metrics": "mloop.tracking.fluent",
+    "log_artifact": "mloop.tracking.fluent",
+    "set_tags": "mloop.tracking.fluent",
+}
+_SUBMODULES = {"data", "evaluation", "models", "features", "registry", "tracking", "pipelines"}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
+    from mloop.pipelines.dsl import pipeline, step
+    from mloop.tracking.fluent import (
+        active_run,
+        end_run,
+        log_artifact,
+        log_metrics,
+        log_params,
+        set_tags,
+        start_run,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"mloop.{name}")
+    raise AttributeError(f"module 'mloop' has no attribute {name!r}")

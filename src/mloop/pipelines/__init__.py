@@ -1,0 +1,1 @@
+"""Pipelines: the @step/@pipeline DSL, the pure graph, runners, caching, materializers."""
