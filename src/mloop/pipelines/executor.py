@@ -1,0 +1,260 @@
+"""Execute one step node: cache lookup, inputs, the call (retries, timeout, logs), outputs.
+
+This is where user code is wrapped (the single error boundary): any exception from the step
+becomes :class:`StepExecutionError` with the original chained. Outputs are published to the
+artifact store first and recorded in the metadata store in one transaction afterwards, so a
+crash in between leaves at most an unreferenced artifact, never a reference to a missing one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mloop._utils.clock import utc_now
+from mloop._utils.ids import new_id
+from mloop.artifacts.base import ArtifactStore
+from mloop.errors import MloopError, StepExecutionError, StepTimeoutError
+from mloop.metadata.base import MetadataStore
+from mloop.metadata.entities import Artifact, Execution, ExecutionState
+from mloop.pipelines.caching import cache_key
+from mloop.pipelines.context import StepContext, step_context
+from mloop.pipelines.graph import StepNode
+from mloop.pipelines.logcapture import capture_logs
+from mloop.pipelines.materializers import load_value, store_value
+from mloop.tracking.fluent import run_context
+
+MAX_BACKOFF_S = 60.0  # ceiling of the wait between two attempts, seconds
+
+Notify = Callable[[str, Execution], None]
+
+
+@dataclass
+class StepResult:
+    """What executing a node produced: its final execution and its outputs (name -> artifact)."""
+
+    execution: Execution
+    outputs: dict[str, Artifact] = field(default_factory=dict)
+    error: BaseException | None = None
+
+
+class StepExecutor:
+    """Runs step nodes of one run against one pair of stores."""
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        artifacts: ArtifactStore,
+        run_id: str,
+        *,
+        use_cache: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.metadata = metadata
+        self.artifacts = artifacts
+        self.run_id = run_id
+        self.use_cache = use_cache
+        self.sleep = sleep
+
+    def execute(self, node: StepNode, inputs: Mapping[str, Artifact], notify: Notify) -> StepResult:
+        """Run ``node`` with upstream ``inputs`` (argument name -> artifact)."""
+        step = node.step
+        key = cache_key(step.name, step.code_digest, node.params, inputs)
+        input_ids = {name: a.id for name, a in inputs.items()}
+        if self.use_cache and step.cache:
+            hit = self._cached_outputs(key, step.outputs)
+            if hit is not None:
+                source, outputs = hit
+                ex = self.metadata.create_execution(
+                    self.run_id,
+                    node.name,
+                    state=ExecutionState.CACHED,
+                    code_digest=step.code_digest,
+                    cache_key=key,
+                    params=node.params,
+                    inputs=input_ids,
+                    cached_from=source.id,
+                )
+                ex = self.metadata.finish_execution(
+                    ex.id, ExecutionState.CACHED, outputs={n: a.id for n, a in outputs.items()}
+                )
+                return StepResult(ex, outputs)
+        ex = self.metadata.create_execution(
+            self.run_id,
+            node.name,
+            code_digest=step.code_digest,
+            cache_key=key,
+            params=node.params,
+            inputs=input_ids,
+        )
+        notify("start", ex)
+        log_dir = self.artifacts.new_staging_dir()
+        log_path = log_dir / "step.log"
+        attempts = 0
+        try:
+            values = {name: self._load(a) for name, a in inputs.items()}
+            result, attempts = self._call_with_retries(
+                node, ex, {**node.params, **values}, log_path
+            )
+            outputs = self._store_outputs(node, ex, result)
+        except BaseException as exc:  # the boundary: record, then re-raise as ours
+            error = _describe(exc)
+            log_uri = self._publish_log(log_dir, ex)
+            ex = self.metadata.finish_execution(
+                ex.id,
+                ExecutionState.FAILED,
+                error=error,
+                attempts=max(attempts, 1),
+                log_uri=log_uri,
+            )
+            if isinstance(exc, StepExecutionError):
+                wrapped: BaseException = exc
+            elif isinstance(exc, MloopError):
+                wrapped = StepExecutionError(node.name, self.run_id, str(exc))
+                wrapped.__cause__ = exc
+            elif isinstance(exc, Exception):
+                wrapped = StepExecutionError(node.name, self.run_id, error, attempts=attempts)
+                wrapped.__cause__ = exc
+            else:  # KeyboardInterrupt, SystemExit: recorded, then let through
+                raise
+            return StepResult(ex, error=wrapped)
+        log_uri = self._publish_log(log_dir, ex)
+        ex = self.metadata.finish_execution(
+            ex.id,
+            ExecutionState.SUCCEEDED,
+            new_artifacts=list(outputs.values()),
+            outputs={n: a.id for n, a in outputs.items()},
+            attempts=attempts,
+            log_uri=log_uri,
+        )
+        return StepResult(ex, outputs)
+
+    # -- pieces -----------------------------------------------------------------------------------
+    def _cached_outputs(
+        self, key: str, names: tuple[str, ...]
+    ) -> tuple[Execution, dict[str, Artifact]] | None:
+        """The newest earlier execution with this key whose outputs all still exist."""
+        source = self.metadata.find_cached(key)
+        if source is None:
+            return None
+        events = self.metadata.list_events(execution_id=source.id)
+        outputs = {
+            e.name: self.metadata.get_artifact(e.artifact_id)
+            for e in events
+            if e.kind.value == "output"
+        }
+        if set(outputs) != set(names):
+            return None
+        if not all(self.artifacts.exists(a.uri) for a in outputs.values()):
+            return None  # deleted behind our back: never hand out a missing artifact
+        return source, outputs
+
+    def _load(self, artifact: Artifact) -> Any:
+        return load_value(
+            self.artifacts, artifact.uri, artifact.materializer, digest=artifact.digest
+        )
+
+    def _call_with_retries(
+        self, node: StepNode, ex: Execution, kwargs: dict[str, Any], log_path: Path
+    ) -> tuple[Any, int]:
+        step = node.step
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx = StepContext(self.run_id, ex.id, node.name, attempt, dict(node.params))
+            try:
+                with capture_logs(log_path), step_context(ctx), run_context(self.run_id, ex.id):
+                    return self._call(node, kwargs), attempt
+            except StepTimeoutError:
+                raise
+            except Exception:
+                if attempt > step.retries:
+                    raise
+                with open(log_path, "a", encoding="utf-8") as f:
+                    f.write(f"attempt {attempt} failed:\n{traceback.format_exc()}\n")
+                self.sleep(min(step.retry_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
+
+    def _call(self, node: StepNode, kwargs: dict[str, Any]) -> Any:
+        step = node.step
+        if step.timeout_s is None:
+            return step.func(**kwargs)
+        # A thread cannot be killed: on timeout the step is recorded as failed and its result,
+        # should it ever come, is dropped (outputs are only published by this thread).
+        box: dict[str, Any] = {}
+        ctx = contextvars.copy_context()
+
+        def target() -> None:
+            try:
+                box["value"] = ctx.run(step.func, **kwargs)
+            except BaseException as exc:
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, name=f"mloop-step-{node.name}", daemon=True)
+        worker.start()
+        worker.join(step.timeout_s)
+        if worker.is_alive():
+            raise StepTimeoutError(
+                node.name, self.run_id, f"timed out after {step.timeout_s} s (timeout_s)"
+            )
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    def _store_outputs(self, node: StepNode, ex: Execution, result: Any) -> dict[str, Artifact]:
+        names = node.step.outputs
+        if len(names) == 1:
+            values = {names[0]: result}
+        else:
+            if not isinstance(result, (tuple, list)) or len(result) != len(names):
+                raise StepExecutionError(
+                    node.name,
+                    self.run_id,
+                    f"declared outputs {list(names)} but returned "
+                    f"{type(result).__name__}; return a tuple of {len(names)} values",
+                )
+            values = dict(zip(names, result))
+        outputs: dict[str, Artifact] = {}
+        for name, value in values.items():
+            stored = store_value(
+                value,
+                self.artifacts,
+                f"runs/{self.run_id}/{node.name}/{ex.id}/{name}",
+                allow_pickle=node.step.allow_pickle,
+            )
+            outputs[name] = Artifact(
+                id=new_id(),
+                type=stored.artifact_type,
+                uri=stored.uri,
+                digest=stored.digest,
+                size=stored.size,
+                created_at=utc_now(),
+                materializer=stored.materializer,
+                properties={**stored.properties, "materializer_version": stored.version},
+            )
+        return outputs
+
+    def _publish_log(self, log_dir: Path, ex: Execution) -> str | None:
+        """Publish the step's captured log; an empty log is discarded (saves a write per step)."""
+        log = log_dir / "step.log"
+        if not log.exists() or log.stat().st_size == 0:
+            shutil.rmtree(log_dir, ignore_errors=True)
+            return None
+        try:
+            return self.artifacts.put_dir(log_dir, f"logs/{self.run_id}/{ex.id}").uri
+        except MloopError:
+            shutil.rmtree(log_dir, ignore_errors=True)
+            return None
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason plus the innermost frames of user code, kept short for the store."""
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    text = "".join(tb[-6:])
+    return f"{type(exc).__name__}: {exc}\n{text}"[:8000]

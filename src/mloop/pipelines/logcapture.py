@@ -1,0 +1,90 @@
+"""Per-execution captured logs: print() output and ``logging`` records of one step, to a file.
+
+Steps may run in parallel threads, so capture is keyed on a context variable: the process-wide
+stdout/stderr proxies and the logging handler write a line to the file of the step running in
+the current thread, and still pass everything through to the terminal.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+_sink: contextvars.ContextVar[TextIO | None] = contextvars.ContextVar(
+    "mloop_log_sink", default=None
+)
+_install_lock = threading.Lock()
+_installed = False
+
+
+class _TeeStream(io.TextIOBase):
+    """Stands in for sys.stdout/sys.stderr: copies writes to the current step's log file."""
+
+    def __init__(self, original: TextIO) -> None:
+        self.original = original
+
+    def write(self, text: str) -> int:
+        sink = _sink.get()
+        if sink is not None:
+            sink.write(text)
+        return self.original.write(text)
+
+    def flush(self) -> None:
+        self.original.flush()
+
+    def isatty(self) -> bool:
+        return self.original.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.original, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self.original.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+class _StepLogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = _sink.get()
+        if sink is not None:
+            sink.write(self.format(record) + "\n")
+
+
+def _install() -> None:
+    """Wrap the current streams (again, if something like pytest swapped them) and add the
+    logging handler once."""
+    global _installed
+    with _install_lock:
+        if not isinstance(sys.stdout, _TeeStream):
+            sys.stdout = _TeeStream(sys.stdout)  # type: ignore[assignment]
+        if not isinstance(sys.stderr, _TeeStream):
+            sys.stderr = _TeeStream(sys.stderr)  # type: ignore[assignment]
+        if not _installed:
+            handler = _StepLogHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+            logging.getLogger().addHandler(handler)
+            _installed = True
+
+
+@contextmanager
+def capture_logs(path: Path) -> Iterator[Path]:
+    """Send this thread's prints and log records to ``path`` (appending) while inside."""
+    _install()
+    with open(path, "a", encoding="utf-8", buffering=1) as f:
+        token = _sink.set(f)
+        try:
+            yield path
+        finally:
+            _sink.reset(token)
