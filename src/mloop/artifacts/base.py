@@ -17,7 +17,11 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class StoredObject:
-    """What a completed write produced: its relative ``uri``, SHA-256 ``digest``, ``size`` in bytes."""
+    """What a completed write produced.
+
+    ``uri`` is relative to the store root (normalized), ``digest`` the hex SHA-256 folder digest
+    defined in :mod:`mloop.artifacts.content`, ``size`` the sum of the file sizes in bytes.
+    """
 
     uri: str
     digest: str
@@ -46,8 +50,11 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def put_dir(self, local_dir: Path, uri: str) -> StoredObject:
-        """Publish the files of ``local_dir`` atomically at ``uri`` (consuming ``local_dir``)
-        and return the digest and size. Publishing onto an existing ``uri`` raises ``StoreError``."""
+        """Publish the files of ``local_dir`` atomically at ``uri`` (consuming ``local_dir``).
+
+        Returns the digest and size. Publishing onto an existing ``uri`` (or inside or around
+        another artifact) raises ``StoreError``; a uri leaving the root ``UnsafePathError``.
+        """
 
     @abstractmethod
     def open_local(self, uri: str, *, digest: str | None = None) -> AbstractContextManager[Path]:
@@ -56,10 +63,13 @@ class ArtifactStore(ABC):
         ``ArtifactNotFoundError``."""
 
     @abstractmethod
-    def exists(self, uri: str) -> bool: ...
+    def exists(self, uri: str) -> bool:
+        """True when an artifact is published at ``uri`` (unfinished writes do not count)."""
 
     @abstractmethod
-    def delete(self, uri: str) -> None: ...
+    def delete(self, uri: str) -> None:
+        """Remove the artifact at ``uri`` (it disappears at once); ``ArtifactNotFoundError`` if
+        there is none."""
 
     @abstractmethod
     def iter_uris(self, prefix: str = "") -> Iterator[str]:

@@ -103,7 +103,8 @@ class Step(Generic[F]):
             kind = self.signature.parameters[arg].kind
             if kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
                 raise PipelineDefinitionError(
-                    f"step {self.name!r}: *args/**kwargs are not supported in steps; name each input"
+                    f"step {self.name!r}: *args/**kwargs are not supported in steps; "
+                    "name each input"
                 )
             if isinstance(value, StepOutput):
                 node.inputs[arg] = InputRef(value.step, value.output)
@@ -201,7 +202,7 @@ class Pipeline:
         trigger: str | None = None,
         raise_on_failure: bool = True,
     ) -> RunHandle:
-        """Run with options: ``resume`` a run id, ``parallel`` steps at once, ``hooks`` to follow."""
+        """Run with options: ``resume`` a run id, ``parallel`` steps at once, ``hooks``."""
         from mloop.pipelines.launch import launch
 
         return launch(

@@ -97,12 +97,10 @@ class StepExecutor:
         notify("start", ex)
         log_dir = self.artifacts.new_staging_dir()
         log_path = log_dir / "step.log"
-        attempts = 0
+        tries = [0]  # attempts made so far; kept outside the call so a failure still knows it
         try:
             values = {name: self._load(a) for name, a in inputs.items()}
-            result, attempts = self._call_with_retries(
-                node, ex, {**node.params, **values}, log_path
-            )
+            result = self._call_with_retries(node, ex, {**node.params, **values}, log_path, tries)
             outputs = self._store_outputs(node, ex, result)
         except BaseException as exc:  # the boundary: record, then re-raise as ours
             error = _describe(exc)
@@ -111,7 +109,7 @@ class StepExecutor:
                 ex.id,
                 ExecutionState.FAILED,
                 error=error,
-                attempts=max(attempts, 1),
+                attempts=max(tries[0], 1),
                 log_uri=log_uri,
             )
             if isinstance(exc, StepExecutionError):
@@ -120,7 +118,7 @@ class StepExecutor:
                 wrapped = StepExecutionError(node.name, self.run_id, str(exc))
                 wrapped.__cause__ = exc
             elif isinstance(exc, Exception):
-                wrapped = StepExecutionError(node.name, self.run_id, error, attempts=attempts)
+                wrapped = StepExecutionError(node.name, self.run_id, error, attempts=tries[0])
                 wrapped.__cause__ = exc
             else:  # KeyboardInterrupt, SystemExit: recorded, then let through
                 raise
@@ -131,7 +129,7 @@ class StepExecutor:
             ExecutionState.SUCCEEDED,
             new_artifacts=list(outputs.values()),
             outputs={n: a.id for n, a in outputs.items()},
-            attempts=attempts,
+            attempts=tries[0],
             log_uri=log_uri,
         )
         return StepResult(ex, outputs)
@@ -162,24 +160,28 @@ class StepExecutor:
         )
 
     def _call_with_retries(
-        self, node: StepNode, ex: Execution, kwargs: dict[str, Any], log_path: Path
-    ) -> tuple[Any, int]:
+        self,
+        node: StepNode,
+        ex: Execution,
+        kwargs: dict[str, Any],
+        log_path: Path,
+        tries: list[int],
+    ) -> Any:
         step = node.step
-        attempt = 0
         while True:
-            attempt += 1
-            ctx = StepContext(self.run_id, ex.id, node.name, attempt, dict(node.params))
+            tries[0] += 1
+            ctx = StepContext(self.run_id, ex.id, node.name, tries[0], dict(node.params))
             try:
                 with capture_logs(log_path), step_context(ctx), run_context(self.run_id, ex.id):
-                    return self._call(node, kwargs), attempt
+                    return self._call(node, kwargs)
             except StepTimeoutError:
                 raise
             except Exception:
-                if attempt > step.retries:
+                if tries[0] > step.retries:
                     raise
                 with open(log_path, "a", encoding="utf-8") as f:
-                    f.write(f"attempt {attempt} failed:\n{traceback.format_exc()}\n")
-                self.sleep(min(step.retry_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
+                    f.write(f"attempt {tries[0]} failed:\n{traceback.format_exc()}\n")
+                self.sleep(min(step.retry_backoff_s * 2 ** (tries[0] - 1), MAX_BACKOFF_S))
 
     def _call(self, node: StepNode, kwargs: dict[str, Any]) -> Any:
         step = node.step
@@ -219,7 +221,7 @@ class StepExecutor:
                     f"declared outputs {list(names)} but returned "
                     f"{type(result).__name__}; return a tuple of {len(names)} values",
                 )
-            values = dict(zip(names, result))
+            values = dict(zip(names, result, strict=True))
         outputs: dict[str, Artifact] = {}
         for name, value in values.items():
             stored = store_value(

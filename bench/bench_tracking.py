@@ -1,0 +1,157 @@
+"""Tracking writes: 100 params and 10,000 metric values on SQLite, beside raw sqlite3 (the limit).
+
+Budget (DESIGN.md): logging 10,000 metric values within 5x of raw sqlite3 inserts of the same rows
+in one transaction (same WAL / synchronous=NORMAL settings). Rows measured:
+  (i)   fluent ``mloop.log_metrics({"m": v}, step=i)``, one call per value (buffered, 1,000/flush)
+  (ii)  fluent ``mloop.log_metrics`` with 1,000 keys per call (10 calls)
+  (iii) ``store.log_metrics`` with one value per call: a transaction per value (no buffer), on
+        1,000 values, scaled to 10,000: what the buffer saves
+Also: opening a fresh store (create tables + stamp the revision; target < 0.5 s) and running the
+Alembic chain on an empty database. Medians over ``--repeat`` repetitions, in milliseconds.
+
+Run: python bench/bench_tracking.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+import mloop
+from mloop._utils.clock import utc_now
+from mloop.metadata.entities import Metric
+from mloop.metadata.sql import migrate
+from mloop.metadata.sql.store import SqlMetadataStore
+
+N_PARAMS = 100
+N_VALUES = 10_000
+UNBUFFERED_SAMPLE = 1_000
+BUDGET_RATIO = 5.0
+FRESH_BUDGET_S = 0.5
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def raw_sqlite(folder: Path) -> Callable[[], None]:
+    """The limit: the same rows through sqlite3, one transaction, same pragmas and index."""
+    conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE metrics (id INTEGER PRIMARY KEY, run_id TEXT, execution_id TEXT, key TEXT,"
+        " value REAL, step INTEGER, timestamp TEXT)"
+    )
+    conn.execute("CREATE INDEX ix ON metrics (run_id, key, step)")
+    conn.execute(
+        "CREATE TABLE params (run_id TEXT, key TEXT, value TEXT, PRIMARY KEY (run_id, key))"
+    )
+    counter = iter(range(10**9))
+
+    def run() -> None:
+        run_id = f"run{next(counter)}"
+        now = utc_now().strftime("%Y-%m-%d %H:%M:%S.%f")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO params VALUES (?, ?, ?)",
+            [(run_id, f"p{i}", str(i)) for i in range(N_PARAMS)],
+        )
+        conn.executemany(
+            "INSERT INTO metrics (run_id, execution_id, key, value, step, timestamp)"
+            " VALUES (?, NULL, 'm', ?, ?, ?)",
+            [(run_id, i / N_VALUES, i, now) for i in range(N_VALUES)],
+        )
+        conn.execute("COMMIT")
+
+    return run
+
+
+def fluent_per_value(store: SqlMetadataStore) -> None:
+    with mloop.start_run("bench", store=store):
+        mloop.log_params({f"p{i}": i for i in range(N_PARAMS)})
+        for i in range(N_VALUES):
+            mloop.log_metrics({"m": i / N_VALUES}, step=i)
+
+
+def fluent_batched(store: SqlMetadataStore) -> None:
+    with mloop.start_run("bench", store=store):
+        mloop.log_params({f"p{i}": i for i in range(N_PARAMS)})
+        per_call = 1_000
+        for step in range(N_VALUES // per_call):
+            mloop.log_metrics({f"m{k}": k / per_call for k in range(per_call)}, step=step)
+
+
+def unbuffered_sample(store: SqlMetadataStore) -> None:
+    run = store.create_run("bench")
+    for i in range(UNBUFFERED_SAMPLE):
+        store.log_metrics(run.id, [Metric("m", i / UNBUFFERED_SAMPLE, i)])
+
+
+def fresh_store(folder: Path) -> Callable[[], None]:
+    counter = iter(range(10**9))
+
+    def run() -> None:
+        SqlMetadataStore.open(f"sqlite:///{folder / f'fresh{next(counter)}.db'}").close()
+
+    return run
+
+
+def alembic_chain(folder: Path) -> Callable[[], None]:
+    counter = iter(range(10**9))
+
+    def run() -> None:
+        migrate.upgrade(f"sqlite:///{folder / f'chain{next(counter)}.db'}")
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        store = SqlMetadataStore.open(f"sqlite:///{folder / 'mloop.db'}")
+        fluent_per_value(store)  # warm-up: imports, statement caches
+        raw = median_ms(raw_sqlite(folder), args.repeat)
+        per_value = median_ms(lambda: fluent_per_value(store), args.repeat)
+        batched = median_ms(lambda: fluent_batched(store), args.repeat)
+        unbuffered = median_ms(lambda: unbuffered_sample(store), 1) * N_VALUES / UNBUFFERED_SAMPLE
+        fresh = median_ms(fresh_store(folder), args.repeat)
+        chain = median_ms(alembic_chain(folder), args.repeat)
+        store.close()
+
+    table = Table(title=f"tracking: {N_PARAMS} params + {N_VALUES:,} metric values (SQLite)")
+    for col in ("case", "median ms", "ratio to raw", "budget"):
+        table.add_column(col, justify="right" if col != "case" else "left")
+    table.add_row("raw sqlite3, one transaction (limit)", f"{raw:.1f}", "1.00", "")
+    for name, value in (
+        ("(i) log_metrics per value, buffered", per_value),
+        ("(ii) log_metrics 1,000 keys per call", batched),
+        ("(iii) a transaction per value (scaled)", unbuffered),
+    ):
+        budget = f"<= {BUDGET_RATIO:.0f}x" if not name.startswith("(iii)") else "(reference)"
+        table.add_row(name, f"{value:.1f}", f"{value / raw:.2f}", budget)
+    table.add_row(
+        "fresh store: create + stamp", f"{fresh:.1f}", "", f"< {FRESH_BUDGET_S * 1000:.0f}"
+    )
+    table.add_row("fresh store: Alembic chain", f"{chain:.1f}", "", "(reference)")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""``mloop quickstart``: run the Lending Club demo project end to end, then say what happened.
+
+Where the demo project comes from: from the root of a repository checkout, ``examples/lending_club``
+is used in place; anywhere else it is copied into ``./mloop-quickstart/`` (from the package data
+of an installed wheel, ``mloop/_demo/lending_club``, or from the checkout behind an editable
+install). A second run reuses the copy and its cache, so every step comes back ``cached``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mloop.cli.state import state_of
+
+if TYPE_CHECKING:
+    from mloop.config import Settings
+    from mloop.metadata.base import MetadataStore
+    from mloop.pipelines.run_handle import RunHandle
+
+app = typer.Typer(add_completion=False)
+
+DEMO = Path("examples") / "lending_club"
+DEFAULT_TARGET = "mloop-quickstart"
+PIPELINE = "training"
+_NOT_COPIED = shutil.ignore_patterns(".mloop", "__pycache__", "*.pyc")
+
+
+@app.command("quickstart")
+def quickstart_command(
+    ctx: typer.Context,
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--project-dir",
+            file_okay=False,
+            help="Where the demo project lives (default: ./mloop-quickstart, or "
+            "examples/lending_club in a checkout).",
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Forget earlier runs: new database, artifacts and cache."),
+    ] = False,
+) -> None:
+    """Run the Lending Club demo: ingest, split, train, evaluate, with lineage and caching."""
+    from mloop.cli.output import console
+    from mloop.cli.run import resolve_pipeline, run_with_progress
+
+    state = state_of(ctx)
+    folder = prepare_demo(project_dir or state.project_dir, fresh=fresh)
+    out = console()
+    out.print(f"Demo project: [bold]{folder}[/]")
+    settings = state.settings(project_dir=folder)
+    target, defaults = resolve_pipeline(PIPELINE, settings)
+    handle = run_with_progress(target, defaults, settings, trigger="quickstart")
+    print_summary(handle, settings)
+
+
+def prepare_demo(project_dir: Path | None, *, fresh: bool = False) -> Path:
+    """The folder holding the demo project, copied there first if needed (see module doc)."""
+    from mloop.errors import ConfigError
+
+    in_checkout = (Path.cwd() / DEMO / "mloop.yaml").is_file()
+    folder = (project_dir or (DEMO if in_checkout else Path(DEFAULT_TARGET))).resolve()
+    if fresh:
+        shutil.rmtree(folder / ".mloop", ignore_errors=True)
+    if (folder / "mloop.yaml").is_file():
+        if fresh and folder != demo_source():
+            _copy_demo(folder, overwrite=True)
+        return folder
+    if folder.exists() and any(folder.iterdir()):
+        raise ConfigError(
+            f"{folder} exists and is not the demo project (it has no mloop.yaml); "
+            "choose another folder with --project-dir"
+        )
+    _copy_demo(folder, overwrite=False)
+    return folder
+
+
+def demo_source() -> Path:
+    """The pristine demo project: package data in a wheel, else the checkout of an editable
+    install; raises ``ConfigError`` when neither is there."""
+    from mloop.errors import ConfigError
+
+    package = Path(__file__).resolve().parents[1]  # .../mloop
+    for candidate in (package / "_demo" / "lending_club", package.parents[1] / DEMO):
+        if (candidate / "mloop.yaml").is_file():
+            return candidate
+    raise ConfigError(
+        f"the demo project is not installed next to {package} (no _demo/lending_club); "
+        "reinstall mloop (pip install mloop) or run from a checkout of the repository"
+    )
+
+
+def _copy_demo(folder: Path, *, overwrite: bool) -> None:
+    source = demo_source()
+    if overwrite:
+        for child in source.iterdir():  # refresh the demo's files, keep anything the user added
+            dest = folder / child.name
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            elif dest.exists():
+                dest.unlink()
+    shutil.copytree(source, folder, ignore=_NOT_COPIED, dirs_exist_ok=True)
+
+
+def print_summary(handle: RunHandle, settings: Settings) -> None:
+    """The run, its steps, metrics, where everything is stored, and what to try next."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from mloop.cli.output import (
+        console,
+        format_duration,
+        seconds_between,
+        state_value,
+        styled_state,
+    )
+    from mloop.cli.state import open_store
+
+    executions = handle.executions
+    with open_store(settings.metadata_url) as store:
+        metrics, source = run_metrics(store, handle.id)
+    steps = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("step", "state", "duration"):
+        steps.add_column(column, no_wrap=True)
+    for e in executions:
+        state = state_value(e.state)
+        took = seconds_between(e.started_at, e.ended_at) if state != "cached" else None
+        steps.add_row(e.step_name, styled_state(state), format_duration(took))
+    scores = Table(box=None, header_style="bold", pad_edge=False)
+    scores.add_column("metric" + (f" (logged by run {source})" if source else ""), no_wrap=True)
+    scores.add_column("value", justify="right")
+    for key, value in sorted(metrics.items()):
+        scores.add_row(key, f"{value:.0f}" if float(value).is_integer() else f"{value:.4f}")
+    cached = sum(state_value(e.state) == "cached" for e in executions)
+    where = Table.grid(padding=(0, 2))
+    where.add_row("project", str(settings.project_dir))
+    where.add_row("metadata", settings.metadata_url)
+    where.add_row("artifacts", settings.artifact_root)
+    folder = _relative(settings.project_dir)
+    nxt = [f"cd {folder}"] if folder != "." else []
+    nxt += [
+        f"mloop runs show {handle.id}  [dim]# steps, params, metrics[/]",
+        f"mloop lineage {handle.id}  [dim]# what was made from what[/]",
+        "mloop runs list  [dim]# every run, newest first[/]",
+    ]
+    if not cached:
+        nxt.append("mloop quickstart  [dim]# again: every step comes back cached[/]")
+    header = f"Run [bold]{handle.id}[/] {styled_state(state_value(handle.state))}"
+    if cached:
+        header += f" ({cached} of {len(executions)} steps cached)"
+    parts = [header, "", steps, "", scores, "", where, "", "[bold]Next[/]", *nxt]
+    console().print(Panel(Group(*parts), title="mloop quickstart", expand=False))
+
+
+def run_metrics(store: MetadataStore, run_id: str) -> tuple[dict[str, float], str | None]:
+    """The run's latest metrics; for a run whose steps all came from the cache, the metrics of
+    the run that computed them, and that run's id (else None)."""
+    own = store.latest_metrics([run_id]).get(run_id, {})
+    if own:
+        return own, None
+    for execution in store.list_executions(run_id):
+        origin = execution.cached_from
+        for _ in range(20):  # a cached execution may point at another cached one; bounded
+            if origin is None:
+                break
+            source = store.get_execution(origin)
+            logged = [m for m in store.get_metrics(source.run_id) if m.execution_id == source.id]
+            if logged:
+                latest: dict[str, float] = {}
+                for m in logged:  # ordered by key, step, timestamp: the last one wins
+                    latest[m.key] = m.value
+                return latest, source.run_id
+            origin = source.cached_from
+    return {}, None
+
+
+def _relative(folder: Path) -> str:
+    """``folder`` relative to the current directory when below it, else absolute."""
+    try:
+        return str(folder.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)

@@ -1,0 +1,65 @@
+"""What the global options (``--env``, ``--project-dir``, ``--debug``) resolve to, per invocation.
+
+Settings and the metadata store are opened only when a command asks for them, so that global
+options cost nothing on ``--help``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from mloop.config import Settings
+    from mloop.metadata.base import MetadataStore
+
+
+@dataclass
+class CliState:
+    """The global options of one ``mloop`` invocation; a command may override ``env``."""
+
+    project_dir: Path | None = None
+    env: str | None = None
+    debug: bool = False
+
+    def settings(self, env: str | None = None, project_dir: Path | None = None) -> Settings:
+        """Resolved settings; a command's own ``--env``/``--project-dir`` win over the global."""
+        from mloop.config import load_settings
+
+        return load_settings(project_dir or self.project_dir, env=env or self.env)
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The :class:`CliState` the root callback stored (a default one when invoked directly)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (None for other URLs and in-memory SQLite)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return None
+    return Path(url[len(prefix) :].split("?", 1)[0])
+
+
+def store_exists(url: str) -> bool:
+    """False only when the URL names a SQLite file that is not there yet (nothing was run)."""
+    path = sqlite_file(url)
+    return path is None or path.exists()
+
+
+@contextmanager
+def open_store(url: str) -> Iterator[MetadataStore]:
+    """The metadata store at ``url``; ``mloop.metadata.connect`` creates or reuses it (one per
+    process and URL, shared with the runner), so it is left open on exit."""
+    from mloop.metadata import connect
+
+    yield connect(url)

@@ -1,0 +1,126 @@
+"""Lineage: which executions made an artifact from which inputs, and what used it afterwards.
+
+``lineage(store, ref)`` walks the events graph (execution --output--> artifact --input-->
+execution) from a run, an execution or an artifact and returns a tree of
+:class:`~mloop.metadata.entities.LineageNode`. It uses only the store's public queries. Labels
+say how a node was reached ("produced by train", "input data: Dataset"); a node met a second
+time is a leaf marked "(shown above)", so cycles and diamonds stay finite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mloop.errors import (
+    ArtifactNotFoundError,
+    ExecutionNotFoundError,
+    RunNotFoundError,
+    ValidationError,
+)
+from mloop.metadata.base import MetadataStore
+from mloop.metadata.entities import Artifact, EventKind, Execution, LineageNode, Run
+
+Direction = Literal["both", "upstream", "downstream"]
+_REPEATED = " (shown above)"
+
+
+def lineage(
+    store: MetadataStore,
+    ref: str,
+    direction: Direction = "both",
+    max_depth: int = 10,
+) -> LineageNode:
+    """The lineage tree of ``ref``: a run id (or unique prefix), an execution id or an artifact id.
+
+    ``upstream`` follows what the node was made from, ``downstream`` what was made from it,
+    ``both`` does both from the root. ``max_depth`` bounds the number of edges from the root.
+
+    Raises:
+        ArtifactNotFoundError: if ``ref`` is none of a run, an execution or an artifact.
+        ValidationError: on an unknown ``direction`` or an ambiguous run id prefix.
+    """
+    if direction not in ("both", "upstream", "downstream"):
+        raise ValidationError(
+            f"lineage direction {direction!r} is not one of 'both', 'upstream', 'downstream'"
+        )
+    walker = _Walker(store, max(0, max_depth))
+    up, down = direction in ("both", "upstream"), direction in ("both", "downstream")
+    try:
+        return walker.run(store.get_run(ref), up=up, down=down)
+    except RunNotFoundError:
+        pass
+    try:
+        return walker.execution(store.get_execution(ref), "", 0, up=up, down=down)
+    except ExecutionNotFoundError:
+        pass
+    try:
+        artifact = store.get_artifact(ref)
+    except ArtifactNotFoundError:
+        raise ArtifactNotFoundError(
+            ref, "no run, execution or artifact has this id; 'mloop runs list' shows run ids"
+        ) from None
+    return walker.artifact(artifact, "", 0, up=up, down=down)
+
+
+@dataclass
+class _Walker:
+    store: MetadataStore
+    max_depth: int
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    run_executions: set[str] = field(default_factory=set)
+
+    def run(self, run: Run, *, up: bool, down: bool) -> LineageNode:
+        self.seen.add(("run", run.id))
+        executions = self.store.list_executions(run.id) if self.max_depth > 0 else []
+        self.run_executions = {e.id for e in executions}
+        children = tuple(self.execution(e, "", 1, up=up, down=down) for e in executions)
+        title = run.name or run.pipeline_name or run.experiment
+        return LineageNode("run", run.id, f"run {title}", run.state.value, children)
+
+    def execution(
+        self, execution: Execution, how: str, depth: int, *, up: bool, down: bool
+    ) -> LineageNode:
+        label = f"{how}{execution.step_name}"
+        key = ("execution", execution.id)
+        if key in self.seen:
+            return LineageNode("execution", execution.id, label + _REPEATED, execution.state.value)
+        self.seen.add(key)
+        children: list[LineageNode] = []
+        if depth < self.max_depth:
+            for event in self.store.list_events(execution_id=execution.id):
+                wanted = up if event.kind is EventKind.INPUT else down
+                if not wanted:
+                    continue
+                artifact = self.store.get_artifact(event.artifact_id)
+                how_reached = f"{event.kind.value} {event.name}: "
+                is_input = event.kind is EventKind.INPUT
+                children.append(
+                    self.artifact(artifact, how_reached, depth + 1, up=is_input, down=not is_input)
+                )
+        return LineageNode("execution", execution.id, label, execution.state.value, tuple(children))
+
+    def artifact(
+        self, artifact: Artifact, how: str, depth: int, *, up: bool, down: bool
+    ) -> LineageNode:
+        label = f"{how}{artifact.type}" if how else f"artifact {artifact.type} {artifact.uri}"
+        key = ("artifact", artifact.id)
+        if key in self.seen:
+            return LineageNode("artifact", artifact.id, label + _REPEATED)
+        self.seen.add(key)
+        children: list[LineageNode] = []
+        if depth < self.max_depth and (up or down):
+            for event in self.store.list_events(artifact_id=artifact.id):
+                produced = event.kind is EventKind.OUTPUT
+                if (produced and not up) or (not produced and not down):
+                    continue
+                if event.execution_id in self.run_executions:
+                    continue  # a step of the run being shown: it is a sibling, not a neighbour
+                execution = self.store.get_execution(event.execution_id)
+                how_reached = "produced by " if produced else "consumed by "
+                children.append(
+                    self.execution(
+                        execution, how_reached, depth + 1, up=produced, down=not produced
+                    )
+                )
+        return LineageNode("artifact", artifact.id, label, None, tuple(children))

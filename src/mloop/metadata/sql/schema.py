@@ -1,0 +1,157 @@
+"""The metadata tables, as SQLAlchemy Core: the single description of the schema.
+
+A fresh database is created from :data:`metadata` and stamped with :data:`HEAD_REVISION` (fast);
+an existing one is moved forward by the Alembic scripts in ``migrations/``. A test checks that the
+two paths give the same schema, so a change here always comes with a migration.
+
+Times are stored as UTC (``DateTime(timezone=True)``; SQLite keeps them naive, the store reads
+them back as aware UTC). Metric values that are NaN are stored as NULL (SQLite cannot store NaN).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+HEAD_REVISION = "0001_initial"
+"""The newest Alembic revision this code knows; must equal the head of ``migrations/versions``."""
+
+VERSION_TABLE = "alembic_version"
+
+metadata = sa.MetaData()
+
+_UTC = sa.DateTime(timezone=True)
+
+
+def _run_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("runs.id", ondelete="CASCADE")
+
+
+pipelines = sa.Table(
+    "pipelines",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", _UTC, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("experiment", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(255)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("started_at", _UTC, nullable=False),
+    sa.Column("ended_at", _UTC),
+    sa.Column("heartbeat_at", _UTC),
+    sa.Column("pipeline_name", sa.String(255)),
+    sa.Column("pipeline_version", sa.String(64)),
+    sa.Column("pipeline_params", sa.JSON, nullable=False),
+    sa.Column("trigger", sa.String(255)),
+    sa.Column("environment", sa.String(64)),
+    sa.Column("parent_run_id", sa.String(32)),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_runs_experiment_started", "experiment", "started_at"),
+    sa.Index("ix_runs_pipeline_started", "pipeline_name", "started_at"),
+    sa.Index("ix_runs_state_heartbeat", "state", "heartbeat_at"),
+    sa.Index("ix_runs_started_at", "started_at"),
+)
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("run_id", sa.String(32), _run_fk(), nullable=False),
+    sa.Column("step_name", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("code_digest", sa.String(64)),
+    sa.Column("cache_key", sa.String(64)),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.Column("started_at", _UTC),
+    sa.Column("ended_at", _UTC),
+    sa.Column("heartbeat_at", _UTC),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("log_uri", sa.Text),
+    sa.Column("cached_from", sa.String(32)),
+    sa.Index("ix_executions_run_created", "run_id", "created_at"),
+    sa.Index("ix_executions_cache_key", "cache_key", "created_at"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.Column("materializer", sa.String(255)),
+    sa.Column("properties", sa.JSON, nullable=False),
+    sa.Index("ix_artifacts_digest", "digest"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column(
+        "execution_id",
+        sa.String(32),
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("artifact_id", sa.String(64), sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Index("ix_events_artifact", "artifact_id", "kind"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", sa.String(32), _run_fk(), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("run_id", sa.String(32), _run_fk(), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), _run_fk(), nullable=False),
+    sa.Column("execution_id", sa.String(32)),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("value", sa.Float),  # NULL means NaN
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", _UTC, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", sa.String(32), _run_fk(), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Float),  # NULL means NaN
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", _UTC, nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+version_table = sa.Table(
+    VERSION_TABLE,
+    sa.MetaData(),  # not in ``metadata``: Alembic owns it, autogenerate ignores it
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),  # as Alembic names it
+)

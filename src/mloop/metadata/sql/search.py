@@ -1,0 +1,98 @@
+"""The ``search_runs`` statement: filters on run columns and on latest metric values, sorted.
+
+Metric filters and ``metric:KEY`` ordering join ``latest_metrics`` (one row per run and key,
+indexed by key and value), so a filter over 100,000 runs never scans the ``metrics`` history.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from mloop.errors import ValidationError
+from mloop.metadata.base import MetricFilter
+from mloop.metadata.entities import RunState
+from mloop.metadata.sql.schema import latest_metrics, runs
+
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+_RUN_ORDER = {"started_at": runs.c.started_at, "ended_at": runs.c.ended_at}
+
+
+def search_statement(
+    *,
+    experiment: str | None,
+    pipeline_name: str | None,
+    states: Sequence[RunState] | None,
+    metric_filters: Sequence[MetricFilter],
+    order_by: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> sa.Select[Any]:
+    """A SELECT of ``runs`` rows for :meth:`MetadataStore.search_runs` (arguments as there)."""
+    if limit < 0 or offset < 0:
+        raise ValidationError(f"limit ({limit}) and offset ({offset}) must be >= 0")
+    query = sa.select(runs)
+    if experiment is not None:
+        query = query.where(runs.c.experiment == experiment)
+    if pipeline_name is not None:
+        query = query.where(runs.c.pipeline_name == pipeline_name)
+    if states is not None:
+        query = query.where(runs.c.state.in_([RunState(s).value for s in states]))
+    for i, metric_filter in enumerate(metric_filters):
+        key, op, value = _check_filter(metric_filter)
+        lm = latest_metrics.alias(f"mf{i}")
+        query = query.join(
+            lm,
+            sa.and_(lm.c.run_id == runs.c.id, lm.c.key == key, _OPERATORS[op](lm.c.value, value)),
+        )
+    column = _order_column(order_by)
+    if column is None:
+        lm = latest_metrics.alias("mo")
+        query = query.outerjoin(
+            lm, sa.and_(lm.c.run_id == runs.c.id, lm.c.key == order_by[len("metric:") :])
+        )
+        column = lm.c.value
+    direction = sa.desc if descending else sa.asc
+    return (
+        query.order_by(sa.nulls_last(direction(column)), direction(runs.c.id))
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def _order_column(order_by: str) -> sa.ColumnElement[Any] | None:
+    if order_by in _RUN_ORDER:
+        return _RUN_ORDER[order_by]
+    if order_by.startswith("metric:") and len(order_by) > len("metric:"):
+        return None
+    raise ValidationError(
+        f"order_by {order_by!r} is not supported; use 'started_at', 'ended_at' or 'metric:KEY'"
+    )
+
+
+def _check_filter(metric_filter: MetricFilter) -> tuple[str, str, float]:
+    try:
+        key, op, value = metric_filter
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"metric filter {metric_filter!r} must be a tuple (key, operator, number), "
+            "e.g. ('auc', '>', 0.8)"
+        ) from None
+    if op not in _OPERATORS:
+        raise ValidationError(
+            f"metric filter on {key!r} has operator {op!r}; use one of {sorted(_OPERATORS)}"
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"metric filter on {key!r} compares with {value!r}: not a number")
+    return str(key), op, float(value)

@@ -1,0 +1,607 @@
+"""``SqlMetadataStore``: the metadata store on SQLite or PostgreSQL (SQLAlchemy Core).
+
+Every public method is one transaction; writes on SQLite start with ``BEGIN IMMEDIATE`` (see
+``engine.py``), so several processes can share one file. Ids are checked explicitly inside the
+transaction, so a bad id raises the matching ``NotFoundError`` rather than a driver error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mloop._utils.clock import as_utc, utc_now
+from mloop._utils.ids import new_id
+from mloop.errors import (
+    ArtifactNotFoundError,
+    ExecutionNotFoundError,
+    RunNotFoundError,
+    StoreError,
+    ValidationError,
+)
+from mloop.metadata.base import MetadataStore, MetricFilter
+from mloop.metadata.entities import (
+    Artifact,
+    Event,
+    EventKind,
+    Execution,
+    ExecutionState,
+    Metric,
+    Pipeline,
+    Run,
+    RunState,
+)
+from mloop.metadata.sql import rows
+from mloop.metadata.sql.engine import create_engine, read_transaction, write_transaction
+from mloop.metadata.sql.migrate import ensure_schema
+from mloop.metadata.sql.schema import (
+    artifacts,
+    events,
+    executions,
+    latest_metrics,
+    pipelines,
+    runs,
+)
+from mloop.metadata.sql.schema import metrics as metrics_table
+from mloop.metadata.sql.schema import params as params_table
+from mloop.metadata.sql.schema import tags as tags_table
+from mloop.metadata.sql.search import search_statement
+
+MIN_PREFIX = 6
+"""Shortest run id prefix (characters) that :meth:`SqlMetadataStore.get_run` accepts."""
+_ID_CHARS = re.compile(r"^[0-9a-z]+$")
+_IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
+# The metric hot path talks to the driver directly: SQLAlchemy's per-row parameter processing
+# cost ~5x the inserts themselves for 10,000 values (bench/bench_tracking.py).
+_INSERT_METRICS = (
+    'INSERT INTO metrics (run_id, execution_id, key, value, step, "timestamp") VALUES ({marks})'
+)
+_UPSERT_LATEST = (
+    'INSERT INTO latest_metrics (run_id, key, value, step, "timestamp") VALUES ({marks}) '
+    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, step = excluded.step, "
+    '"timestamp" = excluded."timestamp" WHERE excluded.step > latest_metrics.step OR '
+    '(excluded.step = latest_metrics.step AND excluded."timestamp" >= latest_metrics."timestamp")'
+)
+
+
+class SqlMetadataStore(MetadataStore):
+    """The metadata store on SQLite (``sqlite:///path``) or PostgreSQL
+    (``postgresql+psycopg://...``). Construct with :meth:`open`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: sa.Engine | None = None
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> SqlMetadataStore:
+        store = cls(url)
+        engine = create_engine(url)
+        try:
+            ensure_schema(engine, url, migrate=migrate)
+        except BaseException:
+            engine.dispose()
+            raise
+        store._engine = engine
+        return store
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @property
+    def closed(self) -> bool:
+        return self._engine is None
+
+    def __repr__(self) -> str:
+        return f"SqlMetadataStore({sa.make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            raise StoreError(f"{self!r} is closed or was never opened; use SqlMetadataStore.open")
+        return self._engine
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with write_transaction(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with read_transaction(self.engine) as conn:
+            yield conn
+
+    def _insert(self, table: sa.Table) -> Any:
+        """A dialect INSERT that supports ``on_conflict_do_*``."""
+        dialect = self.engine.dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+    @staticmethod
+    def _require_run(conn: sa.Connection, run_id: str) -> None:
+        if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+            raise RunNotFoundError(run_id)
+
+    @staticmethod
+    def _require_artifacts(conn: sa.Connection, artifact_ids: Iterable[str]) -> None:
+        wanted = set(artifact_ids)
+        found: set[str] = set()
+        for chunk in _chunks(sorted(wanted)):
+            found.update(conn.scalars(sa.select(artifacts.c.id).where(artifacts.c.id.in_(chunk))))
+        missing = sorted(wanted - found)
+        if missing:
+            raise ArtifactNotFoundError(
+                missing[0], "record it (finish_execution new_artifacts) before referencing it"
+            )
+
+    @staticmethod
+    def _tags_of(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        result: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
+        for chunk in _chunks(list(run_ids)):
+            for run_id, key, value in conn.execute(
+                sa.select(tags_table.c.run_id, tags_table.c.key, tags_table.c.value).where(
+                    tags_table.c.run_id.in_(chunk)
+                )
+            ):
+                result[run_id][key] = value
+        return result
+
+    # -- pipelines and runs ----------------------------------------------------------------------
+    def upsert_pipeline(self, name: str, version: str, spec: Mapping[str, Any]) -> Pipeline:
+        with self._write() as conn:
+            conn.execute(
+                self._insert(pipelines)
+                .values(name=name, version=version, spec=dict(spec), created_at=utc_now())
+                .on_conflict_do_nothing(index_elements=["name", "version"])
+            )
+            row = conn.execute(
+                sa.select(pipelines).where(pipelines.c.name == name, pipelines.c.version == version)
+            ).one()
+        return rows.pipeline_from_row(row._mapping)
+
+    def create_run(
+        self,
+        experiment: str,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        pipeline_name: str | None = None,
+        pipeline_version: str | None = None,
+        pipeline_params: Mapping[str, Any] | None = None,
+        trigger: str | None = None,
+        environment: str | None = None,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        now = utc_now()
+        row = {
+            "id": run_id or new_id(),
+            "experiment": experiment,
+            "name": name,
+            "state": RunState.RUNNING.value,
+            "started_at": now,
+            "ended_at": None,
+            "heartbeat_at": now,
+            "pipeline_name": pipeline_name,
+            "pipeline_version": pipeline_version,
+            "pipeline_params": dict(pipeline_params or {}),
+            "trigger": trigger,
+            "environment": environment,
+            "parent_run_id": parent_run_id,
+            "error": None,
+        }
+        run_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        try:
+            with self._write() as conn:
+                conn.execute(runs.insert().values(row))
+                if run_tags:
+                    conn.execute(
+                        tags_table.insert(),
+                        [{"run_id": row["id"], "key": k, "value": v} for k, v in run_tags.items()],
+                    )
+        except sa.exc.IntegrityError as exc:
+            raise ValidationError(
+                f"run id {row['id']!r} already exists; leave run_id unset to get a fresh one"
+            ) from exc
+        return rows.run_from_row(row, run_tags)
+
+    def get_run(self, run_id: str) -> Run:
+        with self._read() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                row = self._by_prefix(conn, run_id)
+            return rows.run_from_row(row._mapping, self._tags_of(conn, [row.id])[row.id])
+
+    @staticmethod
+    def _by_prefix(conn: sa.Connection, prefix: str) -> sa.Row[Any]:
+        prefix = prefix.lower()
+        if len(prefix) < MIN_PREFIX or not _ID_CHARS.match(prefix):
+            raise RunNotFoundError(prefix)
+        found = conn.execute(
+            sa.select(runs).where(runs.c.id.startswith(prefix, autoescape=True)).limit(5)
+        ).all()
+        if not found:
+            raise RunNotFoundError(prefix)
+        if len(found) > 1:
+            ids = ", ".join(r.id for r in found)
+            raise ValidationError(
+                f"run id prefix {prefix!r} is ambiguous: it matches runs {ids}; "
+                "give more characters of the id"
+            )
+        return found[0]
+
+    def finish_run(self, run_id: str, state: RunState, *, error: str | None = None) -> Run:
+        state = RunState(state)
+        now = utc_now()
+        values: dict[str, Any] = {"state": state.value, "error": error}
+        if state.finished:
+            values["ended_at"] = now
+        else:  # reopened for a resume: a fresh lease
+            values.update(ended_at=None, heartbeat_at=now)
+        with self._write() as conn:
+            done = conn.execute(runs.update().where(runs.c.id == run_id).values(values))
+            if done.rowcount == 0:
+                raise RunNotFoundError(run_id)
+        return self.get_run(run_id)
+
+    def search_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        pipeline_name: str | None = None,
+        states: Sequence[RunState] | None = None,
+        metric_filters: Sequence[MetricFilter] = (),
+        order_by: str = "started_at",
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        query = search_statement(
+            experiment=experiment,
+            pipeline_name=pipeline_name,
+            states=states,
+            metric_filters=metric_filters,
+            order_by=order_by,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+        with self._read() as conn:
+            found = conn.execute(query).all()
+            run_tags = self._tags_of(conn, [r.id for r in found])
+        return [rows.run_from_row(r._mapping, run_tags[r.id]) for r in found]
+
+    def heartbeat(self, run_id: str) -> None:
+        now = utc_now()
+        with self._write() as conn:
+            done = conn.execute(runs.update().where(runs.c.id == run_id).values(heartbeat_at=now))
+            if done.rowcount == 0:
+                raise RunNotFoundError(run_id)
+            conn.execute(
+                executions.update()
+                .where(
+                    executions.c.run_id == run_id,
+                    executions.c.state == ExecutionState.RUNNING.value,
+                )
+                .values(heartbeat_at=now)
+            )
+
+    def reap_abandoned(self, lease_seconds: float, *, now: datetime | None = None) -> list[str]:
+        now = as_utc(now) if now is not None else utc_now()
+        cutoff = now - timedelta(seconds=lease_seconds)
+        last_seen = sa.func.coalesce(runs.c.heartbeat_at, runs.c.started_at)
+        with self._write() as conn:
+            reaped = list(
+                conn.scalars(
+                    runs.update()
+                    .where(runs.c.state == RunState.RUNNING.value, last_seen < cutoff)
+                    .values(state=RunState.ABANDONED.value, ended_at=now)
+                    .returning(runs.c.id)
+                )
+            )
+            for chunk in _chunks(reaped):
+                conn.execute(
+                    executions.update()
+                    .where(
+                        executions.c.run_id.in_(chunk),
+                        executions.c.state.in_(
+                            [ExecutionState.RUNNING.value, ExecutionState.PENDING.value]
+                        ),
+                    )
+                    .values(state=ExecutionState.ABANDONED.value, ended_at=now)
+                )
+        return sorted(reaped)
+
+    # -- executions, artifacts, events -----------------------------------------------------------
+    def create_execution(
+        self,
+        run_id: str,
+        step_name: str,
+        *,
+        state: ExecutionState = ExecutionState.RUNNING,
+        code_digest: str | None = None,
+        cache_key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        cached_from: str | None = None,
+    ) -> Execution:
+        state = ExecutionState(state)
+        now = utc_now()
+        final = state not in (ExecutionState.PENDING, ExecutionState.RUNNING)
+        row = {
+            "id": new_id(),
+            "run_id": run_id,
+            "step_name": step_name,
+            "state": state.value,
+            "code_digest": code_digest,
+            "cache_key": cache_key,
+            "params": dict(params or {}),
+            "created_at": now,
+            "started_at": None if state is ExecutionState.PENDING else now,
+            "ended_at": now if final else None,
+            "heartbeat_at": now if state is ExecutionState.RUNNING else None,
+            "attempts": 0,
+            "error": None,
+            "log_uri": None,
+            "cached_from": cached_from,
+        }
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            if inputs:
+                self._require_artifacts(conn, inputs.values())
+            conn.execute(executions.insert().values(row))
+            if inputs:
+                conn.execute(
+                    events.insert(),
+                    [
+                        {
+                            "execution_id": row["id"],
+                            "artifact_id": a,
+                            "kind": EventKind.INPUT.value,
+                            "name": n,
+                        }
+                        for n, a in inputs.items()
+                    ],
+                )
+        return rows.execution_from_row(row)
+
+    def finish_execution(
+        self,
+        execution_id: str,
+        state: ExecutionState,
+        *,
+        new_artifacts: Sequence[Artifact] = (),
+        outputs: Mapping[str, str] | None = None,
+        error: str | None = None,
+        attempts: int | None = None,
+        log_uri: str | None = None,
+    ) -> Execution:
+        state = ExecutionState(state)
+        values: dict[str, Any] = {"state": state.value, "error": error}
+        if state not in (ExecutionState.PENDING, ExecutionState.RUNNING):
+            values["ended_at"] = utc_now()
+        if attempts is not None:
+            values["attempts"] = attempts
+        if log_uri is not None:
+            values["log_uri"] = log_uri
+        try:
+            with self._write() as conn:
+                found = conn.execute(
+                    sa.select(executions.c.id).where(executions.c.id == execution_id)
+                ).first()
+                if found is None:
+                    raise ExecutionNotFoundError(execution_id)
+                if new_artifacts:
+                    conn.execute(
+                        artifacts.insert(), [rows.artifact_to_row(a) for a in new_artifacts]
+                    )
+                if outputs:
+                    self._require_artifacts(conn, outputs.values())
+                    conn.execute(
+                        events.insert(),
+                        [
+                            {
+                                "execution_id": execution_id,
+                                "artifact_id": a,
+                                "kind": EventKind.OUTPUT.value,
+                                "name": n,
+                            }
+                            for n, a in outputs.items()
+                        ],
+                    )
+                conn.execute(
+                    executions.update().where(executions.c.id == execution_id).values(values)
+                )
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(
+                f"finishing execution {execution_id} conflicts with rows already recorded "
+                f"(an artifact id or output name used twice); nothing was written: {exc.orig}"
+            ) from exc
+        return self.get_execution(execution_id)
+
+    def get_execution(self, execution_id: str) -> Execution:
+        with self._read() as conn:
+            row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).first()
+        if row is None:
+            raise ExecutionNotFoundError(execution_id)
+        return rows.execution_from_row(row._mapping)
+
+    def list_executions(self, run_id: str) -> list[Execution]:
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            found = conn.execute(
+                sa.select(executions)
+                .where(executions.c.run_id == run_id)
+                .order_by(executions.c.created_at, executions.c.id)
+            ).all()
+        return [rows.execution_from_row(r._mapping) for r in found]
+
+    def find_cached(self, cache_key: str) -> Execution | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(executions)
+                .where(
+                    executions.c.cache_key == cache_key,
+                    executions.c.state.in_(
+                        [ExecutionState.SUCCEEDED.value, ExecutionState.CACHED.value]
+                    ),
+                )
+                .order_by(executions.c.created_at.desc(), executions.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else rows.execution_from_row(row._mapping)
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        with self._read() as conn:
+            row = conn.execute(sa.select(artifacts).where(artifacts.c.id == artifact_id)).first()
+        if row is None:
+            raise ArtifactNotFoundError(artifact_id)
+        return rows.artifact_from_row(row._mapping)
+
+    def list_events(
+        self, *, execution_id: str | None = None, artifact_id: str | None = None
+    ) -> list[Event]:
+        if (execution_id is None) == (artifact_id is None):
+            raise ValidationError("list_events takes exactly one of execution_id or artifact_id")
+        with self._read() as conn:
+            if execution_id is not None:
+                exists = sa.select(executions.c.id).where(executions.c.id == execution_id)
+                if conn.execute(exists).first() is None:
+                    raise ExecutionNotFoundError(execution_id)
+                where = events.c.execution_id == execution_id
+            else:
+                exists = sa.select(artifacts.c.id).where(artifacts.c.id == artifact_id)
+                if conn.execute(exists).first() is None:
+                    raise ArtifactNotFoundError(str(artifact_id))
+                where = events.c.artifact_id == artifact_id
+            found = conn.execute(
+                sa.select(events)
+                .where(where)
+                .order_by(events.c.execution_id, events.c.kind, events.c.name)
+            ).all()
+        return [rows.event_from_row(r._mapping) for r in found]
+
+    # -- tracking --------------------------------------------------------------------------------
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        wanted = {str(k): str(v) for k, v in params.items()}
+        if not wanted:
+            return
+        table = params_table
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(
+                self._insert(table).on_conflict_do_nothing(index_elements=["run_id", "key"]),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items()],
+            )
+            stored = dict(
+                conn.execute(
+                    sa.select(table.c.key, table.c.value).where(
+                        table.c.run_id == run_id, table.c.key.in_(list(wanted))
+                    )
+                ).all()
+            )
+            for key, value in wanted.items():
+                if stored.get(key) != value:
+                    raise ValidationError(
+                        f"param {key!r} of run {run_id} is already {stored.get(key)!r}; it cannot "
+                        f"become {value!r} (params describe a run and never change: log a "
+                        "metric or a tag instead, or start a new run)"
+                    )
+
+    def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        if not metrics:
+            return
+        sqlite_times = self.engine.dialect.name == "sqlite"
+        now = utc_now()
+        stamps: dict[datetime, Any] = {}  # one conversion per distinct timestamp in the batch
+
+        def stamp(value: datetime) -> Any:
+            if value not in stamps:
+                utc = value if value.tzinfo is timezone.utc else as_utc(value)
+                # the text SQLAlchemy's SQLite DateTime stores; isoformat is 3x faster than strftime
+                text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+                stamps[value] = text if sqlite_times else utc
+            return stamps[value]
+
+        history: list[tuple[Any, ...]] = []
+        latest: dict[str, tuple[tuple[int, datetime], tuple[Any, ...]]] = {}
+        for m in metrics:
+            value = m.value
+            if type(value) is not float or value != value:  # not a plain float, or NaN
+                value = rows.encode_value(m.key, value)
+            step, when = int(m.step), m.timestamp or now
+            history.append((run_id, m.execution_id, m.key, value, step, stamp(when)))
+            order = (step, when if when.tzinfo is timezone.utc else as_utc(when))
+            best = latest.get(m.key)
+            if best is None or order >= best[0]:
+                latest[m.key] = (order, (run_id, m.key, value, step, stamp(when)))
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        marks = ", ".join([mark] * 6)
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            conn.exec_driver_sql(_INSERT_METRICS.format(marks=marks), history)
+            conn.exec_driver_sql(
+                _UPSERT_LATEST.format(marks=", ".join([mark] * 5)),
+                [row for _, row in latest.values()],
+            )
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        wanted = {str(k): str(v) for k, v in tags.items()}
+        if not wanted:
+            return
+        table = tags_table
+        upsert = self._insert(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": upsert.excluded.value}
+        )
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(
+                upsert, [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items()]
+            )
+
+    def get_params(self, run_id: str) -> dict[str, str]:
+        table = params_table
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            found = conn.execute(
+                sa.select(table.c.key, table.c.value)
+                .where(table.c.run_id == run_id)
+                .order_by(table.c.key)
+            ).all()
+        return dict(found)
+
+    def get_metrics(self, run_id: str, key: str | None = None) -> list[Metric]:
+        table = metrics_table
+        query = sa.select(table).where(table.c.run_id == run_id)
+        if key is not None:
+            query = query.where(table.c.key == key)
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            found = conn.execute(
+                query.order_by(table.c.key, table.c.step, table.c.timestamp, table.c.id)
+            ).all()
+        return [rows.metric_from_row(r._mapping) for r in found]
+
+    def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        result: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
+        lm = latest_metrics
+        with self._read() as conn:
+            for chunk in _chunks(list(result)):
+                for run_id, key, value in conn.execute(
+                    sa.select(lm.c.run_id, lm.c.key, lm.c.value).where(lm.c.run_id.in_(chunk))
+                ):
+                    result[run_id][key] = rows.decode_value(value)
+        return result
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]

@@ -1,0 +1,456 @@
+"""Contract test suites that every backend of an mloop ABC must pass.
+
+Subclass, set ``__test__ = True`` and override the ``store`` fixture (Dagster's ``TestRunStorage``
+pattern)::
+
+    class TestMyStore(MetadataStoreContract):
+        __test__ = True
+
+        @pytest.fixture
+        def store(self, tmp_path):
+            s = MyStore.open(...)
+            yield s
+            s.close()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from mloop._utils.clock import utc_now
+from mloop._utils.ids import new_id
+from mloop.errors import (
+    ArtifactNotFoundError,
+    ExecutionNotFoundError,
+    MigrationRequiredError,
+    RunNotFoundError,
+    StoreError,
+    ValidationError,
+)
+from mloop.metadata.base import MetadataStore
+from mloop.metadata.entities import (
+    Artifact,
+    EventKind,
+    ExecutionState,
+    Metric,
+    RunState,
+)
+from mloop.metadata.sql import migrate, schema
+from mloop.metadata.sql.store import SqlMetadataStore
+
+__all__ = [
+    "MetadataStoreContract",
+    "check_fresh_store_matches_schema",
+    "check_migrations",
+    "make_artifact",
+]
+
+
+def make_artifact(artifact_id: str | None = None, **overrides: object) -> Artifact:
+    """An artifact row with plausible values, for tests."""
+    values: dict[str, object] = {
+        "id": artifact_id or new_id(),
+        "type": "Dataset",
+        "uri": f"runs/x/{artifact_id or 'a'}",
+        "digest": "0" * 64,
+        "size": 123,
+        "created_at": utc_now(),
+        "materializer": "json",
+        "properties": {"rows": 3, "columns": ["a", "b"]},
+    }
+    values.update(overrides)
+    return Artifact(**values)  # type: ignore[arg-type]
+
+
+def _aware_utc(value: datetime | None) -> bool:
+    return value is not None and value.utcoffset() == timedelta(0)
+
+
+class MetadataStoreContract:
+    """Behaviour every :class:`~mloop.metadata.base.MetadataStore` must have."""
+
+    __test__ = False
+
+    @pytest.fixture
+    def store(self) -> Iterator[MetadataStore]:
+        raise NotImplementedError("override the `store` fixture in the backend's test class")
+
+    # -- pipelines and runs ----------------------------------------------------------------------
+    def test_upsert_pipeline_is_idempotent(self, store: MetadataStore) -> None:
+        first = store.upsert_pipeline("training", "v1", {"steps": ["a", "b"]})
+        again = store.upsert_pipeline("training", "v1", {"steps": ["ignored"]})
+        assert again == first
+        assert first.spec == {"steps": ["a", "b"]}
+        assert _aware_utc(first.created_at)
+        other = store.upsert_pipeline("training", "v2", {"steps": []})
+        assert other.version == "v2" and other.spec == {"steps": []}
+
+    def test_create_run_starts_running_with_a_lease(self, store: MetadataStore) -> None:
+        run = store.create_run(
+            "exp",
+            name="first",
+            pipeline_name="training",
+            pipeline_version="v1",
+            pipeline_params={"n": 3, "nested": {"a": [1, 2]}},
+            trigger="manual",
+            environment="dev",
+            tags={"team": "risk"},
+        )
+        got = store.get_run(run.id)
+        assert got == run
+        assert got.state is RunState.RUNNING and got.ended_at is None
+        assert _aware_utc(got.started_at) and _aware_utc(got.heartbeat_at)
+        assert got.pipeline_params == {"n": 3, "nested": {"a": [1, 2]}}
+        assert got.tags == {"team": "risk"}
+
+    def test_create_run_with_an_existing_id_is_refused(self, store: MetadataStore) -> None:
+        store.create_run("exp", run_id="fixedrunid0001")
+        with pytest.raises(ValidationError, match="already exists"):
+            store.create_run("exp", run_id="fixedrunid0001")
+
+    def test_get_run_by_unique_prefix(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        assert store.get_run(run.id[:8]).id == run.id
+        assert store.get_run(run.id.upper()[:10]).id == run.id
+
+    def test_get_run_rejects_short_ambiguous_and_unknown_ids(self, store: MetadataStore) -> None:
+        store.create_run("exp", run_id="abcdef0001")
+        store.create_run("exp", run_id="abcdef0002")
+        with pytest.raises(ValidationError, match="ambiguous"):
+            store.get_run("abcdef")
+        assert store.get_run("abcdef0002").id == "abcdef0002"
+        with pytest.raises(RunNotFoundError):
+            store.get_run("abcde")  # shorter than 6 characters: never a prefix
+        with pytest.raises(RunNotFoundError):
+            store.get_run("zzzzzzzz")
+        with pytest.raises(RunNotFoundError):
+            store.get_run("abc%ef")
+
+    def test_finish_and_reopen_run(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        failed = store.finish_run(run.id, RunState.FAILED, error="boom")
+        assert failed.state is RunState.FAILED and failed.error == "boom"
+        assert _aware_utc(failed.ended_at) and failed.ended_at >= run.started_at  # type: ignore[operator]
+        reopened = store.finish_run(run.id, RunState.RUNNING)
+        assert reopened.state is RunState.RUNNING
+        assert reopened.ended_at is None and reopened.error is None
+        with pytest.raises(RunNotFoundError):
+            store.finish_run("nosuchrun0000", RunState.SUCCEEDED)
+
+    def test_search_runs_filters_by_columns(self, store: MetadataStore) -> None:
+        a = store.create_run("exp-a", pipeline_name="training")
+        b = store.create_run("exp-a")
+        c = store.create_run("exp-b", pipeline_name="training")
+        store.finish_run(b.id, RunState.SUCCEEDED)
+        assert [r.id for r in store.search_runs(experiment="exp-a")] == [b.id, a.id]
+        assert {r.id for r in store.search_runs(pipeline_name="training")} == {a.id, c.id}
+        assert [r.id for r in store.search_runs(states=[RunState.SUCCEEDED])] == [b.id]
+        assert [r.id for r in store.search_runs(descending=False)] == [a.id, b.id, c.id]
+        assert [r.id for r in store.search_runs(limit=1, offset=1)] == [b.id]
+        assert store.search_runs(experiment="nobody") == []
+
+    def test_search_runs_by_latest_metric(self, store: MetadataStore) -> None:
+        ids = []
+        for auc in (0.7, 0.9, 0.85):
+            run = store.create_run("exp", tags={"auc": str(auc)})
+            store.log_metrics(run.id, [Metric("auc", 0.1, step=0), Metric("auc", auc, step=1)])
+            ids.append(run.id)
+        bare = store.create_run("exp")  # no metric: sorts last, never passes a filter
+        best = store.search_runs(metric_filters=[("auc", ">", 0.8)], order_by="metric:auc")
+        assert [r.id for r in best] == [ids[1], ids[2]]
+        assert best[0].tags == {"auc": "0.9"}
+        both = store.search_runs(metric_filters=[("auc", ">=", 0.7), ("auc", "<", 0.9)])
+        assert {r.id for r in both} == {ids[0], ids[2]}
+        ascending = store.search_runs(order_by="metric:auc", descending=False)
+        assert [r.id for r in ascending] == [ids[0], ids[2], ids[1], bare.id]
+        descending = store.search_runs(order_by="metric:auc", limit=2)
+        assert [r.id for r in descending] == [ids[1], ids[2]]
+        assert [r.id for r in store.search_runs(metric_filters=[("auc", "=", 0.7)])] == [ids[0]]
+
+    def test_search_runs_rejects_bad_arguments(self, store: MetadataStore) -> None:
+        with pytest.raises(ValidationError, match="order_by"):
+            store.search_runs(order_by="name")
+        with pytest.raises(ValidationError, match="operator"):
+            store.search_runs(metric_filters=[("auc", "~", 0.5)])  # type: ignore[list-item]
+        with pytest.raises(ValidationError, match="limit"):
+            store.search_runs(limit=-1)
+
+    def test_heartbeat_renews_run_and_running_executions(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        running = store.create_execution(run.id, "a")
+        pending = store.create_execution(run.id, "b", state=ExecutionState.PENDING)
+        store.heartbeat(run.id)
+        assert store.get_run(run.id).heartbeat_at >= run.heartbeat_at  # type: ignore[operator]
+        assert store.get_execution(running.id).heartbeat_at >= running.heartbeat_at  # type: ignore[operator]
+        assert store.get_execution(pending.id).heartbeat_at is None
+        with pytest.raises(RunNotFoundError):
+            store.heartbeat("nosuchrun0000")
+
+    def test_reap_abandoned_marks_stale_runs_and_their_open_executions(
+        self, store: MetadataStore
+    ) -> None:
+        stale = store.create_run("exp")
+        done_ex = store.create_execution(stale.id, "done")
+        store.finish_execution(done_ex.id, ExecutionState.SUCCEEDED)
+        running_ex = store.create_execution(stale.id, "running")
+        pending_ex = store.create_execution(stale.id, "pending", state=ExecutionState.PENDING)
+        finished = store.create_run("exp")
+        store.finish_run(finished.id, RunState.SUCCEEDED)
+        later = utc_now() + timedelta(hours=1)
+        assert store.reap_abandoned(3600 * 2, now=later) == []  # lease not expired yet
+        fresh = store.create_run("exp")
+        store.heartbeat(fresh.id)
+        reaped = store.reap_abandoned(60, now=later)
+        assert set(reaped) == {stale.id, fresh.id}
+        assert store.get_run(stale.id).state is RunState.ABANDONED
+        assert store.get_run(stale.id).ended_at is not None
+        assert store.get_run(finished.id).state is RunState.SUCCEEDED
+        assert store.get_execution(done_ex.id).state is ExecutionState.SUCCEEDED
+        assert store.get_execution(running_ex.id).state is ExecutionState.ABANDONED
+        assert store.get_execution(pending_ex.id).state is ExecutionState.ABANDONED
+        assert store.reap_abandoned(60, now=later) == []  # already marked
+
+    def test_reap_abandoned_reads_a_naive_now_as_utc(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        naive_later = (utc_now() + timedelta(minutes=10)).replace(tzinfo=None)
+        assert store.reap_abandoned(60, now=naive_later) == [run.id]
+
+    # -- executions, artifacts, events -----------------------------------------------------------
+    def test_create_execution_records_input_events(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        producer = store.create_execution(run.id, "ingest")
+        data = make_artifact()
+        store.finish_execution(
+            producer.id, ExecutionState.SUCCEEDED, new_artifacts=[data], outputs={"out": data.id}
+        )
+        consumer = store.create_execution(
+            run.id,
+            "train",
+            code_digest="c" * 64,
+            cache_key="k" * 64,
+            params={"depth": 3},
+            inputs={"data": data.id},
+        )
+        assert consumer.state is ExecutionState.RUNNING and _aware_utc(consumer.started_at)
+        assert store.get_execution(consumer.id) == consumer
+        [event] = store.list_events(execution_id=consumer.id)
+        assert (event.artifact_id, event.kind, event.name) == (data.id, EventKind.INPUT, "data")
+        kinds = {(e.execution_id, e.kind) for e in store.list_events(artifact_id=data.id)}
+        assert kinds == {(producer.id, EventKind.OUTPUT), (consumer.id, EventKind.INPUT)}
+
+    def test_create_execution_checks_ids(self, store: MetadataStore) -> None:
+        with pytest.raises(RunNotFoundError):
+            store.create_execution("nosuchrun0000", "a")
+        run = store.create_run("exp")
+        with pytest.raises(ArtifactNotFoundError):
+            store.create_execution(run.id, "a", inputs={"x": "nosuchartifact"})
+        assert store.list_executions(run.id) == []
+
+    def test_finish_execution_writes_artifacts_events_and_state(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        ex = store.create_execution(run.id, "train")
+        model, report = make_artifact(type="Model"), make_artifact(type="Report")
+        done = store.finish_execution(
+            ex.id,
+            ExecutionState.SUCCEEDED,
+            new_artifacts=[model, report],
+            outputs={"model": model.id, "report": report.id},
+            attempts=2,
+            log_uri="logs/train.log",
+        )
+        assert done.state is ExecutionState.SUCCEEDED and _aware_utc(done.ended_at)
+        assert (done.attempts, done.log_uri) == (2, "logs/train.log")
+        assert store.get_artifact(model.id) == model
+        outs = {e.name: e.artifact_id for e in store.list_events(execution_id=ex.id)}
+        assert outs == {"model": model.id, "report": report.id}
+
+    def test_finish_execution_is_atomic(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        first = store.create_execution(run.id, "a")
+        taken = make_artifact()
+        store.finish_execution(first.id, ExecutionState.SUCCEEDED, new_artifacts=[taken])
+        ex = store.create_execution(run.id, "b")
+        fresh = make_artifact()
+        with pytest.raises(StoreError):
+            store.finish_execution(
+                ex.id,
+                ExecutionState.SUCCEEDED,
+                new_artifacts=[fresh, make_artifact(taken.id)],  # the second id is taken
+                outputs={"out": fresh.id},
+            )
+        assert store.get_execution(ex.id).state is ExecutionState.RUNNING
+        assert store.list_events(execution_id=ex.id) == []
+        with pytest.raises(ArtifactNotFoundError):
+            store.get_artifact(fresh.id)
+        with pytest.raises(ArtifactNotFoundError):
+            store.finish_execution(ex.id, ExecutionState.FAILED, outputs={"x": "nosuchartifact"})
+        assert store.get_execution(ex.id).state is ExecutionState.RUNNING
+        failed = store.finish_execution(ex.id, ExecutionState.FAILED, error="ValueError: bad")
+        assert (failed.state, failed.error) == (ExecutionState.FAILED, "ValueError: bad")
+
+    def test_unknown_ids_raise_not_found(self, store: MetadataStore) -> None:
+        with pytest.raises(ExecutionNotFoundError):
+            store.get_execution("nosuchexecution")
+        with pytest.raises(ExecutionNotFoundError):
+            store.finish_execution("nosuchexecution", ExecutionState.SUCCEEDED)
+        with pytest.raises(ExecutionNotFoundError):
+            store.list_events(execution_id="nosuchexecution")
+        with pytest.raises(ArtifactNotFoundError):
+            store.get_artifact("nosuchartifact")
+        with pytest.raises(ArtifactNotFoundError):
+            store.list_events(artifact_id="nosuchartifact")
+        with pytest.raises(RunNotFoundError):
+            store.list_executions("nosuchrun0000")
+        for call in (
+            lambda: store.log_params("nosuchrun0000", {"a": 1}),
+            lambda: store.log_metrics("nosuchrun0000", [Metric("a", 1.0)]),
+            lambda: store.set_tags("nosuchrun0000", {"a": "b"}),
+            lambda: store.get_params("nosuchrun0000"),
+            lambda: store.get_metrics("nosuchrun0000"),
+        ):
+            with pytest.raises(RunNotFoundError):
+                call()
+
+    def test_list_events_takes_exactly_one_id(self, store: MetadataStore) -> None:
+        with pytest.raises(ValidationError):
+            store.list_events()
+        with pytest.raises(ValidationError):
+            store.list_events(execution_id="a", artifact_id="b")
+
+    def test_list_executions_in_creation_order(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        names = [f"step{i}" for i in range(12)]
+        for name in names:
+            store.create_execution(run.id, name)
+        other = store.create_run("exp")
+        store.create_execution(other.id, "elsewhere")
+        assert [e.step_name for e in store.list_executions(run.id)] == names
+
+    def test_find_cached_returns_newest_reusable_execution(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        assert store.find_cached("key") is None
+        old = store.create_execution(run.id, "a", cache_key="key")
+        store.finish_execution(old.id, ExecutionState.SUCCEEDED)
+        cached = store.create_execution(
+            run.id, "a", cache_key="key", state=ExecutionState.CACHED, cached_from=old.id
+        )
+        failed = store.create_execution(run.id, "a", cache_key="key")
+        store.finish_execution(failed.id, ExecutionState.FAILED)
+        store.create_execution(run.id, "a", cache_key="key")  # still running: not reusable
+        found = store.find_cached("key")
+        assert found is not None and found.id == cached.id and found.cached_from == old.id
+        assert store.find_cached("other") is None
+
+    # -- tracking -------------------------------------------------------------------------------
+    def test_params_are_strings_and_immutable(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        store.log_params(run.id, {"depth": 6, "lr": 0.1, "name": "gbm"})
+        store.log_params(run.id, {"depth": 6})  # same value again: fine
+        assert store.get_params(run.id) == {"depth": "6", "lr": "0.1", "name": "gbm"}
+        with pytest.raises(ValidationError, match="depth"):
+            store.log_params(run.id, {"new": 1, "depth": 7})
+        assert "new" not in store.get_params(run.id)  # the whole call was rolled back
+
+    def test_metrics_history_and_latest(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        ex = store.create_execution(run.id, "train")
+        store.log_metrics(
+            run.id,
+            [
+                Metric("loss", 0.5, step=1, timestamp=t0),
+                Metric("loss", 0.9, step=0, timestamp=t0 + timedelta(seconds=5)),
+                Metric("auc", 0.7, step=3, timestamp=t0, execution_id=ex.id),
+            ],
+        )
+        store.log_metrics(run.id, [Metric("loss", 0.8, step=0)])  # a lower step, logged later
+        store.log_metrics(run.id, [Metric("auc", 0.75, step=3, timestamp=t0 + timedelta(1))])
+        history = store.get_metrics(run.id)
+        assert [(m.key, m.step, m.value) for m in history] == [
+            ("auc", 3, 0.7),
+            ("auc", 3, 0.75),
+            ("loss", 0, 0.9),
+            ("loss", 0, 0.8),
+            ("loss", 1, 0.5),
+        ]
+        assert history[0].execution_id == ex.id and history[1].execution_id is None
+        assert all(_aware_utc(m.timestamp) for m in history)
+        assert [m.value for m in store.get_metrics(run.id, "loss")] == [0.9, 0.8, 0.5]
+        assert store.latest_metrics([run.id]) == {run.id: {"loss": 0.5, "auc": 0.75}}
+
+    def test_non_finite_metric_values_round_trip(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        store.log_metrics(
+            run.id,
+            [Metric("a", math.nan), Metric("b", math.inf), Metric("c", -math.inf, step=2)],
+        )
+        values = {m.key: m.value for m in store.get_metrics(run.id)}
+        assert math.isnan(values["a"]) and values["b"] == math.inf and values["c"] == -math.inf
+        latest = store.latest_metrics([run.id])[run.id]
+        assert math.isnan(latest["a"]) and latest["b"] == math.inf
+        assert store.search_runs(metric_filters=[("a", ">", 0.0)]) == []
+        assert [r.id for r in store.search_runs(metric_filters=[("b", ">", 1e308)])] == [run.id]
+
+    def test_non_numeric_metric_is_rejected_naming_the_key(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        with pytest.raises(ValidationError, match="'acc'"):
+            store.log_metrics(run.id, [Metric("ok", 1.0), Metric("acc", "high")])  # type: ignore[arg-type]
+        assert store.get_metrics(run.id) == []
+
+    def test_latest_metrics_of_several_runs(self, store: MetadataStore) -> None:
+        a, b = store.create_run("exp"), store.create_run("exp")
+        store.log_metrics(a.id, [Metric("auc", 0.6)])
+        result = store.latest_metrics([a.id, b.id, "nosuchrun0000"])
+        assert result == {a.id: {"auc": 0.6}, b.id: {}, "nosuchrun0000": {}}
+        assert store.latest_metrics([]) == {}
+
+    def test_tags_are_upserted(self, store: MetadataStore) -> None:
+        run = store.create_run("exp", tags={"a": "1"})
+        store.set_tags(run.id, {"a": "2", "b": "x"})
+        assert store.get_run(run.id).tags == {"a": "2", "b": "x"}
+        assert store.search_runs()[0].tags == {"a": "2", "b": "x"}
+
+
+# -- schema versions (SQL backends) ---------------------------------------------------------------
+def check_migrations(url: str) -> None:
+    """On an EMPTY database at ``url``: refuse to create with migrate=False, upgrade from empty
+    with the Alembic chain, compare with schema.py, refuse a newer revision, then recover."""
+    with pytest.raises(MigrationRequiredError, match="mloop db upgrade"):
+        SqlMetadataStore.open(url, migrate=False)  # empty database, not allowed to create
+    assert migrate.current_revision(url) is None
+    assert migrate.upgrade(url) == (None, schema.HEAD_REVISION)
+    assert migrate.current_revision(url) == schema.HEAD_REVISION
+    assert migrate.schema_differences(url) == []
+    assert migrate.upgrade(url) == (schema.HEAD_REVISION, schema.HEAD_REVISION)
+    store = SqlMetadataStore.open(url, migrate=False)  # migrated by the chain: accepted
+    run = store.create_run("exp")
+    store.close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    engine.dispose()
+    for allowed in (True, False):
+        with pytest.raises(MigrationRequiredError, match="upgrade mloop"):
+            SqlMetadataStore.open(url, migrate=allowed)
+    with pytest.raises(MigrationRequiredError, match="upgrade mloop"):
+        migrate.upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE alembic_version SET version_num = '{schema.HEAD_REVISION}'"))
+    engine.dispose()
+    store = SqlMetadataStore.open(url)
+    assert store.get_run(run.id).id == run.id
+    store.close()
+
+
+def check_fresh_store_matches_schema(url: str) -> None:
+    """On an EMPTY database: the fast create-and-stamp path gives exactly schema.py's schema."""
+    store = SqlMetadataStore.open(url)  # the fast path: create_all + stamp
+    store.close()
+    assert migrate.current_revision(url) == schema.HEAD_REVISION
+    assert migrate.schema_differences(url) == []
