@@ -166,12 +166,30 @@ def main() -> None:
         change_t.append(timed(lambda r=r: chain.run(start=r, mid_k=2)))
         ref_t.append(timed(lambda r=r, f=folder: reference_chain(f, N_CHAIN, r)))
     overhead = (median_ms(chain_t) - median_ms(ref_t)) / N_CHAIN
-    rows.append(("chain20 (20 trivial steps)", median_ms(chain_t), median_ms(ref_t),
-                 f"{overhead:.2f} ms/step overhead (budget <= 3)"))
-    rows.append(("cached20 (full cache-hit rerun)", median_ms(cached_t), median_ms(ref_t),
-                 f"budget < 100 ms total; {median_ms(cached_t) / N_CHAIN:.2f} ms/step"))
-    rows.append(("param_change (mid-chain param)", median_ms(change_t), median_ms(ref_t),
-                 "10 cached + 10 run"))
+    rows.append(
+        (
+            "chain20 (20 trivial steps)",
+            median_ms(chain_t),
+            median_ms(ref_t),
+            f"{overhead:.2f} ms/step overhead (budget <= 3)",
+        )
+    )
+    rows.append(
+        (
+            "cached20 (full cache-hit rerun)",
+            median_ms(cached_t),
+            median_ms(ref_t),
+            f"budget < 100 ms total; {median_ms(cached_t) / N_CHAIN:.2f} ms/step",
+        )
+    )
+    rows.append(
+        (
+            "param_change (mid-chain param)",
+            median_ms(change_t),
+            median_ms(ref_t),
+            "10 cached + 10 run",
+        )
+    )
 
     for parallel in (1, 4):
         fan_t, fan_ref = [], []
@@ -179,8 +197,14 @@ def main() -> None:
             folder = fresh_project()
             fan_t.append(timed(lambda r=r, p=parallel: fan.run_with({"start": r}, parallel=p)))
             fan_ref.append(timed(lambda r=r, f=folder: reference_chain(f, N_FAN + 2, r)))
-        rows.append((f"fan16 (parallel={parallel})", median_ms(fan_t), median_ms(fan_ref),
-                     f"{(median_ms(fan_t) - median_ms(fan_ref)) / (N_FAN + 2):.2f} ms/step"))
+        rows.append(
+            (
+                f"fan16 (parallel={parallel})",
+                median_ms(fan_t),
+                median_ms(fan_ref),
+                f"{(median_ms(fan_t) - median_ms(fan_ref)) / (N_FAN + 2):.2f} ms/step",
+            )
+        )
 
     fr_t, fr_ref = [], []
     for r in range(max(3, args.repeat // 2)):
@@ -188,8 +212,14 @@ def main() -> None:
         fr_t.append(timed(lambda r=r: frames.run(rows=args.rows, salt=r)))
         fr_ref.append(timed(lambda r=r, f=folder: reference_frames(f, args.rows, r)))
     speed = median_ms(fr_ref) / median_ms(fr_t)
-    rows.append((f"frames5 ({args.rows:,} x 10 DataFrame)", median_ms(fr_t), median_ms(fr_ref),
-                 f"{speed:.0%} of reference speed (budget >= 50%)"))
+    rows.append(
+        (
+            f"frames5 ({args.rows:,} x 10 DataFrame)",
+            median_ms(fr_t),
+            median_ms(fr_ref),
+            f"{speed:.0%} of reference speed (budget >= 50%)",
+        )
+    )
 
     table = Table(title="mloop orchestration vs plain-Python limit (medians)")
     for col in ("scenario", "mloop ms", "limit ms", "ratio", "note"):

@@ -24,7 +24,18 @@ _EXPORTS: dict[str, str] = {
 }
 _SUBMODULES = {"data", "evaluation", "models", "features", "registry", "tracking", "pipelines"}
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "__version__",
+    "active_run",
+    "end_run",
+    "log_artifact",
+    "log_metrics",
+    "log_params",
+    "pipeline",
+    "set_tags",
+    "start_run",
+    "step",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
     from mloop.pipelines.dsl import pipeline, step

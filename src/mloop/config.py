@@ -1,4 +1,4 @@
-"""Settings, read in one place: argument > ``MLOOP_*`` environment variable > ``mloop.yaml`` > default.
+"""Settings, read in one place: argument > ``MLOOP_*`` variable > ``mloop.yaml`` > default.
 
 With no project file, everything lives under ``./.mloop`` (SQLite metadata, local artifacts).
 ``MLOOP_ENV`` (or ``--env``) picks one of the file's environments. Secrets belong in environment
@@ -93,9 +93,11 @@ def load_settings(
     project = read_project_file(path) if path.is_file() else ProjectFile()
     name = env or os.environ.get("MLOOP_ENV") or project.default_environment
     if name is None:
-        name = DEFAULT_ENVIRONMENT if DEFAULT_ENVIRONMENT in project.environments or not (
-            project.environments
-        ) else next(iter(project.environments))
+        name = (
+            DEFAULT_ENVIRONMENT
+            if DEFAULT_ENVIRONMENT in project.environments or not (project.environments)
+            else next(iter(project.environments))
+        )
     if project.environments and name not in project.environments:
         raise ConfigError(
             f"environment {name!r} is not defined in {path}; "

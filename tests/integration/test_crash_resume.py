@@ -52,7 +52,10 @@ PIPELINE = textwrap.dedent(
     """
 )
 
-PROJECT = "project: crash\nenvironments:\n  dev:\n    runner: {type: local, heartbeat_s: 0.2, lease_s: 1.5}\n"
+PROJECT = (
+    "project: crash\nenvironments:\n  dev:\n"
+    "    runner: {type: local, heartbeat_s: 0.2, lease_s: 1.5}\n"
+)
 
 
 def test_kill_minus_nine_then_resume(project_dir: Path):
@@ -107,7 +110,11 @@ def test_resume_refuses_a_run_that_is_still_alive(project_dir: Path):
     flow = load_pipeline(str(project_dir / "flow.py") + ":crashy")
     graph = flow.compile()
     md.upsert_pipeline(graph.name, graph.version, graph.spec())
-    run = md.create_run("crashy", pipeline_name="crashy", pipeline_version=graph.version,
-                        pipeline_params=graph.params)
+    run = md.create_run(
+        "crashy",
+        pipeline_name="crashy",
+        pipeline_version=graph.version,
+        pipeline_params=graph.params,
+    )
     with pytest.raises(MloopError, match="still running"):
         flow.run_with({}, resume=run.id, settings=settings)

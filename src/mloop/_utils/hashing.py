@@ -30,7 +30,8 @@ def sha256_file(path: str | Path) -> str:
 
 def canonical_json(value: Any) -> bytes:
     """JSON with sorted keys, so equal values always give equal bytes (and equal digests)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=str)
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    return orjson.dumps(value, option=options, default=str)
 
 
 def digest_json(value: Any) -> str:

@@ -95,8 +95,9 @@ def test_gc_staging_without_staging_folder(tmp_path: Path) -> None:
     assert LocalArtifactStore.from_url(str(tmp_path / "r")).gc_staging() == 0
 
 
-def test_files_are_fsynced_before_publishing(
-    store: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("durable", [True, False])
+def test_files_are_fsynced_only_when_durable(
+    store: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch, durable: bool
 ) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
@@ -104,8 +105,12 @@ def test_files_are_fsynced_before_publishing(
     import mloop.artifacts.content as content_module
 
     monkeypatch.setattr(content_module.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    store.durable = durable
     store.put_dir(_staged(store, {"a": b"1", "b": b"2"}), "s")
-    assert len(synced) >= 5  # two files, the marker, the staging folder, the parent folder
+    if durable:
+        assert len(synced) >= 5  # two files, the marker, the staging folder, the parent folder
+    else:
+        assert synced == []  # atomic rename is enough against a killed process
 
 
 def test_put_dir_adopts_a_foreign_folder(store: LocalArtifactStore, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def split(xs: list[int]) -> tuple[list[int], list[int]]:
 def flow(n: int = 3, factor: int = 2):
     xs = load(n)
     doubled = double(xs, factor=factor)
-    evens, odds = split(xs)
+    evens, _odds = split(xs)
     double(evens, after=[doubled])
 
 
@@ -54,7 +54,7 @@ def test_step_called_outside_a_pipeline_is_a_plain_call():
 
 
 def test_unknown_pipeline_parameter_is_refused_with_the_known_ones():
-    with pytest.raises(PipelineDefinitionError, match="no parameter 'm'.*'n', 'factor'"):
+    with pytest.raises(PipelineDefinitionError, match=r"no parameter 'm'.*'n', 'factor'"):
         flow.compile(m=1)
 
 

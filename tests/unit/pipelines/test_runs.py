@@ -147,7 +147,7 @@ def branching(n: int = 3):
 
 def test_failure_is_recorded_downstream_skipped_and_other_branch_runs(project_dir: Path):
     FAIL_FLAG["fail"] = True
-    with pytest.raises(StepExecutionError, match="fragile.*disk on fire") as info:
+    with pytest.raises(StepExecutionError, match=r"fragile.*disk on fire") as info:
         branching.run()
     assert isinstance(info.value.__cause__, RuntimeError)
     md = connect_metadata(load_settings().metadata_url)
@@ -221,7 +221,7 @@ def test_timeout_fails_the_step(project_dir: Path):
         slow()
 
     try:
-        with pytest.raises(StepTimeoutError, match="timed out after 0.2 s"):
+        with pytest.raises(StepTimeoutError, match=r"timed out after 0\.2 s"):
             timed.run()
     finally:
         release.set()

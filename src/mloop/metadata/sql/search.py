@@ -1,6 +1,6 @@
 """The ``search_runs`` statement: filters on run columns and on latest metric values, sorted.
 
-Metric filters and ``metric:KEY`` ordering join ``latest_metrics`` (one row per run and key,
+Metric filters and ``metric:KEY`` ordering read ``latest_metrics`` (one row per run and key,
 indexed by key and value), so a filter over 100,000 runs never scans the ``metrics`` history.
 """
 
@@ -50,11 +50,14 @@ def search_statement(
     if states is not None:
         query = query.where(runs.c.state.in_([RunState(s).value for s in states]))
     for i, metric_filter in enumerate(metric_filters):
+        # EXISTS, not JOIN: both planners then walk runs in the ORDER BY index and stop after
+        # ``limit`` matches, instead of sorting every run that passes the filter
         key, op, value = _check_filter(metric_filter)
         lm = latest_metrics.alias(f"mf{i}")
-        query = query.join(
-            lm,
-            sa.and_(lm.c.run_id == runs.c.id, lm.c.key == key, _OPERATORS[op](lm.c.value, value)),
+        query = query.where(
+            sa.exists().where(
+                lm.c.run_id == runs.c.id, lm.c.key == key, _OPERATORS[op](lm.c.value, value)
+            )
         )
     column = _order_column(order_by)
     if column is None:
@@ -64,11 +67,10 @@ def search_statement(
         )
         column = lm.c.value
     direction = sa.desc if descending else sa.asc
-    return (
-        query.order_by(sa.nulls_last(direction(column)), direction(runs.c.id))
-        .limit(limit)
-        .offset(offset)
-    )
+    ordering = direction(column)
+    if column is not runs.c.started_at:  # started_at is NOT NULL: keep its index usable
+        ordering = sa.nulls_last(ordering)
+    return query.order_by(ordering, direction(runs.c.id)).limit(limit).offset(offset)
 
 
 def _order_column(order_by: str) -> sa.ColumnElement[Any] | None:

@@ -55,17 +55,23 @@ class LocalRunner(Runner):
         state = _Schedule(graph, done)
         events: queue.SimpleQueue[tuple[str, Execution]] = queue.SimpleQueue()
 
-        def notify(kind: str, ex: Execution) -> None:
+        def call_hooks(kind: str, ex: Execution) -> None:
+            for hook in hooks:
+                if kind == "start":
+                    hook.on_step_start(run, ex)
+                else:
+                    hook.on_step_end(run, ex)
+
+        def enqueue(kind: str, ex: Execution) -> None:
             events.put((kind, ex))
 
         def drain() -> None:
             while not events.empty():
-                kind, ex = events.get()
-                for hook in hooks:
-                    if kind == "start":
-                        hook.on_step_start(run, ex)
-                    else:
-                        hook.on_step_end(run, ex)
+                call_hooks(*events.get())
+
+        # Serial steps run in this thread, so hooks are called as events happen; parallel
+        # steps report through a queue drained by this thread (hooks never need locks).
+        notify = call_hooks if self.parallel == 1 else enqueue
 
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(run.id, stop), daemon=True)
