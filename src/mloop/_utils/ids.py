@@ -1,22 +1,19 @@
-"""Identifiers: sortable by creation time, unique without coordination."""
+"""Identifiers: unique without coordination, and short prefixes of them unique in practice."""
 
 from __future__ import annotations
 
 import os
-import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+ID_LENGTH = 26  # characters; 130 random bits
 
 
 def new_id() -> str:
-    """A 26-character ULID-style id: 48 bits of milliseconds, then 80 random bits.
+    """A 26-character random id in Crockford base32 (130 bits).
 
-    Ids made later sort after earlier ones (to the millisecond), which keeps "newest first"
-    listings cheap and makes ids readable in logs.
+    Every character is random, so the first 6-8 characters are enough to name a run on the
+    command line (``mloop runs show 3f9a2c``), as with git hashes. Order by ``created_at`` or
+    ``started_at``, never by id.
     """
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    value = int.from_bytes(os.urandom(17), "big")
+    return "".join(_ALPHABET[(value >> (5 * i)) & 31] for i in range(ID_LENGTH))

@@ -10,6 +10,7 @@ time is a leaf marked "(shown above)", so cycles and diamonds stay finite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Literal
 
 from mloop.errors import (
@@ -22,6 +23,7 @@ from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact, EventKind, Execution, LineageNode, Run
 
 Direction = Literal["both", "upstream", "downstream"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _REPEATED = " (shown above)"
 
 
@@ -110,13 +112,17 @@ class _Walker:
         self.seen.add(key)
         children: list[LineageNode] = []
         if depth < self.max_depth and (up or down):
+            neighbours = []
             for event in self.store.list_events(artifact_id=artifact.id):
                 produced = event.kind is EventKind.OUTPUT
                 if (produced and not up) or (not produced and not down):
                     continue
                 if event.execution_id in self.run_executions:
                     continue  # a step of the run being shown: it is a sibling, not a neighbour
-                execution = self.store.get_execution(event.execution_id)
+                neighbours.append((produced, self.store.get_execution(event.execution_id)))
+            # The producer first, then the consumers in the order they ran.
+            neighbours.sort(key=lambda pe: (not pe[0], pe[1].started_at or _EPOCH, pe[1].id))
+            for produced, execution in neighbours:
                 how_reached = "produced by " if produced else "consumed by "
                 children.append(
                     self.execution(

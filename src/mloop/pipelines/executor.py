@@ -23,7 +23,7 @@ from mloop._utils.ids import new_id
 from mloop.artifacts.base import ArtifactStore
 from mloop.errors import MloopError, StepExecutionError, StepTimeoutError
 from mloop.metadata.base import MetadataStore
-from mloop.metadata.entities import Artifact, Execution, ExecutionState
+from mloop.metadata.entities import Artifact, Execution, ExecutionState, Metric
 from mloop.pipelines.caching import cache_key
 from mloop.pipelines.context import StepContext, step_context
 from mloop.pipelines.graph import StepNode
@@ -62,6 +62,7 @@ class StepExecutor:
         self.run_id = run_id
         self.use_cache = use_cache
         self.sleep = sleep
+        self._metrics_by_run: dict[str, list[Metric]] = {}
 
     def execute(self, node: StepNode, inputs: Mapping[str, Artifact], notify: Notify) -> StepResult:
         """Run ``node`` with upstream ``inputs`` (argument name -> artifact)."""
@@ -85,6 +86,7 @@ class StepExecutor:
                 ex = self.metadata.finish_execution(
                     ex.id, ExecutionState.CACHED, outputs={n: a.id for n, a in outputs.items()}
                 )
+                self._copy_metrics(source, ex)
                 return StepResult(ex, outputs)
         ex = self.metadata.create_execution(
             self.run_id,
@@ -153,6 +155,19 @@ class StepExecutor:
         if not all(self.artifacts.exists(a.uri) for a in outputs.values()):
             return None  # deleted behind our back: never hand out a missing artifact
         return source, outputs
+
+    def _copy_metrics(self, source: Execution, ex: Execution) -> None:
+        """A cached step logs again what its source execution logged, so a fully cached run
+        still shows its metrics (attributed to the cached execution)."""
+        if source.run_id not in self._metrics_by_run:
+            self._metrics_by_run[source.run_id] = self.metadata.get_metrics(source.run_id)
+        copied = [
+            Metric(m.key, m.value, m.step, m.timestamp, execution_id=ex.id)
+            for m in self._metrics_by_run[source.run_id]
+            if m.execution_id == source.id
+        ]
+        if copied:
+            self.metadata.log_metrics(self.run_id, copied)
 
     def _load(self, artifact: Artifact) -> Any:
         return load_value(

@@ -76,6 +76,7 @@ def test_full_rerun_is_cached_and_records_cached_executions(project_dir: Path):
     cached = second.executions[0]
     assert cached.cached_from == first.executions[0].id
     assert second.outputs["total"] == 3
+    assert second.metrics == first.metrics == {"total": 3.0}  # cached steps carry their metrics
 
 
 def test_parameter_change_reruns_only_that_step_and_downstream(project_dir: Path):

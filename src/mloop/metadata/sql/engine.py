@@ -8,6 +8,8 @@ writing at once then wait for each other instead of failing with "database is lo
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -45,12 +47,30 @@ def _sqlite_on_connect(memory: bool) -> Any:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if not memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _ensure_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
     return on_connect
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Switch the file to WAL once (the mode is stored in the file). SQLite does not apply the
+    busy timeout to a journal-mode change, so two processes opening a new database at the same
+    moment would see "database is locked": read the mode first and retry the switch."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
