@@ -89,7 +89,7 @@ def test_kill_minus_nine_then_resume(project_dir: Path):
 
     artifacts = connect_artifacts(settings.artifact_root)
     visible = list(artifacts.iter_uris(f"runs/{run.id}"))
-    assert visible and all("/make/" in uri for uri in visible), visible
+    assert visible and all("/make-" in uri for uri in visible), visible
 
     (project_dir / "let_it_finish").write_text("yes")
     flow = load_pipeline(str(project_dir / "flow.py") + ":crashy")

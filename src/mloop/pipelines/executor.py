@@ -15,7 +15,6 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mloop._utils.clock import utc_now
@@ -27,11 +26,12 @@ from mloop.metadata.entities import Artifact, Execution, ExecutionState, Metric
 from mloop.pipelines.caching import cache_key
 from mloop.pipelines.context import StepContext, step_context
 from mloop.pipelines.graph import StepNode
-from mloop.pipelines.logcapture import capture_logs
+from mloop.pipelines.logcapture import LazyLogFile, capture_logs
 from mloop.pipelines.materializers import load_value, store_value
 from mloop.tracking.fluent import run_context
 
 MAX_BACKOFF_S = 60.0  # ceiling of the wait between two attempts, seconds
+LOG_FILE = "step.log"
 
 Notify = Callable[[str, Execution], None]
 
@@ -97,16 +97,15 @@ class StepExecutor:
             inputs=input_ids,
         )
         notify("start", ex)
-        log_dir = self.artifacts.new_staging_dir()
-        log_path = log_dir / "step.log"
+        log = LazyLogFile(lambda: self.artifacts.new_staging_dir() / LOG_FILE)
         tries = [0]  # attempts made so far; kept outside the call so a failure still knows it
         try:
             values = {name: self._load(a) for name, a in inputs.items()}
-            result = self._call_with_retries(node, ex, {**node.params, **values}, log_path, tries)
+            result = self._call_with_retries(node, ex, {**node.params, **values}, log, tries)
             outputs = self._store_outputs(node, ex, result)
         except BaseException as exc:  # the boundary: record, then re-raise as ours
             error = _describe(exc)
-            log_uri = self._publish_log(log_dir, ex)
+            log_uri = self._publish_log(log, ex)
             ex = self.metadata.finish_execution(
                 ex.id,
                 ExecutionState.FAILED,
@@ -125,7 +124,7 @@ class StepExecutor:
             else:  # KeyboardInterrupt, SystemExit: recorded, then let through
                 raise
             return StepResult(ex, error=wrapped)
-        log_uri = self._publish_log(log_dir, ex)
+        log_uri = self._publish_log(log, ex)
         ex = self.metadata.finish_execution(
             ex.id,
             ExecutionState.SUCCEEDED,
@@ -179,7 +178,7 @@ class StepExecutor:
         node: StepNode,
         ex: Execution,
         kwargs: dict[str, Any],
-        log_path: Path,
+        log: LazyLogFile,
         tries: list[int],
     ) -> Any:
         step = node.step
@@ -187,15 +186,14 @@ class StepExecutor:
             tries[0] += 1
             ctx = StepContext(self.run_id, ex.id, node.name, tries[0], dict(node.params))
             try:
-                with capture_logs(log_path), step_context(ctx), run_context(self.run_id, ex.id):
+                with capture_logs(log), step_context(ctx), run_context(self.run_id, ex.id):
                     return self._call(node, kwargs)
             except StepTimeoutError:
                 raise
             except Exception:
                 if tries[0] > step.retries:
                     raise
-                with open(log_path, "a", encoding="utf-8") as f:
-                    f.write(f"attempt {tries[0]} failed:\n{traceback.format_exc()}\n")
+                log.write(f"attempt {tries[0]} failed:\n{traceback.format_exc()}\n")
                 self.sleep(min(step.retry_backoff_s * 2 ** (tries[0] - 1), MAX_BACKOFF_S))
 
     def _call(self, node: StepNode, kwargs: dict[str, Any]) -> Any:
@@ -242,7 +240,7 @@ class StepExecutor:
             stored = store_value(
                 value,
                 self.artifacts,
-                f"runs/{self.run_id}/{node.name}/{ex.id}/{name}",
+                f"runs/{self.run_id}/{node.name}-{ex.id}/{name}",
                 allow_pickle=node.step.allow_pickle,
             )
             outputs[name] = Artifact(
@@ -257,16 +255,15 @@ class StepExecutor:
             )
         return outputs
 
-    def _publish_log(self, log_dir: Path, ex: Execution) -> str | None:
-        """Publish the step's captured log; an empty log is discarded (saves a write per step)."""
-        log = log_dir / "step.log"
-        if not log.exists() or log.stat().st_size == 0:
-            shutil.rmtree(log_dir, ignore_errors=True)
+    def _publish_log(self, log: LazyLogFile, ex: Execution) -> str | None:
+        """Publish the step's captured log, if it wrote any."""
+        log.close()
+        if log.path is None:
             return None
         try:
-            return self.artifacts.put_dir(log_dir, f"logs/{self.run_id}/{ex.id}").uri
+            return self.artifacts.put_dir(log.path.parent, f"logs/{self.run_id}/{ex.id}").uri
         except MloopError:
-            shutil.rmtree(log_dir, ignore_errors=True)
+            shutil.rmtree(log.path.parent, ignore_errors=True)
             return None
 
 

@@ -12,7 +12,7 @@ import io
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -78,13 +78,32 @@ def _install() -> None:
             _installed = True
 
 
+class LazyLogFile:
+    """A log file opened on the first write, so a step that prints nothing costs no file."""
+
+    def __init__(self, open_path: Callable[[], Path]) -> None:
+        self._open_path = open_path
+        self._file: TextIO | None = None
+        self.path: Path | None = None
+
+    def write(self, text: str) -> int:
+        if self._file is None:
+            self.path = self._open_path()
+            self._file = open(self.path, "a", encoding="utf-8", buffering=1)
+        return self._file.write(text)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 @contextmanager
-def capture_logs(path: Path) -> Iterator[Path]:
-    """Send this thread's prints and log records to ``path`` (appending) while inside."""
+def capture_logs(log: LazyLogFile) -> Iterator[LazyLogFile]:
+    """Send this thread's prints and log records to ``log`` while inside."""
     _install()
-    with open(path, "a", encoding="utf-8", buffering=1) as f:
-        token = _sink.set(f)
-        try:
-            yield path
-        finally:
-            _sink.reset(token)
+    token = _sink.set(log)  # type: ignore[arg-type]
+    try:
+        yield log
+    finally:
+        _sink.reset(token)
