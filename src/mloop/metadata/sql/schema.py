@@ -10,10 +10,15 @@ them back as aware UTC). Metric values that are NaN are stored as NULL (SQLite c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
-HEAD_REVISION = "0001_initial"
-"""The newest Alembic revision this code knows; must equal the head of ``migrations/versions``."""
+_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+HEAD_REVISION = max(p.stem for p in _VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+"""The newest Alembic revision this code knows: migration scripts are named ``NNNN_name.py``
+with ``revision = "NNNN_name"`` and ``down_revision`` the previous number, so the head is the
+highest number (a test checks the chain is linear and in that order)."""
 
 VERSION_TABLE = "alembic_version"
 

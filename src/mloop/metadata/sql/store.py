@@ -132,6 +132,8 @@ class SqlMetadataStore(MetadataStore):
     @staticmethod
     def _require_artifacts(conn: sa.Connection, artifact_ids: Iterable[str]) -> None:
         wanted = set(artifact_ids)
+        if not wanted:
+            return
         found: set[str] = set()
         for chunk in _chunks(sorted(wanted)):
             found.update(conn.scalars(sa.select(artifacts.c.id).where(artifacts.c.id.in_(chunk))))
@@ -352,24 +354,29 @@ class SqlMetadataStore(MetadataStore):
             "log_uri": None,
             "cached_from": cached_from,
         }
-        with self._write() as conn:
-            self._require_run(conn, run_id)
-            if inputs:
-                self._require_artifacts(conn, inputs.values())
-            conn.execute(executions.insert().values(row))
-            if inputs:
-                conn.execute(
-                    events.insert(),
-                    [
-                        {
-                            "execution_id": row["id"],
-                            "artifact_id": a,
-                            "kind": EventKind.INPUT.value,
-                            "name": n,
-                        }
-                        for n, a in inputs.items()
-                    ],
-                )
+        # Hot path (once per step): the foreign keys check the run and the inputs; only when
+        # they refuse do we look up which one is missing, to raise the precise error.
+        try:
+            with self._write() as conn:
+                conn.execute(executions.insert().values(row))
+                if inputs:
+                    conn.execute(
+                        events.insert(),
+                        [
+                            {
+                                "execution_id": row["id"],
+                                "artifact_id": a,
+                                "kind": EventKind.INPUT.value,
+                                "name": n,
+                            }
+                            for n, a in inputs.items()
+                        ],
+                    )
+        except sa.exc.IntegrityError as exc:
+            with self._read() as conn:
+                self._require_run(conn, run_id)
+                self._require_artifacts(conn, (inputs or {}).values())
+            raise StoreError(f"recording execution of {step_name!r} failed: {exc.orig}") from exc
         return rows.execution_from_row(row)
 
     def finish_execution(
@@ -391,19 +398,23 @@ class SqlMetadataStore(MetadataStore):
             values["attempts"] = attempts
         if log_uri is not None:
             values["log_uri"] = log_uri
+        fresh = {a.id for a in new_artifacts}
         try:
             with self._write() as conn:
-                found = conn.execute(
-                    sa.select(executions.c.id).where(executions.c.id == execution_id)
+                updated = conn.execute(
+                    executions.update()
+                    .where(executions.c.id == execution_id)
+                    .values(values)
+                    .returning(*executions.c)
                 ).first()
-                if found is None:
+                if updated is None:
                     raise ExecutionNotFoundError(execution_id)
                 if new_artifacts:
                     conn.execute(
                         artifacts.insert(), [rows.artifact_to_row(a) for a in new_artifacts]
                     )
                 if outputs:
-                    self._require_artifacts(conn, outputs.values())
+                    self._require_artifacts(conn, set(outputs.values()) - fresh)
                     conn.execute(
                         events.insert(),
                         [
@@ -416,15 +427,12 @@ class SqlMetadataStore(MetadataStore):
                             for n, a in outputs.items()
                         ],
                     )
-                conn.execute(
-                    executions.update().where(executions.c.id == execution_id).values(values)
-                )
         except sa.exc.IntegrityError as exc:
             raise StoreError(
                 f"finishing execution {execution_id} conflicts with rows already recorded "
                 f"(an artifact id or output name used twice); nothing was written: {exc.orig}"
             ) from exc
-        return self.get_execution(execution_id)
+        return rows.execution_from_row(updated._mapping)
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._read() as conn:
