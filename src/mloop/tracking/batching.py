@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Metric
 
-MAX_VALUES = 1_000
+MAX_VALUES = 10_000
 """Values held before a flush."""
 MAX_SECONDS = 1.0
 """Seconds after the last flush at which the next call flushes."""
