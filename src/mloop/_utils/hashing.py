@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -29,9 +30,17 @@ def sha256_file(path: str | Path) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    """JSON with sorted keys, so equal values always give equal bytes (and equal digests)."""
+    """JSON with sorted keys, so equal values always give equal bytes (and equal digests).
+
+    orjson is fast but refuses integers beyond 64 bits; such values go through the standard
+    library instead (a given value always takes the same path, so its digest is stable).
+    """
     options = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
-    return orjson.dumps(value, option=options, default=str)
+    try:
+        return orjson.dumps(value, option=options, default=str)
+    except TypeError:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        return text.encode()
 
 
 def digest_json(value: Any) -> str:

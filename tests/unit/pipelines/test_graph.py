@@ -103,3 +103,9 @@ def test_after_takes_only_step_outputs():
 
     with pytest.raises(PipelineDefinitionError, match="after= takes outputs"):
         ordering.compile()
+
+
+def test_huge_integer_parameters_key_and_run_the_graph():
+    graph = flow.compile(n=2**70)
+    assert graph.nodes["load"].params == {"n": 2**70}
+    assert len(graph.version) == 64

@@ -333,3 +333,19 @@ def test_unpicklable_output_without_opt_in_fails_clearly(project_dir: Path):
 
     with pytest.raises(StepExecutionError, match="allow_pickle"):
         opaque_flow.run()
+
+
+def test_huge_integer_parameter_runs_end_to_end(project_dir: Path):
+    handle = simple.run(n=3, label=str(2**70))
+    assert handle.outputs["report"] == {str(2**70): 3}
+
+    @step
+    def echo(big: int) -> int:
+        return big
+
+    @pipeline
+    def big_param(big: int = 2**70):
+        echo(big)
+
+    handle = big_param.run()
+    assert handle.run.pipeline_params == {"big": 2**70}
