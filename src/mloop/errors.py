@@ -30,10 +30,19 @@ __all__ = [
     "BackendNotFoundError",
     "ConfigError",
     "ExecutionNotFoundError",
+    "FeatureDefinitionError",
+    "FeatureNotFoundError",
+    "IncompatibleFeatureChangeError",
+    "MissingJoinKeyError",
+    "OnlineStoreUnavailableError",
+    "TimestampTypeError",
     "IntegrityError",
     "MigrationRequiredError",
     "MloopError",
+    "ModelCompatibilityError",
+    "ModelNotFoundError",
     "NotFoundError",
+    "OnnxExportError",
     "PipelineDefinitionError",
     "PipelineNotFoundError",
     "ProjectFileError",
@@ -41,8 +50,15 @@ __all__ = [
     "StepExecutionError",
     "StepTimeoutError",
     "StoreError",
+    "TrainingCheckError",
     "UnsafePathError",
     "ValidationError",
+    "InputSchemaError",
+    "ModelNotReadyError",
+    "PayloadTooLargeError",
+    "RequestParseError",
+    "UnauthorizedError",
+    "DataValidationError",
 ]
 
 
@@ -154,3 +170,143 @@ class UnsafePathError(StoreError, ValueError):
     def __init__(self, path: str, root: str):
         super().__init__(f"artifact path {path!r} escapes the store root {root!r}; refused")
         self.path, self.root = path, root
+
+
+# -- feature store ------------------------------------------------------------------------------
+class FeatureDefinitionError(ValidationError):
+    """An Entity, FeatureView, FeatureService or on-demand view is malformed; the message says
+    which object and which attribute."""
+
+
+class FeatureNotFoundError(NotFoundError):
+    """A feature reference (``view:feature``), view or service is not in the feature registry."""
+
+    def __init__(self, reference: str, known: list[str] | None = None):
+        hint = f"; known: {', '.join(sorted(known)[:20])}" if known else ""
+        super().__init__(
+            f"feature {reference!r} is not defined{hint}. Write references as 'view:feature' "
+            "and run 'mloop features apply' after changing definitions"
+        )
+        self.reference = reference
+
+
+class IncompatibleFeatureChangeError(ValidationError):
+    """Applying a definition would change an existing feature's type or a view's join keys."""
+
+    def __init__(self, name: str, changes: list[str]):
+        super().__init__(
+            f"{name}: incompatible change ({'; '.join(changes)}); stored training data and online "
+            "values no longer match it. Rename the feature, or apply with force=True (--force) "
+            "to record the change"
+        )
+        self.name, self.changes = name, changes
+
+
+class MissingJoinKeyError(ValidationError):
+    """Entity rows lack a join key (or the event timestamp) that a requested view needs."""
+
+    def __init__(self, missing: list[str], where: str):
+        super().__init__(
+            f"{where} lacks column(s) {', '.join(missing)}, needed to join the requested "
+            "features; add them to the entity rows"
+        )
+        self.missing = missing
+
+
+class TimestampTypeError(ValidationError):
+    """A timestamp column holds something other than timestamps."""
+
+    def __init__(self, column: str, found: str, where: str):
+        super().__init__(
+            f"{where}: column {column!r} has type {found}, not a timestamp; convert it (e.g. "
+            "pandas.to_datetime / polars str.to_datetime) before retrieval"
+        )
+        self.column, self.found = column, found
+
+
+class OnlineStoreUnavailableError(StoreError):
+    """The online store (e.g. Redis) cannot be reached or failed mid-request."""
+
+
+# -- models, registry, training (issue 4) -------------------------------------------------------
+
+
+class ModelCompatibilityError(ValidationError):
+    """A model package cannot be loaded here: its library is missing or of another major
+    version (with ``strict``)."""
+
+
+class ModelNotFoundError(NotFoundError):
+    """A registered model, version or alias does not exist."""
+
+    def __init__(self, reference: str, detail: str = ""):
+        extra = f": {detail}" if detail else ""
+        super().__init__(
+            f"model {reference!r} not found{extra}; 'mloop models list' shows the registered "
+            "models and 'mloop models show NAME' their versions and aliases"
+        )
+        self.reference = reference
+
+
+class TrainingCheckError(ValidationError):
+    """Training produced an unusable model: it did not converge, or its predictions or metrics
+    hold NaN or infinite values. The message says which check failed and what to change."""
+
+
+class OnnxExportError(ValidationError):
+    """A model could not be converted to ONNX, or the converted model's predictions differ from
+    the native ones by more than the tolerance."""
+
+
+# -- serving (issue 6) ---------------------------------------------------------------------------
+
+
+class RequestParseError(ValidationError):
+    """A request body cannot be parsed at all (malformed JSON or CSV, unknown content type)."""
+
+
+class PayloadTooLargeError(ValidationError):
+    """A request body is larger than the service's limit (``limit`` bytes)."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(
+            f"request body of {size} bytes exceeds the limit of {limit} bytes; send fewer rows "
+            "per request, or start the service with a larger --max-body-bytes"
+        )
+        self.size, self.limit = size, limit
+
+
+class InputSchemaError(ValidationError):
+    """Parsed input breaks the model's signature; ``field`` names the offending input."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"input {field!r}: {problem}")
+        self.field, self.problem = field, problem
+
+
+class ModelNotReadyError(MloopError):
+    """The prediction service has no model loaded yet (or its load failed); retry later."""
+
+
+class UnauthorizedError(MloopError):
+    """A request lacks the bearer token the service (or its admin API) requires."""
+
+    def __init__(self, message: str, *, admin: bool = False):
+        super().__init__(message)
+        self.admin = admin
+
+
+class DataValidationError(ValidationError):
+    """Data broke its schema with blocking anomalies. ``anomalies`` holds them (an
+    :class:`mloop.data.Anomalies`); ``artifact_id`` is the recorded anomalies artifact, if any."""
+
+    def __init__(self, anomalies: object, *, artifact_id: str | None = None):
+        errors = list(getattr(anomalies, "errors", []))
+        listed = "; ".join(f"{a.column or '<dataset>'}: {a.kind}: {a.reason}" for a in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        where = f"; the anomalies are recorded as artifact {artifact_id}" if artifact_id else ""
+        super().__init__(
+            f"data validation failed with {len(errors)} blocking anomalies: {listed}{more}{where}. "
+            "Fix the data upstream, or edit the schema if the change is intended"
+        )
+        self.anomalies, self.artifact_id = anomalies, artifact_id

@@ -1,11 +1,15 @@
-"""Train a loan-default classifier on the Lending Club loans of early 2016.
+"""Train, validate and promote a loan-default classifier on the Lending Club loans of early 2016.
 
-Four steps, each an ``@step`` whose outputs mloop stores as artifacts (frames as Parquet, the
-fitted scikit-learn model with pickle, the metrics as JSON) and caches by code, parameters and
-inputs: ``ingest`` -> ``split`` -> ``train`` -> ``evaluate``.
+    ingest -> split -> train -> evaluate (slices: term, region; against models:/lending_club@production)
+                            \\-> infra_validate (serve the package in a fresh process) -> push
 
-    mloop run training                                    # from this folder (see mloop.yaml)
-    mloop run pipelines/training.py:training -p C=0.3 -p model_type=hist_gradient_boosting
+``push`` registers the candidate and moves the ``production`` alias only when it is blessed
+(no worse than production overall nor in any slice, above the floors) and infra-blessed;
+otherwise the run records why not (``mloop runs show``, ``mloop models show lending_club``).
+
+    mloop run training                                     # from this folder (see mloop.yaml)
+    mloop run training -p model_type=hist_gradient_boosting
+    mloop run training -p sample=0.5                       # changed data: half of the loans
 """
 
 from __future__ import annotations
@@ -14,30 +18,60 @@ from typing import Any
 
 import polars as pl
 
-import mloop
 from mloop import pipeline, step
+from mloop.components.evaluate import evaluate
+from mloop.components.infra_validate import infra_validate
+from mloop.components.push import push
+from mloop.components.train import train
 
+MODEL_NAME = "lending_club"
 TARGET = "Class"
 POSITIVE = "bad"  # the class we predict: the loan was not repaid
 CATEGORICAL = ["term", "sub_grade", "addr_state", "verification_status", "emp_length"]
-MODEL_TYPES = ("logistic_regression", "hist_gradient_boosting")
+ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "logistic_regression": (
+        "sklearn.linear_model:LogisticRegression",
+        {"max_iter": 2000, "class_weight": "balanced"},
+    ),
+    "hist_gradient_boosting": (
+        "sklearn.ensemble:HistGradientBoostingClassifier",
+        {"max_iter": 200, "learning_rate": 0.05},
+    ),
+    "lightgbm": ("lightgbm:LGBMClassifier", {"n_estimators": 200, "verbose": -1}),
+}
+# US census regions: the evaluation is sliced by them (50 states are too many small slices).
+REGIONS = {
+    "northeast": "CT ME MA NH RI VT NJ NY PA",
+    "midwest": "IL IN MI OH WI IA KS MN MO NE ND SD",
+    "south": "DE FL GA MD NC SC VA DC WV AL KY MS TN AR LA OK TX",
+    "west": "AZ CO ID MT NV NM UT WY AK CA HI OR WA",
+}
+THRESHOLDS = {
+    "floors": {"roc_auc": 0.60},
+    "tolerance": {"roc_auc": 0.005},  # overall: at most 0.005 worse than production
+    "slice_tolerance": {"roc_auc": 0.03},  # and at most 0.03 worse in any term or region
+}
 
 
 @step
-def ingest(path: str) -> pl.DataFrame:
-    """Read the loans and check the columns the later steps rely on are there."""
+def ingest(path: str, sample: float = 1.0, seed: int = 42) -> pl.DataFrame:
+    """Read the loans (a seeded ``sample`` share of them: changed data for the demo) and check
+    the columns the later steps rely on are there."""
     data = pl.read_parquet(path)
     missing = sorted({TARGET, *CATEGORICAL} - set(data.columns))
     if missing:
         raise ValueError(f"{path} lacks the columns {missing}; is it the Lending Club data?")
-    return data
+    if not 0.0 < sample <= 1.0:
+        raise ValueError(f"sample must be in (0, 1], got {sample}")
+    return data if sample == 1.0 else data.sample(fraction=sample, seed=seed)
 
 
 @step(outputs=("train", "test"))
 def split(
     data: pl.DataFrame, test_size: float = 0.25, seed: int = 42
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Stratified, seeded train/test split: both parts keep the share of bad loans (~5 %)."""
+    """Stratified, seeded train/test split: both parts keep the share of bad loans (~5 %).
+    The test part gets a ``region`` column to slice the evaluation by (not a model feature)."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -45,79 +79,42 @@ def split(
     train_rows, test_rows = train_test_split(
         rows, test_size=test_size, stratify=data[TARGET].to_numpy(), random_state=seed
     )
-    return data[np.sort(train_rows)], data[np.sort(test_rows)]
-
-
-@step(allow_pickle=True)
-def train(
-    train: pl.DataFrame, model_type: str = "logistic_regression", C: float = 0.1, seed: int = 42
-) -> Any:
-    """Fit one-hot encoding of the categoricals, scaling of the numbers, and a classifier."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"model_type {model_type!r} is not one of {MODEL_TYPES}")
-    numeric = [c for c in train.columns if c not in (*CATEGORICAL, TARGET)]
-    encode = ColumnTransformer(
-        [
-            (
-                "categorical",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                CATEGORICAL,
-            ),
-            ("numeric", StandardScaler(), numeric),
-        ]
+    region_of = {s: r for r, states in REGIONS.items() for s in states.split()}
+    test = data[np.sort(test_rows)].with_columns(
+        pl.col("addr_state").replace_strict(region_of, default="other").alias("region")
     )
-    if model_type == "logistic_regression":
-        classifier: Any = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
-    else:
-        classifier = HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.05, random_state=seed
-        )
-    model = Pipeline([("encode", encode), ("classify", classifier)])
-    features, labels = _features_and_labels(train)
-    return model.fit(features, labels)
-
-
-@step
-def evaluate(model: Any, test: pl.DataFrame) -> dict[str, float]:
-    """Score the hold-out loans; the metrics are logged on the run and returned as an artifact."""
-    from sklearn.metrics import accuracy_score, average_precision_score, log_loss, roc_auc_score
-
-    features, labels = _features_and_labels(test)
-    probability = model.predict_proba(features)[:, 1]
-    metrics = {
-        "roc_auc": float(roc_auc_score(labels, probability)),
-        "pr_auc": float(average_precision_score(labels, probability)),
-        "accuracy": float(accuracy_score(labels, probability >= 0.5)),
-        "log_loss": float(log_loss(labels, probability)),
-        "test_rows": float(len(labels)),
-        "test_bad_share": float(labels.mean()),
-    }
-    mloop.log_metrics(metrics)
-    return metrics
+    return data[np.sort(train_rows)], test
 
 
 @pipeline(experiment="lending_club")
 def training(
     source: str = "data/lending_club.parquet",
+    sample: float = 1.0,
     test_size: float = 0.25,
     seed: int = 42,
     model_type: str = "logistic_regression",
     C: float = 0.1,
+    alias: str = "production",
 ) -> None:
-    """ingest -> split -> train -> evaluate; relative paths are read from the project folder."""
-    loans = ingest(source)
+    """ingest -> split -> train -> evaluate + infra_validate -> push (see the module doc)."""
+    if model_type not in ESTIMATORS:
+        raise ValueError(f"model_type {model_type!r} is not one of {sorted(ESTIMATORS)}")
+    estimator, params = ESTIMATORS[model_type]
+    if model_type == "logistic_regression":
+        params = {**params, "C": C}
+    elif model_type != "logistic_regression":
+        params = {**params, "random_state": seed}
+    loans = ingest(source, sample=sample, seed=seed)
     train_part, test_part = split(loans, test_size=test_size, seed=seed)
-    model = train(train_part, model_type=model_type, C=C, seed=seed)
-    evaluate(model, test_part)
-
-
-def _features_and_labels(frame: pl.DataFrame) -> tuple[Any, Any]:
-    """scikit-learn inputs: a pandas frame of the features and 1 for a bad loan, else 0."""
-    labels = (frame[TARGET] == POSITIVE).cast(pl.Int8).to_numpy()
-    return frame.drop(TARGET).to_pandas(), labels
+    model = train(train_part, label=TARGET, positive=POSITIVE, estimator=estimator, params=params)
+    _, blessing, _ = evaluate(
+        model,
+        test_part,
+        label=TARGET,
+        positive=POSITIVE,
+        slice_by=["term", "region"],
+        baseline=f"models:/{MODEL_NAME}@{alias}",
+        thresholds=THRESHOLDS,
+    )
+    infra = infra_validate(model, test_part)
+    push(model, blessing, infra, name=MODEL_NAME, alias=alias)

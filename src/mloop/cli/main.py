@@ -37,6 +37,12 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("runs", "mloop.cli.runs", "List runs and show one run's steps, params, metrics."),
     LazyCommand("lineage", "mloop.cli.lineage", "Show what a run or artifact came from or fed."),
     LazyCommand("db", "mloop.cli.db", "Create, upgrade and inspect the metadata database."),
+    LazyCommand("models", "mloop.cli.models", "List, show, alias, roll back, compare models."),
+    LazyCommand("data", "mloop.cli.data", "Profile, validate and compare datasets (stats, drift)."),
+    LazyCommand("serve", "mloop.cli.serve", "Serve a model over HTTP (OIP v2, MLflow)."),
+    LazyCommand("traffic", "mloop.cli.traffic", "Show or change a served canary/shadow."),
+    LazyCommand("predict", "mloop.cli.predict", "Predict a Parquet file in batch."),
+    LazyCommand("features", "mloop.cli.features", "Apply, list, describe, materialize features."),
 )
 
 

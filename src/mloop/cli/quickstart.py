@@ -1,5 +1,11 @@
 """``mloop quickstart``: run the Lending Club demo project end to end, then say what happened.
 
+The demo trains a candidate, evaluates it overall and per slice (term, region) against the model
+behind ``models:/lending_club@production``, serves it from a fresh process to validate it, and
+registers and promotes it only when both validations bless it. The summary ends with that
+decision and its reason; ``-p`` changes the run (``-p model_type=hist_gradient_boosting``,
+``-p sample=0.5`` for changed data) to show a promotion or a refusal.
+
 Where the demo project comes from: from the root of a repository checkout, ``examples/lending_club``
 is used in place; anywhere else it is copied into ``./mloop-quickstart/`` (from the package data
 of an installed wheel, ``mloop/_demo/lending_club``, or from the checkout behind an editable
@@ -45,9 +51,20 @@ def quickstart_command(
         bool,
         typer.Option("--fresh", help="Forget earlier runs: new database, artifacts and cache."),
     ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="key=value pipeline parameter, e.g. model_type=hist_gradient_boosting or "
+            "sample=0.5; repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the Lending Club demo: ingest, split, train, evaluate, with lineage and caching."""
+    """Run the Lending Club demo: train, evaluate with slices against production,
+    infra-validate, register and promote (or refuse, saying why)."""
     from mloop.cli.output import console
+    from mloop.cli.params import parse_params
     from mloop.cli.run import resolve_pipeline, run_with_progress
 
     state = state_of(ctx)
@@ -56,7 +73,8 @@ def quickstart_command(
     out.print(f"Demo project: [bold]{folder}[/]")
     settings = state.settings(project_dir=folder)
     target, defaults = resolve_pipeline(PIPELINE, settings)
-    handle = run_with_progress(target, defaults, settings, trigger="quickstart")
+    params = {**defaults, **parse_params(param or [])}
+    handle = run_with_progress(target, params, settings, trigger="quickstart")
     print_summary(handle, settings)
 
 
@@ -123,9 +141,11 @@ def print_summary(handle: RunHandle, settings: Settings) -> None:
     )
     from mloop.cli.state import open_store
 
-    executions = handle.executions
+    executions = [e for e in handle.executions if ".trial-" not in e.step_name]
     with open_store(settings.metadata_url) as store:
         metrics, source = run_metrics(store, handle.id)
+        tags = store.get_run(handle.id).tags
+    decision = push_decision(tags)
     steps = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("step", "state", "duration"):
         steps.add_column(column, no_wrap=True)
@@ -147,16 +167,28 @@ def print_summary(handle: RunHandle, settings: Settings) -> None:
     nxt = [f"cd {folder}"] if folder != "." else []
     nxt += [
         f"mloop runs show {handle.id}  [dim]# steps, params, metrics[/]",
+        "mloop models show lending_club  [dim]# versions, aliases and why they moved[/]",
         f"mloop lineage {handle.id}  [dim]# what was made from what[/]",
-        "mloop runs list  [dim]# every run, newest first[/]",
+        "mloop quickstart -p model_type=hist_gradient_boosting  [dim]# a challenger[/]",
+        "mloop quickstart -p sample=0.5  [dim]# changed data: promoted or refused, and why[/]",
     ]
-    if not cached:
-        nxt.append("mloop quickstart  [dim]# again: every step comes back cached[/]")
     header = f"Run [bold]{handle.id}[/] {styled_state(state_value(handle.state))}"
     if cached:
         header += f" ({cached} of {len(executions)} steps cached)"
-    parts = [header, "", steps, "", scores, "", where, "", "[bold]Next[/]", *nxt]
+    parts = [header, "", steps, "", scores, "", *decision, where, "", "[bold]Next[/]", *nxt]
     console().print(Panel(Group(*parts), title="mloop quickstart", expand=False))
+
+
+def push_decision(tags: dict[str, str]) -> list[str]:
+    """Lines saying what push decided (from the run's ``mloop.push*`` tags), or nothing."""
+    outcome = tags.get("mloop.push")
+    if outcome is None:
+        return []
+    style = {"promoted": "green", "unchanged": "cyan", "refused": "red"}.get(outcome, "bold")
+    version = tags.get("mloop.push.version")
+    head = f"[bold]Decision:[/] [{style}]{outcome}[/]" + (f" (v{version})" if version else "")
+    reasons = [r.strip() for r in tags.get("mloop.push.reason", "").split("; ") if r.strip()]
+    return [head, *[f"  - {r}" for r in reasons[:6]], ""]
 
 
 def run_metrics(store: MetadataStore, run_id: str) -> tuple[dict[str, float], str | None]:

@@ -26,6 +26,8 @@ from mloop.metadata.entities import (
     Run,
     RunState,
 )
+from mloop.metadata.feature_definitions import FeatureDefinitionStore
+from mloop.metadata.model_registry import ModelRegistryStore
 
 MetricFilter = tuple[str, Literal[">", ">=", "<", "<=", "=", "!="], float]
 """``("auc", ">", 0.8)``: keep runs whose latest value of ``auc`` satisfies the comparison."""
@@ -173,3 +175,17 @@ class MetadataStore(ABC):
     @abstractmethod
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
         """Run id -> {key: value of the highest step (then latest timestamp)}, for listings."""
+
+    # -- feature store (mloop.features) ---------------------------------------------------------
+    def feature_definitions(self) -> FeatureDefinitionStore:
+        """The versioned feature-store definitions kept in this store."""
+        from mloop.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} cannot store feature definitions")
+
+    # -- model registry (mloop.registry) --------------------------------------------------------
+    def model_registry(self) -> ModelRegistryStore:
+        """Registered models, versions, aliases and alias history kept in this store."""
+        from mloop.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} cannot keep a model registry")

@@ -1,1 +1,34 @@
-"""mloop.models: arrives with its own issue; see DESIGN.md for what lives here."""
+"""Model packages: save a fitted model with its signature, library versions and digest; load it
+back verified, from a folder or a ``models:/`` registry URI; export to ONNX with a parity check.
+
+    pkg = mloop.models.save_model(model, "out/model", input_example=frame.head(20))
+    model = mloop.models.load_model("models:/lending@production")
+    model.predict(frame); model.predict_proba(frame); model.signature
+"""
+
+from __future__ import annotations
+
+from mloop.models.api import (
+    LoadedModel,
+    ModelCompatibilityWarning,
+    ModelPackage,
+    load_model,
+    open_package,
+    save_model,
+)
+from mloop.models.onnx_export import export_onnx
+from mloop.models.package import ColumnSpec, Manifest, Signature, infer_signature
+
+__all__ = [
+    "ColumnSpec",
+    "LoadedModel",
+    "Manifest",
+    "ModelCompatibilityWarning",
+    "ModelPackage",
+    "Signature",
+    "export_onnx",
+    "infer_signature",
+    "load_model",
+    "open_package",
+    "save_model",
+]

@@ -154,6 +154,88 @@ latest_metrics = sa.Table(
     sa.Index("ix_latest_metrics_key_value", "key", "value"),
 )
 
+# -- model registry (issue 4; migration 0002_registry) --------------------------------------------
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("description", sa.Text),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.Column("updated_at", _UTC, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column(
+        "name",
+        sa.String(255),
+        sa.ForeignKey("registered_models.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("flavor", sa.String(64)),
+    sa.Column("artifact_id", sa.String(64)),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("data_artifact_id", sa.String(64)),
+    sa.Column("signature", sa.JSON),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_by", sa.String(255)),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.Index("ix_model_versions_run", "run_id"),
+    sa.Index("ix_model_versions_digest", "digest"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column(
+        "name",
+        sa.String(255),
+        sa.ForeignKey("registered_models.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("alias", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", _UTC, nullable=False),
+)
+
+alias_history = sa.Table(
+    "alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("alias", sa.String(255), nullable=False),
+    sa.Column("from_version", sa.Integer),
+    sa.Column("to_version", sa.Integer),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", _UTC, nullable=False),
+    sa.Index("ix_alias_history_name_alias", "name", "alias", "id"),
+)
+# -- end model registry ---------------------------------------------------------------------------
+
+# -- feature store (issue 5; migration 0003_features) ---------------------------------------------
+feature_definitions = sa.Table(
+    "feature_definitions",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False),
+    sa.Column("change", sa.Text),
+)
+# -- end feature store ----------------------------------------------------------------------------
+
 version_table = sa.Table(
     VERSION_TABLE,
     sa.MetaData(),  # not in ``metadata``: Alembic owns it, autogenerate ignores it

@@ -39,7 +39,9 @@ from mloop.metadata.entities import (
 )
 from mloop.metadata.sql import rows
 from mloop.metadata.sql.engine import create_engine, read_transaction, write_transaction
+from mloop.metadata.sql.features_store import SqlFeatureDefinitionStore
 from mloop.metadata.sql.migrate import ensure_schema
+from mloop.metadata.sql.registry_store import SqlModelRegistryStore
 from mloop.metadata.sql.schema import (
     artifacts,
     events,
@@ -67,6 +69,27 @@ _UPSERT_LATEST = (
     "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, step = excluded.step, "
     '"timestamp" = excluded."timestamp" WHERE excluded.step > latest_metrics.step OR '
     '(excluded.step = latest_metrics.step AND excluded."timestamp" >= latest_metrics."timestamp")'
+)
+
+
+# Statements of the per-step hot path, built once: SQLAlchemy then reuses their compiled form
+# without rebuilding the statement objects on every call (about 0.1 ms saved per statement).
+_INSERT_EXECUTION = executions.insert()
+_INSERT_EVENTS = events.insert()
+_INSERT_ARTIFACTS = artifacts.insert()
+_FINISH_EXECUTION = (
+    executions.update()
+    .where(executions.c.id == sa.bindparam("_execution_id"))
+    .returning(*executions.c)
+)
+_FIND_CACHED = (
+    sa.select(executions)
+    .where(
+        executions.c.cache_key == sa.bindparam("_cache_key"),
+        executions.c.state.in_([ExecutionState.SUCCEEDED.value, ExecutionState.CACHED.value]),
+    )
+    .order_by(executions.c.created_at.desc(), executions.c.id.desc())
+    .limit(1)
 )
 
 
@@ -108,6 +131,12 @@ class SqlMetadataStore(MetadataStore):
         if self._engine is None:
             raise StoreError(f"{self!r} is closed or was never opened; use SqlMetadataStore.open")
         return self._engine
+
+    def feature_definitions(self) -> SqlFeatureDefinitionStore:
+        return SqlFeatureDefinitionStore(self.engine)
+
+    def model_registry(self) -> SqlModelRegistryStore:
+        return SqlModelRegistryStore(self.engine)
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -358,10 +387,10 @@ class SqlMetadataStore(MetadataStore):
         # they refuse do we look up which one is missing, to raise the precise error.
         try:
             with self._write() as conn:
-                conn.execute(executions.insert().values(row))
+                conn.execute(_INSERT_EXECUTION, row)
                 if inputs:
                     conn.execute(
-                        events.insert(),
+                        _INSERT_EVENTS,
                         [
                             {
                                 "execution_id": row["id"],
@@ -402,21 +431,18 @@ class SqlMetadataStore(MetadataStore):
         try:
             with self._write() as conn:
                 updated = conn.execute(
-                    executions.update()
-                    .where(executions.c.id == execution_id)
-                    .values(values)
-                    .returning(*executions.c)
+                    _FINISH_EXECUTION, {"_execution_id": execution_id, **values}
                 ).first()
                 if updated is None:
                     raise ExecutionNotFoundError(execution_id)
                 if new_artifacts:
                     conn.execute(
-                        artifacts.insert(), [rows.artifact_to_row(a) for a in new_artifacts]
+                        _INSERT_ARTIFACTS, [rows.artifact_to_row(a) for a in new_artifacts]
                     )
                 if outputs:
                     self._require_artifacts(conn, set(outputs.values()) - fresh)
                     conn.execute(
-                        events.insert(),
+                        _INSERT_EVENTS,
                         [
                             {
                                 "execution_id": execution_id,
@@ -453,17 +479,7 @@ class SqlMetadataStore(MetadataStore):
 
     def find_cached(self, cache_key: str) -> Execution | None:
         with self._read() as conn:
-            row = conn.execute(
-                sa.select(executions)
-                .where(
-                    executions.c.cache_key == cache_key,
-                    executions.c.state.in_(
-                        [ExecutionState.SUCCEEDED.value, ExecutionState.CACHED.value]
-                    ),
-                )
-                .order_by(executions.c.created_at.desc(), executions.c.id.desc())
-                .limit(1)
-            ).first()
+            row = conn.execute(_FIND_CACHED, {"_cache_key": cache_key}).first()
         return None if row is None else rows.execution_from_row(row._mapping)
 
     def get_artifact(self, artifact_id: str) -> Artifact:

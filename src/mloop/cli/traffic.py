@@ -1,0 +1,72 @@
+"""``mloop traffic``: show or change a running service's canary and shadow (admin API).
+
+Talks to ``PUT /admin/traffic`` with the admin token from ``MLOOP_SERVE_ADMIN_TOKEN``. The
+service loads the new challenger first and switches only when it is ready.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="traffic",
+    help="Show or change a running service's canary and shadow.",
+    add_completion=False,
+)
+
+
+@app.command()
+def traffic(
+    url: Annotated[str, typer.Option(help="The service's base URL.")] = "http://127.0.0.1:8080",
+    canary: Annotated[
+        str | None, typer.Option(help="Send PERCENT of requests to URI: URI:PERCENT.")
+    ] = None,
+    shadow: Annotated[str | None, typer.Option(help="Mirror every request to URI.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove canary and shadow.")] = False,
+    admin_token: Annotated[
+        str | None, typer.Option(envvar="MLOOP_SERVE_ADMIN_TOKEN", show_default=False)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Without options, show the traffic; with --canary/--shadow/--clear, change it."""
+    import httpx
+    import orjson
+
+    from mloop.cli.output import console, print_json
+    from mloop.errors import ConfigError, MloopError
+    from mloop.serving.settings import parse_canary
+
+    headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
+    change = clear or canary is not None or shadow is not None
+    try:
+        if change:
+            body: dict[str, object] = {"canary": None, "shadow": None}
+            if canary:
+                uri, pct = parse_canary(canary)
+                body["canary"] = {"uri": uri, "percent": pct}
+            if shadow:
+                body["shadow"] = {"uri": shadow}
+            resp = httpx.put(
+                f"{url}/admin/traffic", content=orjson.dumps(body), headers=headers, timeout=120
+            )
+        else:
+            resp = httpx.get(f"{url}/admin/traffic", headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"cannot reach the service at {url}: {exc}; is 'mloop serve' running?"
+        ) from None
+    doc = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code != 200:
+        raise MloopError(f"{url} answered {resp.status_code}: {doc.get('message', resp.text)}")
+    if as_json:
+        print_json(doc)
+        return
+    for role in ("champion", "canary", "shadow"):
+        item = doc.get(role)
+        if item is None:
+            console().print(f"{role:9} -")
+            continue
+        share = f" ({item['percent']:g}%)" if role == "canary" else ""
+        console().print(f"{role:9} {item['uri']} version {item.get('version')}{share}")

@@ -1,0 +1,227 @@
+"""``compute_statistics``: one pass over a dataset, batch by batch, into mergeable Statistics.
+
+Each batch is summarised by one multi-threaded Polars query (counts, nulls, moments, min, max,
+zeros, frequencies, string lengths, datetime ranges, distinct-count hash keys) plus a KLL
+quantile sketch fed from the column's values; batch summaries are then merged with
+:meth:`Statistics.merge`. The same merge makes profiles of windows and partitions combine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mloop.data._frames import DEFAULT_BATCH_ROWS, iter_batches
+from mloop.data.sketches import DistinctSketch
+from mloop.data.types import (
+    CATEGORICAL,
+    DATETIME,
+    NUMERIC,
+    OTHER,
+    CategoricalSummary,
+    DatetimeSummary,
+    FeatureStatistics,
+    NumericSummary,
+    Statistics,
+)
+from mloop.errors import ValidationError
+
+__all__ = ["MAX_SLICES", "MAX_VALUES", "column_kind", "compute_statistics"]
+
+MAX_VALUES = 1000  # distinct values whose frequencies are kept per column (then: top values)
+MAX_SLICES = 1000  # distinct values of slice_by before statistics refuse to slice
+
+
+def column_kind(dtype: Any) -> str:
+    """``numeric``, ``categorical`` (strings, categoricals, enums, booleans), ``datetime``
+    (dates and datetimes) or ``other`` for a Polars dtype."""
+    import polars as pl
+
+    if dtype == pl.Boolean or dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+        return CATEGORICAL
+    if dtype.is_numeric():
+        return NUMERIC
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return DATETIME
+    return OTHER
+
+
+def compute_statistics(
+    data: Any,
+    slice_by: str | None = None,
+    *,
+    max_values: int = MAX_VALUES,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Statistics:
+    """Statistics of ``data``: a pandas or Polars DataFrame, a Polars LazyFrame, an Arrow Table,
+    or a Parquet/CSV path (read in batches of ``batch_rows`` rows, so it may exceed memory).
+
+    ``slice_by`` names a column: statistics are also computed per value of it (at most
+    :data:`MAX_SLICES` values), keyed ``"column=value"`` in :attr:`Statistics.slices`.
+    ``max_values`` bounds the frequencies kept per column.
+    """
+    if max_values < 1:
+        raise ValidationError(f"max_values must be >= 1, got {max_values}")
+    total: Statistics | None = None
+    for batch in iter_batches(data, batch_rows):
+        part = _batch_statistics(batch, max_values)
+        if slice_by is not None:
+            part.slice_by = slice_by
+            part.slices = _slice_statistics(batch, slice_by, max_values)
+        total = part if total is None else total.merge(part)
+    assert total is not None  # iter_batches yields at least one batch
+    if slice_by is not None and len(total.slices) > MAX_SLICES:
+        raise ValidationError(
+            f"slice_by={slice_by!r} has {len(total.slices)} values, more than {MAX_SLICES}; "
+            "slice by a column with fewer distinct values (bucket it first)"
+        )
+    return total
+
+
+def _slice_statistics(batch: Any, column: str, max_values: int) -> dict[str, Statistics]:
+    if column not in batch.columns:
+        raise ValidationError(
+            f"slice_by={column!r} is not a column; columns: {sorted(batch.columns)}"
+        )
+    parts = batch.partition_by(column, as_dict=True, include_key=True)
+    if len(parts) > MAX_SLICES:
+        raise ValidationError(
+            f"slice_by={column!r} has more than {MAX_SLICES} values; slice by a coarser column"
+        )
+    return {
+        f"{column}={_slice_label(key[0])}": _batch_statistics(frame, max_values)
+        for key, frame in parts.items()
+    }
+
+
+def _slice_label(value: Any) -> str:
+    """A slice value as text: booleans as ``true``/``false`` (as in frequencies)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _batch_statistics(batch: Any, max_values: int) -> Statistics:
+    kinds = {name: column_kind(dtype) for name, dtype in batch.schema.items()}
+    exprs: list[Any] = []
+    for name, dtype in batch.schema.items():
+        exprs.extend(_aggregations(name, dtype, kinds[name], max_values))
+    row = batch.select(exprs).row(0, named=True) if exprs else {}
+    features: dict[str, FeatureStatistics] = {}
+    for name, dtype in batch.schema.items():
+        kind = kinds[name]
+        feature = FeatureStatistics(
+            name=name,
+            kind=kind,
+            dtype=str(dtype),
+            count=batch.height,
+            nulls=int(row[f"{name}\x00nulls"]),
+        )
+        keys = row.get(f"{name}\x00hll")
+        if keys:
+            feature.distinct_sketch.update_from_keys(np.asarray(keys, dtype=np.int64))
+        if kind == NUMERIC:
+            feature.numeric = _numeric_summary(batch.get_column(name), row, name)
+        elif kind == CATEGORICAL:
+            feature.categorical = _categorical_summary(row, name, dtype, max_values)
+        elif kind == DATETIME:
+            feature.datetime = DatetimeSummary(
+                row[f"{name}\x00min"], row[f"{name}\x00max"], getattr(dtype, "time_zone", None)
+            )
+        features[name] = feature
+    return Statistics(num_rows=batch.height, features=features)
+
+
+def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any]:
+    import polars as pl
+
+    col = pl.col(name)
+    key = f"{name}\x00"
+    exprs = [col.null_count().alias(key + "nulls"), col.count().alias(key + "present")]
+    if kind == OTHER:
+        return exprs
+    exprs.append(DistinctSketch.bucket_rank_expr(col).unique().implode().alias(key + "hll"))
+    if kind == NUMERIC:
+        is_float = dtype.is_float()
+        finite = col.filter(col.is_finite()) if is_float else col.drop_nulls()
+        if dtype == pl.Boolean:  # pragma: no cover - booleans are categorical
+            finite = finite.cast(pl.Int8)
+        exprs += [
+            finite.len().alias(key + "n"),
+            finite.cast(pl.Float64).mean().alias(key + "mean"),
+            finite.cast(pl.Float64).var(ddof=0).alias(key + "var"),
+            finite.min().cast(pl.Float64).alias(key + "min"),
+            finite.max().cast(pl.Float64).alias(key + "max"),
+            (col == 0).sum().alias(key + "zeros"),
+        ]
+        if is_float:
+            exprs += [col.is_nan().sum().alias(key + "nan"), col.is_infinite().sum().alias(key + "inf")]
+    elif kind == CATEGORICAL:
+        values = col.drop_nulls()
+        if dtype == pl.Boolean:
+            values = values.cast(pl.String).str.to_lowercase()
+        else:
+            values = values.cast(pl.String)
+        top = values.value_counts(sort=True).head(max_values + 1)  # one more: was it cut?
+        exprs.append(top.implode().alias(key + "freq"))
+        if dtype != pl.Boolean:
+            lengths = values.str.len_chars()
+            exprs += [
+                lengths.min().alias(key + "lmin"),
+                lengths.max().alias(key + "lmax"),
+                lengths.sum().alias(key + "lsum"),
+            ]
+    elif kind == DATETIME:
+        as_us = col.cast(pl.Datetime("us")) if dtype == pl.Date else col.dt.cast_time_unit("us")
+        epoch = as_us.dt.replace_time_zone(None) if getattr(dtype, "time_zone", None) else as_us
+        exprs += [
+            epoch.min().cast(pl.Int64).alias(key + "min"),
+            epoch.max().cast(pl.Int64).alias(key + "max"),
+        ]
+    return exprs
+
+
+def _numeric_summary(series: Any, row: dict[str, Any], name: str) -> NumericSummary:
+    key = f"{name}\x00"
+    n = int(row[key + "n"])
+    summary = NumericSummary(
+        count=n,
+        mean=float(row[key + "mean"]) if n else 0.0,
+        m2=float(row[key + "var"]) * n if n else 0.0,
+        min=float(row[key + "min"]) if n else float("inf"),
+        max=float(row[key + "max"]) if n else float("-inf"),
+        zeros=int(row[key + "zeros"] or 0),
+        nan=int(row.get(key + "nan") or 0),
+        inf=int(row.get(key + "inf") or 0),
+    )
+    if n:
+        values = series.filter(series.is_finite()) if series.dtype.is_float() else series.drop_nulls()
+        summary.sketch.update(values.cast(float).to_numpy())
+    return summary
+
+
+def _categorical_summary(
+    row: dict[str, Any], name: str, dtype: Any, max_values: int
+) -> CategoricalSummary:
+    key = f"{name}\x00"
+    pairs = row[key + "freq"] or []
+    frequencies: dict[str, int] = {}
+    for pair in pairs:
+        value, count = pair.values()
+        frequencies[str(value)] = int(count)
+    summary = CategoricalSummary(
+        frequencies=frequencies,
+        other_count=0,
+        max_values=max_values,
+        length_min=row.get(key + "lmin"),
+        length_max=row.get(key + "lmax"),
+        length_sum=int(row.get(key + "lsum") or 0),
+    )
+    if len(frequencies) > max_values:  # value_counts was cut: the rest is "other"
+        value, count = min(frequencies.items(), key=lambda kv: (kv[1], kv[0]))
+        del frequencies[value]
+        present = int(row[key + "present"])
+        summary.other_count = present - sum(frequencies.values())
+        summary.exact = False
+    return summary

@@ -1,0 +1,1 @@
+"""Offline feature stores: where point-in-time training sets are computed."""

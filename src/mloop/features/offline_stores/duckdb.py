@@ -1,0 +1,211 @@
+"""``DuckDBOfflineStore``: point-in-time joins executed by DuckDB over Parquet, CSV and SQL tables.
+
+Results come back as Arrow (no pandas objects are built unless asked for). Event times are
+compared in one SQL type: naive timestamps are taken as UTC, and when the entity rows and a source
+differ (naive vs aware, ns vs us) the side that differs is cast. Pushed rows live in
+``<log_dir>/<view>/*.parquet`` and are read together with the view's source.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mloop.errors import FeatureDefinitionError, MissingJoinKeyError, StoreError, TimestampTypeError
+from mloop.features.definitions import FeatureView
+from mloop.features.offline_stores.base import OfflineStore
+from mloop.features.retrieval import (
+    ROW_ID,
+    ViewRequest,
+    latest_per_entity_sql,
+    point_in_time_sql,
+    quote,
+)
+from mloop.features.sources import DataSource, FileSource, SqlSource
+
+_NAIVE = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE"}
+_AWARE = "TIMESTAMP WITH TIME ZONE"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBOfflineStore(OfflineStore):
+    """Offline store for a feature repository at ``repo_path``; ``log_dir`` holds pushed rows."""
+
+    def __init__(self, repo_path: str | Path, log_dir: str | Path) -> None:
+        self.repo_path = Path(repo_path)
+        self.log_dir = Path(log_dir)
+        self._local = threading.local()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = duckdb.connect()
+            con.execute("SET TimeZone = 'UTC'")
+            self._local.con = con
+        return con
+
+    # -- relations ----------------------------------------------------------------------------
+    def _source_relation(self, con: duckdb.DuckDBPyConnection, source: DataSource) -> str:
+        if isinstance(source, FileSource):
+            path = Path(source.path)
+            path = path if path.is_absolute() else self.repo_path / path
+            if not path.exists():
+                raise StoreError(
+                    f"feature source {str(path)!r} does not exist; check the FileSource path "
+                    "(relative paths are read from the feature repository folder)"
+                )
+            if source.format == "csv":
+                return f"read_csv({_sql_string(str(path))}, auto_detect = true)"
+            target = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+            return f"read_parquet({_sql_string(target)}, union_by_name = true)"
+        if isinstance(source, SqlSource):
+            return self._register_sql(con, source)
+        raise FeatureDefinitionError(f"the DuckDB offline store cannot read {source!r}")
+
+    def _register_sql(self, con: duckdb.DuckDBPyConnection, source: SqlSource) -> str:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(source.url)
+        try:
+            with engine.connect() as conn:
+                if source.query:
+                    query: Any = sa.text(source.query)
+                else:  # reflected, so that DATETIME columns come back as datetimes
+                    query = sa.select(
+                        sa.Table(source.table or "", sa.MetaData(), autoload_with=conn)
+                    )
+                result = conn.execute(query)
+                names = list(result.keys())
+                rows = result.fetchall()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot read SqlSource {source.table or source.query!r}: {exc}"
+            ) from exc
+        finally:
+            engine.dispose()
+        table = pa.table({n: pa.array([r[i] for r in rows]) for i, n in enumerate(names)})
+        name = f"sql_{uuid.uuid4().hex}"
+        con.register(name, table)
+        return name
+
+    def _view_relation(self, con: duckdb.DuckDBPyConnection, view: FeatureView) -> str:
+        """The view's source, plus its push log when rows were pushed, as one relation."""
+        relation = self._source_relation(con, view.source)
+        log = self.log_dir / view.name
+        if not (log.is_dir() and any(log.glob("*.parquet"))):
+            return relation
+        cols = [*view.join_keys, view.timestamp_field or "", *view.feature_names]
+        if view.created_timestamp_field:
+            cols.append(view.created_timestamp_field)
+        listed = ", ".join(quote(c) for c in cols)
+        pushed = f"read_parquet({_sql_string(str(log / '*.parquet'))}, union_by_name = true)"
+        return f"(SELECT {listed} FROM {relation} UNION ALL BY NAME SELECT {listed} FROM {pushed})"
+
+    @staticmethod
+    def _column_type(con: duckdb.DuckDBPyConnection, relation: str, column: str, where: str) -> str:
+        try:
+            kind = str(con.sql(f"SELECT {quote(column)} FROM {relation} LIMIT 0").types[0])
+        except duckdb.BinderException as exc:
+            raise MissingJoinKeyError([column], where) from exc
+        if kind not in _NAIVE and kind != _AWARE:
+            raise TimestampTypeError(column, kind, where)
+        return kind
+
+    @staticmethod
+    def _check_columns(
+        con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str], where: str
+    ) -> None:
+        have = set(con.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
+        missing = [c for c in columns if c not in have]
+        if missing:
+            raise MissingJoinKeyError(missing, where)
+
+    # -- OfflineStore -------------------------------------------------------------------------
+    def get_historical_features(
+        self, entity_rows: pa.Table, event_timestamp_column: str, requests: Sequence[ViewRequest]
+    ) -> pa.Table:
+        con = self._connection()
+        keys = sorted({k for r in requests for k in r.view.join_keys})
+        missing = [c for c in [*keys, event_timestamp_column] if c not in entity_rows.column_names]
+        if missing:
+            raise MissingJoinKeyError(missing, "the entity rows")
+        columns = list(entity_rows.column_names)
+        rows = entity_rows.append_column(ROW_ID, pa.array(range(entity_rows.num_rows), pa.int64()))
+        name = f"entity_{uuid.uuid4().hex}"
+        con.register(name, rows)
+        try:
+            entity_type = self._column_type(con, name, event_timestamp_column, "the entity rows")
+            relations, types = [], []
+            for request in requests:
+                view = request.view
+                relation = self._view_relation(con, view)
+                where = f"the source of feature view {view.name!r}"
+                self._check_columns(con, relation, [*view.join_keys, *request.features], where)
+                types.append(self._column_type(con, relation, view.timestamp_field or "", where))
+                relations.append(relation)
+            target = _common_type([entity_type, *types])
+            query = point_in_time_sql(
+                name,
+                columns,
+                _cast(quote(event_timestamp_column), entity_type, target),
+                requests,
+                relations,
+                [
+                    _cast(quote(r.view.timestamp_field or ""), t, target)
+                    for r, t in zip(requests, types, strict=True)
+                ],
+            )
+            return con.sql(query).to_arrow_table()
+        finally:
+            con.unregister(name)
+
+    def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.Table:
+        con = self._connection()
+        relation = self._view_relation(con, view)
+        where = f"the source of feature view {view.name!r}"
+        self._check_columns(con, relation, [*view.join_keys, *view.feature_names], where)
+        kind = self._column_type(con, relation, view.timestamp_field or "", where)
+        ts = _cast(quote(view.timestamp_field or ""), kind, _AWARE)
+        query = latest_per_entity_sql(view, relation, ts, _ts_literal(start), _ts_literal(end))
+        return con.sql(query).to_arrow_table()
+
+    def append_log(self, view: FeatureView, rows: pa.Table) -> str:
+        folder = self.log_dir / view.name
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        final = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = folder / f".{final.name}.tmp"
+        pq.write_table(rows, tmp, compression="zstd")
+        os.replace(tmp, final)
+        return str(final)
+
+
+def _common_type(kinds: Sequence[str]) -> str:
+    """One SQL type for every event-time column: their own if they agree, else UTC-aware when
+    any is aware, else microsecond TIMESTAMP."""
+    if len(set(kinds)) == 1 and kinds[0] != "DATE":
+        return kinds[0]
+    return _AWARE if _AWARE in kinds else "TIMESTAMP"
+
+
+def _cast(expr: str, kind: str, target: str) -> str:
+    return expr if kind == target else f"CAST({expr} AS {target})"
+
+
+def _ts_literal(value: Any) -> str:
+    if not isinstance(value, datetime):
+        raise TimestampTypeError("start/end", type(value).__name__, "materialize")
+    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return f"TIMESTAMPTZ {_sql_string(aware.astimezone(timezone.utc).isoformat())}"

@@ -1,0 +1,69 @@
+"""The online store contract: the newest row per (view, entity key), and a watermark per view.
+
+Rows are written in batches; a stored row is replaced only by one whose event time is the same
+or later, so replaying a materialization, or materializing an old window after a push, never
+moves a value back in time. ``write_batch(..., watermark=)`` advances the view's watermark only
+once every row of the batch is stored (one transaction, or MULTI/EXEC), so a crash leaves the
+old watermark and the next ``materialize_incremental`` redoes the window: restartable and
+idempotent. Times are float seconds since the Unix epoch (UTC).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class OnlineRows:
+    """A batch for one view: ``values[i]`` holds row i's values in ``feature_names`` order."""
+
+    feature_names: Sequence[str]
+    entity_keys: Sequence[str]
+    event_ts: Sequence[float]
+    values: Sequence[Sequence[Any]]
+
+    def __len__(self) -> int:
+        return len(self.entity_keys)
+
+
+StoredRow = tuple[list[Any], float]
+"""What a read returns for a stored key: (values in the requested order, event time in s)."""
+
+
+def encode_entity_key(values: Sequence[Any]) -> str:
+    """The storage key of one entity: its join-key values, already coerced to their dtypes."""
+    if len(values) == 1:
+        return str(values[0])
+    return "\x1f".join(str(v) for v in values)
+
+
+class OnlineStore(ABC):
+    """Latest feature values per entity. Construct with the backend's ``from_config``."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def write_batch(self, view: str, rows: OnlineRows, *, watermark: float | None = None) -> int:
+        """Store ``rows`` (older-than-stored rows are skipped); if ``watermark`` is given, set the
+        view's watermark to it in the same atomic unit. Returns the number of rows offered."""
+
+    @abstractmethod
+    def read(
+        self, view: str, entity_keys: Sequence[str], features: Sequence[str]
+    ) -> list[StoredRow | None]:
+        """One entry per key, in order: the stored values of ``features`` (None for a feature
+        the row lacks) and the row's event time, or None when the key is not stored."""
+
+    @abstractmethod
+    def get_watermark(self, view: str) -> float | None:
+        """The end (epoch seconds) of the last completed materialization of ``view``."""
+
+    @abstractmethod
+    def delete_view(self, view: str) -> None:
+        """Remove every row and the watermark of ``view``."""
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,155 @@
+"""``RedisOnlineStore``: one Redis hash per (view, entity key), fields = features + ``_ts``.
+
+A read is one HMGET per entity (pipelined for several). Writes go through a small Lua script
+that skips a row older than the stored one; a batch is sent in MULTI/EXEC chunks and the
+watermark is set inside the last chunk's transaction, so it never claims rows that are not
+stored. Values are JSON-encoded. Needs the ``redis`` extra (``pip install mloop[redis]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import orjson
+from pydantic import BaseModel
+
+from mloop.errors import ConfigError, OnlineStoreUnavailableError
+from mloop.features.online_stores.base import OnlineRows, OnlineStore, StoredRow
+
+_WRITE_IF_NEWER = """
+local cur = redis.call('HGET', KEYS[1], '_ts')
+if cur and tonumber(cur) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], '_ts', ARGV[1], unpack(ARGV, 2))
+return 1
+"""
+_CHUNK = 2000  # rows per MULTI/EXEC
+
+
+class RedisOnlineStoreConfig(BaseModel):
+    type: Literal["redis"] = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+    namespace: str = "mloop"
+
+
+class RedisOnlineStore(OnlineStore):
+    """Online store in Redis at ``url``; keys are ``<namespace>:<view>:<entity key>``."""
+
+    name: ClassVar[str] = "redis"
+
+    def __init__(self, url: str, namespace: str = "mloop") -> None:
+        self.url = url
+        self.namespace = namespace
+        self._client: Any = None
+        self._script: Any = None
+
+    @classmethod
+    def from_config(cls, config: RedisOnlineStoreConfig, base_dir: Any = None) -> RedisOnlineStore:
+        return cls(config.url, config.namespace)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import redis
+            except ImportError as exc:
+                raise ConfigError(
+                    "the redis online store needs the redis package: pip install 'mloop[redis]'"
+                ) from exc
+            self._client = redis.Redis.from_url(
+                self.url, socket_connect_timeout=2.0, socket_timeout=10.0
+            )
+            self._script = self._client.register_script(_WRITE_IF_NEWER)
+        return self._client
+
+    def _key(self, view: str, entity_key: str) -> str:
+        return f"{self.namespace}:{view}:{entity_key}"
+
+    def _unavailable(self, exc: Exception) -> OnlineStoreUnavailableError:
+        return OnlineStoreUnavailableError(
+            f"the Redis online store at {self.url} is unreachable or failed ({exc}); start Redis "
+            "or fix online_store.url in mloop.yaml"
+        )
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        import redis
+
+        return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+    def write_batch(self, view: str, rows: OnlineRows, *, watermark: float | None = None) -> int:
+        client = self.client
+        names = [n.encode() for n in rows.feature_names]
+        dumps = orjson.dumps
+        n = len(rows)
+        try:
+            for start in range(0, max(n, 1), _CHUNK):
+                pipe = client.pipeline(transaction=True)
+                stop = min(start + _CHUNK, n)
+                for i in range(start, stop):
+                    args: list[Any] = [repr(float(rows.event_ts[i]))]
+                    for name, value in zip(names, rows.values[i], strict=True):
+                        args += (name, dumps(value))
+                    self._script(
+                        keys=[self._key(view, rows.entity_keys[i])], args=args, client=pipe
+                    )
+                if watermark is not None and stop >= n:
+                    pipe.set(self._key("__watermark__", view), repr(float(watermark)))
+                pipe.execute()
+        except self._errors() as exc:
+            raise self._unavailable(exc) from exc
+        return n
+
+    def read(
+        self, view: str, entity_keys: Sequence[str], features: Sequence[str]
+    ) -> list[StoredRow | None]:
+        client = self.client
+        fields = [*features, "_ts"]
+        loads = orjson.loads
+        try:
+            if len(entity_keys) == 1:
+                replies = [client.hmget(self._key(view, entity_keys[0]), fields)]
+            else:
+                pipe = client.pipeline(transaction=False)
+                for key in entity_keys:
+                    pipe.hmget(self._key(view, key), fields)
+                replies = pipe.execute()
+        except self._errors() as exc:
+            raise self._unavailable(exc) from exc
+        out: list[StoredRow | None] = []
+        for reply in replies:
+            ts = reply[-1]
+            if ts is None:
+                out.append(None)
+            else:
+                out.append(([None if v is None else loads(v) for v in reply[:-1]], float(ts)))
+        return out
+
+    def get_watermark(self, view: str) -> float | None:
+        try:
+            value = self.client.get(self._key("__watermark__", view))
+        except self._errors() as exc:
+            raise self._unavailable(exc) from exc
+        return None if value is None else float(value)
+
+    def delete_view(self, view: str) -> None:
+        try:
+            client = self.client
+            batch = []
+            for key in client.scan_iter(match=f"{self._key(view, '*')}", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.delete(*batch)
+                    batch = []
+            if batch:
+                client.delete(*batch)
+            client.delete(self._key("__watermark__", view))
+        except self._errors() as exc:
+            raise self._unavailable(exc) from exc
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __repr__(self) -> str:
+        return f"RedisOnlineStore({self.url!r}, namespace={self.namespace!r})"

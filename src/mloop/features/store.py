@@ -1,0 +1,242 @@
+"""``FeatureStore``: the facade over registry, offline store, online store and materialization.
+
+It only wires things together and delegates; the work lives in ``registry.py``,
+``retrieval.py``/``offline_stores``, ``materialize.py`` and ``online.py``. Nothing is opened in the
+constructor: the metadata store, DuckDB and the online store are connected on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mloop.errors import ConfigError, FeatureDefinitionError, MissingJoinKeyError
+from mloop.features.definitions import FeatureService, FeatureView, OnDemandFeatureView
+from mloop.features.frames import RetrievalJob, to_arrow_table
+from mloop.features.online_stores.base import OnlineStore
+from mloop.features.registry import DefinitionChange, FeatureRegistry
+from mloop.features.retrieval import RetrievalPlan, plan_retrieval
+
+_ONLINE_BACKENDS = {
+    "sqlite": (
+        "mloop.features.online_stores.sqlite",
+        "SqliteOnlineStore",
+        "SqliteOnlineStoreConfig",
+    ),
+    "redis": ("mloop.features.online_stores.redis", "RedisOnlineStore", "RedisOnlineStoreConfig"),
+}
+
+
+class FeatureStore:
+    """Feature definitions, training sets and online features for the project at ``repo_path``.
+
+    ``online_store``: None (the project's setting, else SQLite under ``.mloop/``), ``"sqlite"``,
+    a ``redis://`` URL, a config dict ``{"type": "redis", "url": ...}`` or an ``OnlineStore``.
+    """
+
+    def __init__(
+        self,
+        repo_path: str | Path = ".",
+        online_store: str | dict[str, Any] | OnlineStore | None = None,
+        *,
+        metadata_url: str | None = None,
+    ) -> None:
+        self.repo_path = Path(repo_path).resolve()
+        self._online_choice = online_store
+        self._metadata_url = metadata_url
+        self._registry: FeatureRegistry | None = None
+        self._offline: Any = None
+        self._online: OnlineStore | None = None
+        self._plans: dict[tuple[tuple[str, ...], bool], RetrievalPlan] = {}
+        self._settings: Any = None
+
+    # -- wiring -------------------------------------------------------------------------------
+    @property
+    def settings(self) -> Any:
+        if self._settings is None:
+            from mloop.config import load_settings
+
+            self._settings = load_settings(self.repo_path)
+        return self._settings
+
+    @property
+    def registry(self) -> FeatureRegistry:
+        if self._registry is None:
+            from mloop.metadata import connect
+
+            url = self._metadata_url or self.settings.metadata_url
+            self._registry = FeatureRegistry(connect(url).feature_definitions())
+        return self._registry
+
+    @property
+    def offline_store(self) -> Any:
+        if self._offline is None:
+            from mloop.features.offline_stores.duckdb import DuckDBOfflineStore
+
+            state = self.repo_path / ".mloop"
+            self._offline = DuckDBOfflineStore(self.repo_path, state / "features" / "push_log")
+        return self._offline
+
+    @property
+    def online_store(self) -> OnlineStore:
+        if self._online is None:
+            self._online = self._open_online(self._online_choice)
+        return self._online
+
+    def _open_online(self, choice: Any) -> OnlineStore:
+        import importlib
+
+        if isinstance(choice, OnlineStore):
+            return choice
+        if choice is None:
+            choice = self.settings.online_store or {"type": "sqlite"}
+        if isinstance(choice, str):
+            choice = {"type": "redis", "url": choice} if "://" in choice else {"type": choice}
+        if not isinstance(choice, dict) or "type" not in choice:
+            raise ConfigError(f"online_store {choice!r} needs a 'type' (sqlite or redis)")
+        backend = _ONLINE_BACKENDS.get(choice["type"])
+        if backend is None:
+            from mloop import plugins
+
+            cls = plugins.load("online_stores", choice["type"])
+            return cls.from_config(cls.Config(**choice), self.repo_path)
+        module = importlib.import_module(backend[0])
+        cls, config_cls = getattr(module, backend[1]), getattr(module, backend[2])
+        try:
+            config = config_cls(**choice)
+        except Exception as exc:  # pydantic's ValidationError; named in the message
+            raise ConfigError(f"online_store settings {choice!r} are invalid: {exc}") from exc
+        return cls.from_config(config, self.repo_path)
+
+    def close(self) -> None:
+        if self._online is not None:
+            self._online.close()
+            self._online = None
+
+    # -- definitions --------------------------------------------------------------------------
+    def apply(self, objects: Iterable[Any], *, force: bool = False) -> list[DefinitionChange]:
+        """Store (new versions of) definitions; see :meth:`FeatureRegistry.apply`."""
+        if not isinstance(objects, Iterable):
+            objects = [objects]
+        self._plans.clear()
+        return self.registry.apply(objects, force=force)
+
+    def plan(self, objects: Iterable[Any]) -> list[DefinitionChange]:
+        return self.registry.plan(objects)
+
+    def list_entities(self) -> list[Any]:
+        return list(self.registry.entities().values())
+
+    def list_feature_views(self) -> list[FeatureView]:
+        return list(self.registry.feature_views().values())
+
+    def list_on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return list(self.registry.on_demand_views().values())
+
+    def list_feature_services(self) -> list[FeatureService]:
+        return list(self.registry.feature_services().values())
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        return self.registry.get_feature_view(name)
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        return self.registry.get_feature_service(name)
+
+    def resolve_features(
+        self, features: Sequence[str] | FeatureService | str, full: bool = False
+    ) -> RetrievalPlan:
+        """The retrieval plan of a request (cached per feature list): which views, which columns."""
+        if isinstance(features, str) and ":" not in features:
+            features = self.get_feature_service(features)
+        refs = features.feature_refs() if isinstance(features, FeatureService) else features
+        key = (tuple(refs), full)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = plan_retrieval(
+                list(refs),
+                self.registry.feature_views(),
+                self.registry.on_demand_views(),
+                full_feature_names=full,
+            )
+            self._plans[key] = plan
+        return plan
+
+    # -- offline ------------------------------------------------------------------------------
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: Sequence[str] | FeatureService | str,
+        *,
+        full_feature_names: bool = False,
+        event_timestamp_column: str = "event_timestamp",
+    ) -> RetrievalJob:
+        """Point-in-time correct features for each entity row (see ``retrieval.py``); the
+        result keeps every entity row once, in input order. ``features`` is a list of
+        ``view:feature`` references, a FeatureService or its name."""
+        from mloop.features.historical import historical_features
+
+        plan = self.resolve_features(features, full_feature_names)
+        table = to_arrow_table(entity_df)
+        if event_timestamp_column not in table.column_names:
+            raise MissingJoinKeyError([event_timestamp_column], "the entity rows")
+        return historical_features(self.offline_store, plan, table, event_timestamp_column)
+
+    # -- online -------------------------------------------------------------------------------
+    def materialize(
+        self, start_date: datetime, end_date: datetime, feature_views: Sequence[str] | None = None
+    ) -> list[Any]:
+        """Write each entity's newest row in ``[start_date, end_date]`` of every online view."""
+        from mloop.features.materialize import materialize_view
+
+        if start_date > end_date:
+            raise FeatureDefinitionError("materialize: start_date must not be after end_date")
+        return [
+            materialize_view(self.offline_store, self.online_store, view, start_date, end_date)
+            for view in self._online_views(feature_views)
+        ]
+
+    def materialize_incremental(
+        self, end_date: datetime, feature_views: Sequence[str] | None = None
+    ) -> list[Any]:
+        """Materialize each online view from its watermark (else ``end - ttl``) to ``end_date``."""
+        from mloop.features.materialize import incremental_start, materialize_view
+
+        results = []
+        for view in self._online_views(feature_views):
+            start = incremental_start(self.online_store, view, end_date)
+            results.append(
+                materialize_view(self.offline_store, self.online_store, view, start, end_date)
+            )
+        return results
+
+    def _online_views(self, names: Sequence[str] | None) -> list[FeatureView]:
+        if names is not None:
+            return [self.get_feature_view(n) for n in names]
+        return [v for v in self.list_feature_views() if v.online]
+
+    def push(self, view: str, rows: Any) -> int:
+        """Streamed rows: appended to the view's offline log and written online."""
+        from mloop.features.materialize import push_rows
+
+        feature_view = self.get_feature_view(view)
+        table = to_arrow_table(rows, f"rows pushed to {view!r}")
+        return push_rows(self.offline_store, self.online_store, feature_view, table)
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | FeatureService | str,
+        entity_rows: Any,
+        *,
+        full_feature_names: bool = False,
+    ) -> Any:
+        """The newest values for each entity row -> ``OnlineResponse`` (``.to_dict()``)."""
+        from mloop.features.online import normalize_entity_rows, read_online_features
+
+        plan = self.resolve_features(features, full_feature_names)
+        rows = normalize_entity_rows(entity_rows)
+        return read_online_features(self.online_store, plan, rows)
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({str(self.repo_path)!r})"

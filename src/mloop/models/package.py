@@ -1,0 +1,233 @@
+"""What a model package is on disk: a folder with the model's files and ``mloop-model.json``.
+
+The manifest records the flavor that wrote the model, the input and output signature inferred from
+an input example, the versions of the libraries the model needs, the digest of the code that
+trained it, and the SHA-256 of every file. The package digest is the SHA-256 over the sorted
+``(path, file digest)`` pairs, so it names the model's bytes and is checked before anything is
+deserialized (some flavors unpickle, and unpickling runs code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mloop._utils.clock import utc_now
+from mloop.errors import IntegrityError, ValidationError
+
+__all__ = [
+    "MANIFEST_NAME",
+    "ColumnSpec",
+    "Manifest",
+    "Signature",
+    "file_digests",
+    "infer_signature",
+    "package_digest",
+    "read_manifest",
+    "verify_package",
+    "write_manifest",
+]
+
+MANIFEST_NAME = "mloop-model.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One named input or output: ``dtype`` is a numpy/pandas dtype name (``float64``,
+    ``int64``, ``bool``, ``object`` for strings), ``shape`` uses -1 for the row dimension."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...] = (-1,)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Inputs (one column each) and outputs of a model, inferred from an example."""
+
+    inputs: tuple[ColumnSpec, ...]
+    outputs: tuple[ColumnSpec, ...] = ()
+
+    @property
+    def input_names(self) -> list[str]:
+        return [c.name for c in self.inputs]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": [{**asdict(c), "shape": list(c.shape)} for c in self.inputs],
+            "outputs": [{**asdict(c), "shape": list(c.shape)} for c in self.outputs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Signature:
+        def specs(items: list[dict[str, Any]]) -> tuple[ColumnSpec, ...]:
+            return tuple(
+                ColumnSpec(i["name"], i["dtype"], tuple(i.get("shape", (-1,)))) for i in items
+            )
+
+        return cls(specs(data.get("inputs", [])), specs(data.get("outputs", [])))
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = str(dtype)
+    if name in ("string", "str", "category") or name.startswith("string"):
+        return "object"
+    return name
+
+
+def infer_signature(example: Any, output: Any = None) -> Signature:
+    """The signature of ``example`` (pandas or Polars frame, dict of columns, or 2-D array) and,
+    when given, of the model's ``output`` on it."""
+    frame = as_pandas(example)
+    inputs = tuple(ColumnSpec(str(c), _dtype_name(frame[c].dtype)) for c in frame.columns)
+    outputs: tuple[ColumnSpec, ...] = ()
+    if output is not None:
+        import numpy as np
+
+        arr = np.asarray(output)
+        shape = (-1, *arr.shape[1:])
+        outputs = (ColumnSpec("predict", _dtype_name(arr.dtype), tuple(int(s) for s in shape)),)
+    return Signature(inputs, outputs)
+
+
+def as_pandas(data: Any) -> Any:
+    """A pandas DataFrame from a pandas/Polars frame, a dict of columns or a 2-D array."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if type(data).__module__.startswith("polars"):
+        return data.to_pandas()
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    import numpy as np
+
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise ValidationError(
+            f"an input example must be a frame or a 2-D array, got shape {arr.shape}; "
+            "pass a pandas or Polars DataFrame"
+        )
+    return pd.DataFrame(arr, columns=[f"f{i}" for i in range(arr.shape[1])])
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The contents of ``mloop-model.json``; ``files`` maps relative path -> SHA-256."""
+
+    flavor: str
+    signature: Signature | None
+    libraries: dict[str, str]
+    files: dict[str, str]
+    digest: str
+    code_digest: str | None = None
+    created_at: str = ""
+    python: str = ""
+    flavor_options: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["signature"] = None if self.signature is None else self.signature.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        sig = data.get("signature")
+        return cls(
+            flavor=data["flavor"],
+            signature=None if sig is None else Signature.from_dict(sig),
+            libraries=dict(data.get("libraries", {})),
+            files=dict(data["files"]),
+            digest=data["digest"],
+            code_digest=data.get("code_digest"),
+            created_at=data.get("created_at", ""),
+            python=data.get("python", ""),
+            flavor_options=dict(data.get("flavor_options", {})),
+            metadata=dict(data.get("metadata", {})),
+            format_version=int(data.get("format_version", FORMAT_VERSION)),
+        )
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """Relative POSIX path -> SHA-256 of every file under ``folder`` except the manifest."""
+    out: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        if rel == MANIFEST_NAME or rel.startswith(".mloop"):  # the artifact store's marker
+            continue
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        out[rel] = h.hexdigest()
+    return out
+
+
+def package_digest(files: dict[str, str]) -> str:
+    """SHA-256 over the sorted ``path\\0digest\\n`` lines: the package's identity."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(f"{rel}\0{files[rel]}\n".encode())
+    return h.hexdigest()
+
+
+def write_manifest(
+    folder: Path,
+    *,
+    flavor: str,
+    signature: Signature | None,
+    libraries: dict[str, str],
+    code_digest: str | None,
+    flavor_options: dict[str, Any],
+    metadata: dict[str, Any],
+) -> Manifest:
+    """Hash the files the flavor wrote and write the manifest beside them."""
+    files = file_digests(folder)
+    manifest = Manifest(
+        flavor=flavor,
+        signature=signature,
+        libraries=libraries,
+        files=files,
+        digest=package_digest(files),
+        code_digest=code_digest,
+        created_at=utc_now().isoformat(),
+        python=platform.python_version(),
+        flavor_options=flavor_options,
+        metadata=metadata,
+    )
+    text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str)
+    (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_manifest(folder: Path) -> Manifest:
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        raise ValidationError(
+            f"{folder} is not a model package (no {MANIFEST_NAME}); save one with "
+            "mloop.models.save_model(model, path, input_example=...)"
+        )
+    try:
+        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(f"{path} is not a valid model manifest: {exc}") from exc
+
+
+def verify_package(folder: Path, manifest: Manifest, expected_digest: str | None = None) -> None:
+    """Raise ``IntegrityError`` unless the files on disk are exactly the ones the manifest (and
+    ``expected_digest``, e.g. from the registry) describe. Runs before any deserialization."""
+    actual_files = file_digests(folder)
+    actual = package_digest(actual_files)
+    if actual != manifest.digest or actual_files != manifest.files:
+        raise IntegrityError(str(folder), manifest.digest, actual)
+    if expected_digest is not None and expected_digest != actual:
+        raise IntegrityError(str(folder), expected_digest, actual)

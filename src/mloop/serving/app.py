@@ -1,0 +1,229 @@
+"""``create_app(config)``: the prediction service as a Starlette ASGI app (routes only).
+
+Open Inference Protocol v2 under ``/v2``, MLflow scoring on ``/invocations`` with ``/ping``,
+``/health`` and ``/version``, ``/feedback``, Prometheus ``/metrics``, ``/openapi.json`` and
+``/docs``, and the admin API under ``/admin`` (reload, traffic). The behaviour lives in
+:class:`~mloop.serving.service.PredictionService`; this module maps URLs to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from mloop.errors import InputSchemaError, ModelNotReadyError, RequestParseError
+from mloop.serving.batching import BatchResult
+from mloop.serving.errors import exception_handlers
+from mloop.serving.metrics import CONTENT_TYPE_LATEST
+from mloop.serving.model_holder import Slot
+from mloop.serving.openapi import DOCS_HTML, openapi_document
+from mloop.serving.protocols import mlflow, oip_v2
+from mloop.serving.service import ParsedRequest, PredictionService, read_body
+from mloop.serving.settings import ServingConfig, TrafficSplit
+
+__all__ = ["create_app"]
+
+
+def _json(doc: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
+
+
+def _oip_parse(body: bytes, request: Request, slot: Slot) -> ParsedRequest:
+    parsed = oip_v2.parse_infer_request(body, request.headers, slot.model.spec)
+    return parsed.columns, parsed.id, "predict_proba" in parsed.outputs
+
+
+def _oip_encode(slot: Slot, request_id: str, result: BatchResult, parsed: ParsedRequest) -> bytes:
+    model = slot.model
+    outputs = ("predict", "predict_proba") if parsed[2] else ("predict",)
+    if parsed[2] and result.probabilities is None:
+        raise InputSchemaError("outputs", f"model {model.name!r} has no predict_proba output")
+    return oip_v2.encode_infer_response(
+        model_name=model.name,
+        model_version=model.version,
+        request_id=request_id,
+        predictions=result.predictions,
+        probabilities=result.probabilities,
+        outputs=outputs,
+    )
+
+
+def _mlflow_parse(body: bytes, request: Request, slot: Slot) -> ParsedRequest:
+    content_type = request.headers.get("content-type", "application/json")
+    return mlflow.parse_invocation(body, content_type, slot.model.spec), None, False
+
+
+def _mlflow_encode(
+    slot: Slot, request_id: str, result: BatchResult, parsed: ParsedRequest
+) -> bytes:
+    return mlflow.encode_predictions(result.predictions)
+
+
+def create_app(config: ServingConfig, *, loader: Any = None) -> Starlette:
+    """The ASGI app serving ``config.model_uri``; ``loader(uri) -> ServedModel`` replaces the
+    default (package folder or registry) loader, e.g. in tests."""
+    service = PredictionService(config, loader=loader)
+
+    async def infer(request: Request) -> Response:
+        params = request.path_params
+        return await service.predict(
+            request,
+            "oip",
+            _oip_parse,
+            _oip_encode,
+            model_name=params["name"],
+            model_version=params.get("version"),
+        )
+
+    async def invocations(request: Request) -> Response:
+        return await service.predict(request, "mlflow", _mlflow_parse, _mlflow_encode)
+
+    async def live(request: Request) -> Response:
+        return _json({"live": True})
+
+    async def ready(request: Request) -> Response:
+        holder = service.router.champion
+        if holder.ready:
+            return _json({"ready": True})
+        why = f": {holder.last_error}" if holder.last_error else ""
+        return _json(
+            {"ready": False, "error_code": "not_ready", "message": f"model not loaded yet{why}"},
+            503,
+        )
+
+    async def server_metadata(request: Request) -> Response:
+        from mloop import __version__
+
+        return _json(
+            {"name": "mloop", "version": __version__, "extensions": ["binary_tensor_data"]}
+        )
+
+    async def model_metadata(request: Request) -> Response:
+        slot = service.router.champion.slot
+        model = slot.model
+        service._check_name(model, request.path_params["name"], request.path_params.get("version"))
+        doc = oip_v2.model_metadata(
+            model.name, model.version, model.flavor, model.spec, model.has_proba, model.output_dtype
+        )
+        return _json(doc)
+
+    async def model_ready(request: Request) -> Response:
+        slot = service.router.champion.slot
+        service._check_name(
+            slot.model, request.path_params["name"], request.path_params.get("version")
+        )
+        return _json({"name": slot.model.name, "ready": True})
+
+    async def ping(request: Request) -> Response:
+        if not service.router.champion.ready:
+            raise ModelNotReadyError("the model is not loaded yet; retry shortly")
+        return PlainTextResponse("\n")
+
+    async def version(request: Request) -> Response:
+        from mloop import __version__
+
+        return PlainTextResponse(__version__)
+
+    async def feedback(request: Request) -> Response:
+        count = await service.record_feedback(request)
+        return _json({"recorded": count})
+
+    async def metrics(request: Request) -> Response:
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(request: Request) -> Response:
+        holder = service.router.champion
+        model = holder.slot.model if holder.ready else None
+        return _json(openapi_document(model))
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(DOCS_HTML)
+
+    async def admin_reload(request: Request) -> Response:
+        service.gate.check_admin(request)
+        doc = _json_body(await read_body(request, service.config.max_body_bytes))
+        uri = doc.get("uri")
+        if uri is not None and not isinstance(uri, str):
+            raise InputSchemaError("uri", "must be a model URI or package path")
+        model = await service.reload(uri)
+        return _json({"model": model.name, "version": model.version_label, "digest": model.digest})
+
+    async def admin_traffic(request: Request) -> Response:
+        service.gate.check_admin(request)
+        if request.method == "GET":
+            return _json(service.router.state.describe())
+        doc = _json_body(await read_body(request, service.config.max_body_bytes))
+        return _json(await service.set_traffic(_traffic_from(doc)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    routes = [
+        Route("/v2", server_metadata, methods=["GET"]),
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        Route("/v2/models/{name}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
+        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}/ready", model_ready, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}/infer", infer, methods=["POST"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+        Route("/health", ping, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/feedback", feedback, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Route("/admin/reload", admin_reload, methods=["POST"]),
+        Route("/admin/traffic", admin_traffic, methods=["GET", "PUT"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers=exception_handlers(), lifespan=lifespan)
+    app.state.service = service
+    return app
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestParseError(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise RequestParseError("the body must be a JSON object")
+    return doc
+
+
+def _traffic_from(doc: dict[str, Any]) -> TrafficSplit:
+    """``{"canary": {"uri": ..., "percent": 10} | null, "shadow": {"uri": ...} | null}``."""
+    unknown = [k for k in doc if k not in ("canary", "shadow")]
+    if unknown:
+        raise InputSchemaError(unknown[0], "is not a traffic field; use 'canary' and 'shadow'")
+    canary, shadow = doc.get("canary"), doc.get("shadow")
+    canary_uri, percent, shadow_uri = None, 0.0, None
+    if canary is not None:
+        if not isinstance(canary, dict) or not isinstance(canary.get("uri"), str):
+            raise InputSchemaError("canary", "must be {'uri': ..., 'percent': 0-100} or null")
+        pct = canary.get("percent")
+        if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100:
+            raise InputSchemaError("canary.percent", "must be a number within 0-100")
+        canary_uri, percent = canary["uri"], float(pct)
+    if shadow is not None:
+        if not isinstance(shadow, dict) or not isinstance(shadow.get("uri"), str):
+            raise InputSchemaError("shadow", "must be {'uri': ...} or null")
+        shadow_uri = shadow["uri"]
+    return TrafficSplit(canary_uri, percent, shadow_uri)

@@ -1,0 +1,111 @@
+"""A model as the service holds it: the loaded package plus what the wire needs to know.
+
+``load_served_model`` reaches :func:`mloop.models.load_model` (which verifies the package's
+SHA-256, and for a ``models:/`` URI the digest the registry recorded, before anything is
+deserialized) and pins an alias to the version it resolved to, so the name and version the
+service reports are the ones it really loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mloop.errors import ValidationError
+from mloop.serving.signature_check import Columns, InputSpec, spec_from_signature
+
+__all__ = ["ServedModel", "load_served_model", "resolve_alias_version"]
+
+MODELS_SCHEME = "models:/"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model: ``name`` is the registered name (or the package folder's name),
+    ``version`` the registry version (None for a bare package), ``digest`` its SHA-256."""
+
+    name: str
+    version: str | None
+    uri: str
+    digest: str
+    flavor: str
+    spec: InputSpec
+    has_proba: bool
+    loaded: Any
+    output_dtype: str = ""
+
+    @property
+    def version_label(self) -> str:
+        """The version for logs and metrics: the registry's, else the digest's first 12."""
+        return self.version if self.version is not None else self.digest[:12]
+
+    def predict(self, columns: Columns, want_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (and probabilities when asked and available) for checked columns."""
+        import pandas as pd
+
+        frame = pd.DataFrame(columns, copy=False)
+        loaded = self.loaded
+        options = loaded.manifest.flavor_options
+        predictions = np.asarray(loaded.flavor.predict(loaded.native, frame, options))
+        proba = None
+        if want_proba and self.has_proba:
+            proba = np.asarray(loaded.flavor.predict_proba(loaded.native, frame, options))
+        return predictions, proba
+
+
+def load_served_model(
+    uri: str, *, allow_nan: bool = False, resolve: Any = None, signature: Any = None
+) -> ServedModel:
+    """Load ``uri`` (a package folder or ``models:/``) for serving.
+
+    ``resolve(uri) -> ModelVersion`` pins the URI to a version (default: the registry), whose
+    recorded digest the package must match (``IntegrityError`` otherwise);
+    ``signature`` overrides the package's (for a package saved without an input example).
+    """
+    from mloop.models import load_model
+
+    if uri.startswith(MODELS_SCHEME):
+        from mloop.serving.registry_access import resolve as resolve_uri
+
+        found = (resolve or resolve_uri)(uri)  # pin an alias or "latest" to one version
+        name, version = found.name, str(found.version)
+        loaded = load_model(f"{MODELS_SCHEME}{name}/{version}", expected_digest=found.digest)
+    else:
+        folder = Path(uri).expanduser().resolve()
+        loaded = load_model(folder)
+        name, version = folder.name, None
+    sig = signature or loaded.signature
+    if sig is None:
+        raise ValidationError(
+            f"the model at {uri} has no signature, so the service cannot check its input; "
+            "save it with mloop.models.save_model(model, path, input_example=frame)"
+        )
+    return ServedModel(
+        name=name,
+        version=version,
+        uri=uri,
+        digest=loaded.digest,
+        flavor=loaded.flavor.name,
+        spec=spec_from_signature(sig, allow_nan=allow_nan),
+        has_proba=bool(loaded.has_proba),
+        loaded=loaded,
+        output_dtype=sig.outputs[0].dtype if sig.outputs else "",
+    )
+
+
+def resolve_alias_version(uri: str) -> str | None:
+    """The version ``models:/name@alias`` points at now (one indexed read); None for URIs
+    that name no alias."""
+    if not uri.startswith(MODELS_SCHEME):
+        return None
+    from mloop.registry.uris import parse_model_uri
+
+    parsed = parse_model_uri(uri)
+    if parsed.alias is None:
+        return None
+    from mloop.serving.registry_access import alias_version
+
+    return str(alias_version(parsed.name, parsed.alias))

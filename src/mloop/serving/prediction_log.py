@@ -1,0 +1,206 @@
+"""The prediction log: every answered request, written off the hot path to Parquet.
+
+A request handler only puts a tuple on a queue (about a microsecond); a writer thread turns
+what piled up into Parquet files, one folder per model and hour::
+
+    <log_dir>/predictions/<model>/date=2026-11-24/hour=22/part-<pid>-<n>.parquet
+
+Each row is one predicted row: ``request_id``, ``row`` (its index within the request),
+``timestamp`` (UTC), ``model``, ``version``, ``route`` (champion, canary or shadow),
+``latency_ms``, the input columns under their own names, ``prediction`` and, when it was
+computed, ``prediction_proba``. Files appear every ``flush_interval_s`` seconds or
+``flush_rows`` rows, each written to a temporary name and renamed, so monitoring never reads a
+half-written file. :meth:`ParquetLog.close` (called on SIGTERM through the app's shutdown)
+writes whatever is queued: an acknowledged prediction is not lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ParquetLog", "PredictionRecord", "prediction_rows"]
+
+log = logging.getLogger("mloop.serving")
+META_COLUMNS = ("request_id", "row", "timestamp", "model", "version", "route", "latency_ms")
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One answered request, as queued by the handler (no copying, no conversion)."""
+
+    model: str
+    version: str
+    route: str
+    request_id: str
+    timestamp: float  # seconds since the epoch (UTC)
+    latency_ms: float
+    inputs: dict[str, np.ndarray]
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+
+
+def prediction_rows(record: PredictionRecord) -> dict[str, Any]:
+    """The record as columns of equal length (one row per predicted row)."""
+    n = len(record.predictions)
+    columns: dict[str, Any] = {
+        "request_id": [record.request_id] * n,
+        "row": np.arange(n, dtype=np.int32),
+        "timestamp": np.full(n, int(record.timestamp * 1000), dtype="datetime64[ms]"),
+        "model": [record.model] * n,
+        "version": [record.version] * n,
+        "route": [record.route] * n,
+        "latency_ms": np.full(n, record.latency_ms, dtype=np.float64),
+    }
+    for name, values in record.inputs.items():
+        columns[f"input.{name}" if name in META_COLUMNS else name] = values
+    columns["prediction"] = record.predictions
+    if record.probabilities is not None:
+        columns["prediction_proba"] = list(np.asarray(record.probabilities, dtype=np.float64))
+    return columns
+
+
+class ParquetLog:
+    """A queue and a writer thread appending rows to hourly Parquet files under ``root``.
+
+    ``to_rows(item) -> (model, timestamp_s, columns)`` turns a queued item into columns; it
+    runs in the writer thread.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        to_rows: Callable[[Any], tuple[str, float, dict[str, Any]]],
+        *,
+        flush_rows: int = 10_000,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.root = Path(root)
+        self.to_rows = to_rows
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._seq = itertools.count()
+        self._closed = False
+        self.files_written = 0
+        self.rows_written = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mloop-log", daemon=True)
+            self._thread.start()
+
+    def put(self, item: Any) -> None:
+        """Queue ``item``; returns at once."""
+        self._queue.put(item)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Write everything queued so far and stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        else:  # never started: write inline
+            self._run()
+
+    def _run(self) -> None:
+        pending: list[Any] = []
+        rows = 0
+        deadline = time.monotonic() + self.flush_interval_s
+        while True:
+            timeout = max(0.0, deadline - time.monotonic())
+            try:
+                item = (
+                    self._queue.get(timeout=timeout) if self._thread else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                item = None
+                if not self._thread:
+                    item = _STOP
+            if item is _STOP:
+                self._flush(pending)
+                return
+            if item is not None:
+                pending.append(item)
+                rows += 1
+            if rows >= self.flush_rows or time.monotonic() >= deadline:
+                self._flush(pending)
+                pending, rows = [], 0
+                deadline = time.monotonic() + self.flush_interval_s
+
+    def _flush(self, items: list[Any]) -> None:
+        if not items:
+            return
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+        for item in items:
+            try:
+                model, ts, columns = self.to_rows(item)
+            except Exception:  # a record that cannot be logged must not stop the others
+                log.exception("dropping an unloggable record")
+                continue
+            hour = datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d/%H")
+            groups[(model, hour, tuple(columns))].append(columns)
+        for (model, hour, _), blocks in groups.items():
+            try:
+                self._write(model, hour, blocks)
+            except Exception:
+                log.exception("writing the %s log for %s failed", self.root.name, model)
+
+    def _write(self, model: str, hour: str, blocks: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        day, hh = hour.split("/")
+        folder = self.root / _safe(model) / f"date={day}" / f"hour={hh}"
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for name in blocks[0]:
+            parts = [b[name] for b in blocks]
+            arrays[name] = _column(parts)
+        table = pa.table(arrays)
+        table = table.replace_schema_metadata(None)
+        name = f"part-{os.getpid()}-{int(time.time() * 1000)}-{next(self._seq)}.parquet"
+        tmp = folder / f".{name}.tmp"
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, folder / name)
+        self.files_written += 1
+        self.rows_written += table.num_rows
+
+
+def _column(parts: list[Any]) -> Any:
+    import pyarrow as pa
+
+    if all(isinstance(p, np.ndarray) and p.dtype.kind != "O" for p in parts):
+        arr = np.concatenate(parts)
+        if arr.dtype.kind == "M":
+            return pa.array(arr, type=pa.timestamp("ms", tz="UTC"))
+        return arr
+    values: list[Any] = []
+    for p in parts:
+        values.extend(p.tolist() if isinstance(p, np.ndarray) else p)
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (e.g. labels): keep them as text
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "model"
+
+
+_STOP = object()

@@ -1,0 +1,329 @@
+"""The prediction service's behaviour, independent of routes: predict, log, count, administer.
+
+:class:`PredictionService` owns the router (champion, canary, shadow holders), the metrics, the
+token gate and the prediction and feedback logs. :mod:`mloop.serving.app` only maps URLs to its
+methods. A prediction request is: token check, body read under the size limit, route pick,
+protocol parse, signature check, micro-batched prediction, then (off the answer's path) the log
+record and the shadow's copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mloop.errors import (
+    InputSchemaError,
+    MloopError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
+from mloop.serving.batching import BatchResult, MicroBatcher
+from mloop.serving.errors import error_response, status_of
+from mloop.serving.feedback import feedback_rows, parse_feedback
+from mloop.serving.metrics import ServingMetrics
+from mloop.serving.model_holder import ModelHolder, Slot
+from mloop.serving.model_source import ServedModel, load_served_model, resolve_alias_version
+from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+from mloop.serving.routing import Router
+from mloop.serving.security import TokenGate
+from mloop.serving.settings import ServingConfig, TrafficSplit
+from mloop.serving.signature_check import Columns, check_columns
+
+__all__ = ["ParsedRequest", "PredictionService"]
+
+log = logging.getLogger("mloop.serving")
+
+ParsedRequest = tuple[dict[str, Any], str | None, bool]
+"""(columns, request id or None, whether probabilities are wanted)."""
+
+Loader = Callable[[str], ServedModel]
+
+
+class PredictionService:
+    """Everything one worker process needs to answer prediction requests."""
+
+    def __init__(self, config: ServingConfig, *, loader: Loader | None = None) -> None:
+        self.config = config
+        self.metrics = ServingMetrics()
+        self.gate = TokenGate(config.token, config.admin_token)
+        self._loader: Loader = loader or (
+            lambda uri: load_served_model(uri, allow_nan=config.allow_nan)
+        )
+        self.router = Router(self._holder(config.model_uri, "champion", follow=True))
+        self.router.champion.on_swap = self._on_swap("champion")
+        self._background: set[asyncio.Task[Any]] = set()
+        self.predictions: ParquetLog | None = None
+        self.feedback: ParquetLog | None = None
+        if config.log_dir is not None:
+            root = config.log_dir
+            self.predictions = ParquetLog(
+                root / "predictions",
+                lambda r: (r.model, r.timestamp, prediction_rows(r)),
+                flush_rows=config.log_flush_rows,
+                flush_interval_s=config.log_flush_interval_s,
+            )
+            self.feedback = ParquetLog(
+                root / "feedback",
+                feedback_rows,
+                flush_rows=config.log_flush_rows,
+                flush_interval_s=config.log_flush_interval_s,
+            )
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _holder(self, uri: str, role: str, *, follow: bool) -> ModelHolder:
+        return ModelHolder(
+            uri,
+            load=self._loader,
+            make_batcher=self._batcher,
+            resolve_version=resolve_alias_version if follow else None,
+            poll_interval_s=self.config.poll_interval_s if follow else 0.0,
+            role=role,
+        )
+
+    def _batcher(self, model: ServedModel) -> MicroBatcher:
+        name, version = model.name, model.version_label
+        return MicroBatcher(
+            lambda columns, want_proba: model.predict(columns, want_proba),
+            max_batch_rows=self.config.max_batch_size,
+            max_wait_s=self.config.max_wait_ms / 1000.0,
+            on_batch=lambda rows: self.metrics.observe_batch(name, version, rows),
+        )
+
+    def _on_swap(self, role: str) -> Callable[[ServedModel | None, ServedModel], None]:
+        def swapped(old: ServedModel | None, new: ServedModel) -> None:
+            if old is not None:
+                self.metrics.set_model(old.name, old.version_label, old.digest, role, False)
+            self.metrics.set_model(new.name, new.version_label, new.digest, role, True)
+
+        return swapped
+
+    async def start(self) -> None:
+        for log_ in (self.predictions, self.feedback):
+            if log_ is not None:
+                log_.start()
+        self.router.champion.start()
+        traffic = self.config.traffic
+        if traffic.canary_uri or traffic.shadow_uri:
+            self._spawn(self._initial_traffic(traffic))
+
+    async def _initial_traffic(self, traffic: TrafficSplit) -> None:
+        try:
+            await self.set_traffic(traffic)
+        except MloopError as exc:
+            log.error("could not load the challenger models: %s", exc)
+
+    async def stop(self) -> None:
+        """Finish background work, then write every queued log record (SIGTERM ends here)."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=10)
+        state = self.router.state
+        for holder in (state.champion, state.canary, state.shadow):
+            if holder is not None:
+                await holder.close()
+        for log_ in (self.predictions, self.feedback):
+            if log_ is not None:
+                await asyncio.to_thread(log_.close)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- prediction -----------------------------------------------------------------------------
+    async def predict(
+        self,
+        request: Request,
+        protocol: str,
+        parse: Callable[[bytes, Request, Slot], ParsedRequest],
+        encode: Callable[[Slot, str, BatchResult, ParsedRequest], bytes],
+        *,
+        model_name: str | None = None,
+        model_version: str | None = None,
+    ) -> Response:
+        """Answer one prediction request in ``protocol`` (``oip`` or ``mlflow``)."""
+        started = time.perf_counter()
+        slot: Slot | None = None
+        route = "champion"
+        try:
+            self.gate.check_inference(request)
+            body = await read_body(request, self.config.max_body_bytes)
+            holder, route = self.router.pick()
+            slot = holder.slot
+            self._check_name(slot.model, model_name, model_version)
+            parsed = parse(body, request, slot)
+            columns = check_columns(slot.model.spec, parsed[0])
+            rows = len(next(iter(columns.values())))
+            try:
+                result = await slot.batcher.submit(columns, rows, parsed[2])
+            except MloopError:
+                raise
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValidationError(f"the model refused this input: {exc}") from exc
+            request_id = parsed[1] or request.headers.get("x-request-id") or uuid.uuid4().hex
+            payload = encode(slot, request_id, result, parsed)
+        except MloopError as exc:
+            return self._failed(exc, protocol, slot, route, started)
+        seconds = time.perf_counter() - started
+        model = slot.model
+        self.metrics.observe_request(
+            model=model.name,
+            version=model.version_label,
+            route=route,
+            protocol=protocol,
+            status=200,
+            seconds=seconds,
+            rows=rows,
+        )
+        self._log(model, route, request_id, seconds, columns, result)
+        shadow = self.router.shadow if route == "champion" else None
+        if shadow is not None:
+            self._spawn(self._shadow(shadow, columns, rows, request_id, parsed[2]))
+        return Response(
+            payload, media_type="application/json", headers={"x-request-id": request_id}
+        )
+
+    def _failed(
+        self, exc: MloopError, protocol: str, slot: Slot | None, route: str, started: float
+    ) -> Response:
+        status, code = status_of(exc)
+        self.metrics.observe_error(code, protocol)
+        if slot is not None:
+            model = slot.model
+            self.metrics.observe_request(
+                model=model.name,
+                version=model.version_label,
+                route=route,
+                protocol=protocol,
+                status=status,
+                seconds=time.perf_counter() - started,
+                rows=0,
+            )
+        if status >= 500:
+            log.error("prediction failed: %s", exc)
+        return error_response(status, code, str(exc))
+
+    @staticmethod
+    def _check_name(model: ServedModel, name: str | None, version: str | None) -> None:
+        if name is not None and name != model.name:
+            raise NotFoundError(
+                f"model {name!r} is not served here; this service serves {model.name!r}"
+            )
+        if version is not None and version not in (model.version, model.version_label):
+            raise NotFoundError(
+                f"version {version!r} of {model.name!r} is not served here; it serves "
+                f"version {model.version_label}"
+            )
+
+    def _log(
+        self,
+        model: ServedModel,
+        route: str,
+        request_id: str,
+        seconds: float,
+        columns: Columns,
+        result: BatchResult,
+    ) -> None:
+        if self.predictions is None:
+            return
+        self.predictions.put(
+            PredictionRecord(
+                model=model.name,
+                version=model.version_label,
+                route=route,
+                request_id=request_id,
+                timestamp=time.time(),
+                latency_ms=seconds * 1000.0,
+                inputs=columns,
+                predictions=result.predictions,
+                probabilities=result.probabilities,
+            )
+        )
+
+    async def _shadow(
+        self, holder: ModelHolder, columns: Columns, rows: int, request_id: str, proba: bool
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            slot = holder.slot
+            checked = check_columns(slot.model.spec, columns)
+            result = await slot.batcher.submit(checked, rows, proba)
+        except Exception as exc:  # a shadow never affects the answer; it is only counted
+            self.metrics.observe_error(status_of(exc)[1], "shadow")
+            return
+        seconds = time.perf_counter() - started
+        model = slot.model
+        self.metrics.observe_request(
+            model=model.name,
+            version=model.version_label,
+            route="shadow",
+            protocol="shadow",
+            status=200,
+            seconds=seconds,
+            rows=rows,
+        )
+        self._log(model, "shadow", request_id, seconds, checked, result)
+
+    # -- feedback and admin ---------------------------------------------------------------------
+    async def record_feedback(self, request: Request) -> int:
+        """Queue the labels of a ``/feedback`` body; returns how many labels were recorded."""
+        self.gate.check_inference(request)
+        body = await read_body(request, self.config.max_body_bytes)
+        name = self.router.champion.slot.model.name
+        records = parse_feedback(body, name)
+        if self.feedback is not None:
+            for record in records:
+                self.feedback.put(record)
+        return sum(len(r.labels) for r in records)
+
+    async def reload(self, uri: str | None) -> ServedModel:
+        """Load ``uri`` (default: the champion's own URI, re-resolved) and swap it in."""
+        return await self.router.champion.reload(uri)
+
+    async def set_traffic(self, traffic: TrafficSplit) -> dict[str, object]:
+        """Load the new challengers, then switch traffic to them in one step."""
+        if not 0.0 <= traffic.canary_percent <= 100.0:
+            raise InputSchemaError("canary.percent", "must be within 0-100")
+        canary = shadow = None
+        if traffic.canary_uri:
+            canary = self._holder(traffic.canary_uri, "canary", follow=False)
+            canary.on_swap = self._on_swap("canary")
+            await canary.reload()
+        if traffic.shadow_uri:
+            shadow = self._holder(traffic.shadow_uri, "shadow", follow=False)
+            shadow.on_swap = self._on_swap("shadow")
+            await shadow.reload()
+        old = self.router.replace(
+            canary=canary, canary_percent=traffic.canary_percent, shadow=shadow
+        )
+        for holder, role in ((old.canary, "canary"), (old.shadow, "shadow")):
+            if holder is not None:
+                if holder.ready:
+                    m = holder.slot.model
+                    self.metrics.set_model(m.name, m.version_label, m.digest, role, False)
+                await holder.close()
+        return self.router.state.describe()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (checked before reading when
+    the client declares its length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(int(declared), limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

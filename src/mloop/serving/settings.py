@@ -1,0 +1,81 @@
+"""What one prediction service is told at start: the model, its limits, tokens and traffic.
+
+A plain dataclass, picklable, so that ``mloop serve --workers N`` hands the same settings to each
+worker process, which builds its own app from them (:func:`mloop.serving.app.create_app`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mloop.errors import ConfigError
+
+__all__ = ["ServingConfig", "TrafficSplit", "parse_canary"]
+
+
+@dataclass(frozen=True)
+class TrafficSplit:
+    """A challenger next to the champion: ``canary_percent`` (0-100) of the requests go to
+    ``canary_uri``; ``shadow_uri`` sees a copy of every request while the champion answers."""
+
+    canary_uri: str | None = None
+    canary_percent: float = 0.0
+    shadow_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Settings of one prediction service.
+
+    ``max_batch_size`` is in rows (1 turns micro-batching off); ``max_wait_ms`` is how long a
+    batch may wait for company, and only while the service is busy (an idle service never
+    waits). ``max_body_bytes`` caps a request body. ``poll_interval_s`` is how often an alias
+    (``models:/name@alias``) is re-read from the registry (0: never). ``log_dir`` receives the
+    prediction and feedback logs (None: no log).
+    """
+
+    model_uri: str
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    token: str | None = None
+    admin_token: str | None = None
+    traffic: TrafficSplit = field(default_factory=TrafficSplit)
+    log_dir: Path | None = None
+    log_flush_rows: int = 10_000
+    log_flush_interval_s: float = 1.0
+    poll_interval_s: float = 5.0
+    allow_nan: bool = False
+    project_dir: Path | None = None
+    metadata_url: str | None = None
+    artifact_root: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1:
+            raise ConfigError(f"max_batch_size must be >= 1 row, got {self.max_batch_size}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+        if self.max_body_bytes < 1024:
+            raise ConfigError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
+        pct = self.traffic.canary_percent
+        if not 0.0 <= pct <= 100.0:
+            raise ConfigError(f"canary percentage must be within 0-100, got {pct}")
+
+    def with_traffic(self, traffic: TrafficSplit) -> ServingConfig:
+        return replace(self, traffic=traffic)
+
+
+def parse_canary(text: str) -> tuple[str, float]:
+    """``URI:PCT`` (``models:/lending/4:10``) -> (uri, percent)."""
+    uri, sep, pct = text.rpartition(":")
+    try:
+        value = float(pct)
+    except ValueError:
+        value = -1.0
+    if not sep or not uri or not 0.0 <= value <= 100.0:
+        raise ConfigError(
+            f"--canary {text!r}: expected URI:PERCENT with a percentage within 0-100, "
+            "e.g. models:/lending/4:10"
+        )
+    return uri, value

@@ -1,0 +1,172 @@
+"""Request input checked against the model's signature before the model sees it.
+
+Protocols parse a body into ``Columns`` (column name -> values); :func:`check_columns` turns them
+into numpy arrays of the signature's dtypes or raises :class:`~mloop.errors.InputSchemaError`
+naming the offending field: an unknown or missing column, a value of the wrong type, columns of
+unequal length, or a missing value (null/NaN) where the service does not allow one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mloop.errors import InputSchemaError
+
+__all__ = [
+    "Columns",
+    "InputSpec",
+    "check_columns",
+    "dtype_kind",
+    "oip_datatype",
+    "spec_from_signature",
+]
+
+Columns = dict[str, np.ndarray]
+"""Checked input: one 1-D array per signature column, all of the same length."""
+
+_FLOAT = ("float64", "float32", "float16", "double", "Float64", "Float32")
+_INT = ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8", "Int64", "Int32")
+_BOOL = ("bool", "boolean")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The model's inputs as the service checks them: ``kinds`` maps a column to ``float``,
+    ``int``, ``bool`` or ``str``; ``dtypes`` to the numpy dtype handed to the model."""
+
+    names: tuple[str, ...]
+    kinds: Mapping[str, str]
+    dtypes: Mapping[str, np.dtype]
+    allow_nan: bool = False
+
+
+def dtype_kind(dtype: str) -> str:
+    """``float``, ``int``, ``bool`` or ``str`` for a signature dtype name."""
+    if dtype in _FLOAT or dtype.startswith("float"):
+        return "float"
+    if dtype in _INT or dtype.startswith(("int", "uint")):
+        return "int"
+    if dtype in _BOOL:
+        return "bool"
+    return "str"
+
+
+def spec_from_signature(signature: Any, *, allow_nan: bool = False) -> InputSpec:
+    """An :class:`InputSpec` from a model signature (``.inputs``: items with name and dtype)."""
+    names, kinds, dtypes = [], {}, {}
+    for col in signature.inputs:
+        kind = dtype_kind(str(col.dtype))
+        names.append(col.name)
+        kinds[col.name] = kind
+        dtypes[col.name] = np.dtype(
+            {"float": "float32" if col.dtype == "float32" else "float64", "int": "int64"}.get(
+                kind, "bool" if kind == "bool" else "object"
+            )
+        )
+    return InputSpec(tuple(names), kinds, dtypes, allow_nan)
+
+
+def oip_datatype(kind: str, dtype: np.dtype | None = None) -> str:
+    """The Open Inference Protocol datatype of a column kind (``FP64``, ``INT64``, ...)."""
+    if kind == "float":
+        return "FP32" if dtype is not None and dtype == np.float32 else "FP64"
+    return {"int": "INT64", "bool": "BOOL"}.get(kind, "BYTES")
+
+
+def check_columns(spec: InputSpec, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Columns:
+    """Check ``columns`` against ``spec``; return them as arrays in signature order."""
+    unknown = [name for name in columns if name not in spec.kinds]
+    if unknown:
+        raise InputSchemaError(
+            unknown[0], f"is not an input of this model; its inputs are {list(spec.names)}"
+        )
+    missing = [name for name in spec.names if name not in columns]
+    if missing:
+        raise InputSchemaError(missing[0], "is missing; every input of the signature is required")
+    out: Columns = {}
+    n_rows = -1
+    for name in spec.names:
+        arr = _convert(name, spec.kinds[name], spec.dtypes[name], columns[name], spec.allow_nan)
+        if n_rows < 0:
+            n_rows = len(arr)
+        elif len(arr) != n_rows:
+            raise InputSchemaError(
+                name, f"has {len(arr)} values but {spec.names[0]!r} has {n_rows}; send one per row"
+            )
+        out[name] = arr
+    if n_rows == 0:
+        raise InputSchemaError(spec.names[0], "holds no rows; send at least one")
+    return out
+
+
+def _convert(name: str, kind: str, dtype: np.dtype, values: Any, allow_nan: bool) -> np.ndarray:
+    try:
+        raw = values if isinstance(values, np.ndarray) else np.asarray(values)
+    except (ValueError, TypeError) as exc:
+        raise InputSchemaError(name, f"cannot be read as a list of values: {exc}") from None
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if raw.ndim != 1:
+        raise InputSchemaError(name, f"must be a flat list of values, got shape {list(raw.shape)}")
+    if raw.size == 0:
+        return np.empty(0, dtype=dtype)
+    code = raw.dtype.kind
+    if kind == "float":
+        if code in "fiu":
+            arr = raw.astype(dtype, copy=False)
+        elif code == "O":
+            arr = _floats_from_objects(name, raw, dtype)
+        else:
+            raise InputSchemaError(name, f"expected numbers, got {_what(raw)}")
+        if not allow_nan and len(arr) and np.isnan(arr).any():
+            raise InputSchemaError(
+                name, "holds a missing value (null/NaN), which this service does not accept"
+            )
+        return arr
+    if code == "O" and any(v is None for v in raw):
+        raise InputSchemaError(name, "holds a missing value (null), which is not allowed")
+    if kind == "int":
+        if code in "iu":
+            return raw.astype(np.int64, copy=False)
+        if code == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all():
+            return raw.astype(np.int64)
+        if code == "f" and np.isnan(raw).any():
+            raise InputSchemaError(name, "holds a missing value (NaN), which is not allowed")
+        raise InputSchemaError(name, f"expected integers, got {_what(raw)}")
+    if kind == "bool":
+        if code == "b":
+            return raw
+        raise InputSchemaError(name, f"expected booleans (true/false), got {_what(raw)}")
+    if code in "US":
+        return raw.astype(object)
+    if code == "O" and all(isinstance(v, str) for v in raw):
+        return raw
+    raise InputSchemaError(name, f"expected strings, got {_what(raw)}")
+
+
+def _floats_from_objects(name: str, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Numbers mixed with nulls (JSON ``null`` -> NaN); anything else is refused."""
+    out = np.empty(len(raw), dtype=dtype)
+    for i, v in enumerate(raw):
+        if v is None:
+            out[i] = np.nan
+        elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+            out[i] = v
+        else:
+            raise InputSchemaError(name, f"expected numbers, got {type(v).__name__} {v!r:.40}")
+    return out
+
+
+def _what(raw: np.ndarray) -> str:
+    code = raw.dtype.kind
+    names = {"U": "strings", "S": "bytes", "b": "booleans", "f": "numbers with fractions"}
+    if code in names:
+        return names[code]
+    if code in "iu":
+        return "integers"
+    kinds = sorted({type(v).__name__ for v in raw[:100]})
+    return "values of type " + "/".join(kinds)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from mloop.serving.feedback import FeedbackRecord, feedback_rows
+from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+
+HOUR = 3600.0
+T0 = 1_795_500_000.0  # some hour boundary region, UTC
+
+
+def record(model: str, ts: float, rid: str, n: int = 2) -> PredictionRecord:
+    return PredictionRecord(
+        model=model,
+        version="1",
+        route="champion",
+        request_id=rid,
+        timestamp=ts,
+        latency_ms=1.5,
+        inputs={"x": np.arange(n, dtype=float), "model": np.full(n, "clash", dtype=object)},
+        predictions=np.arange(n),
+        probabilities=None,
+    )
+
+
+def pred_log(root, **kw) -> ParquetLog:
+    return ParquetLog(root, lambda r: (r.model, r.timestamp, prediction_rows(r)), **kw)
+
+
+def test_files_rotate_by_model_and_hour(tmp_path) -> None:
+    log = pred_log(tmp_path, flush_interval_s=60)
+    log.start()
+    log.put(record("a", T0, "r1"))
+    log.put(record("a", T0 + HOUR, "r2"))
+    log.put(record("b", T0, "r3"))
+    log.close()
+    files = sorted(p.relative_to(tmp_path).parts[:3] for p in tmp_path.rglob("*.parquet"))
+    hours = {f[2] for f in files}
+    assert {f[0] for f in files} == {"a", "b"} and len(files) == 3 and len(hours) == 2
+    table = pq.read_table(next((tmp_path / "b").rglob("*.parquet")))
+    assert table.column("request_id").to_pylist() == ["r3", "r3"]
+    assert table.column("input.model").to_pylist() == ["clash", "clash"]  # no clash with meta
+    assert table.column("model").to_pylist() == ["b", "b"]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_full_buffer_is_written_without_waiting_for_close(tmp_path) -> None:
+    log = pred_log(tmp_path, flush_rows=3, flush_interval_s=60)
+    log.start()
+    for i in range(3):
+        log.put(record("a", T0, f"r{i}"))
+    deadline = time.monotonic() + 5
+    while not list(tmp_path.rglob("*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert log.rows_written == 6
+    log.close()
+    log.close()  # closing twice is harmless
+    assert log.files_written == 1
+
+
+def test_feedback_labels_of_mixed_types_are_kept_as_text(tmp_path) -> None:
+    log = ParquetLog(tmp_path, feedback_rows, flush_interval_s=60)
+    log.start()
+    log.put(FeedbackRecord("m", "r1", [1, "yes"], T0))
+    log.close()
+    table = pq.read_table(next(tmp_path.rglob("*.parquet")))
+    assert table.column("label").to_pylist() == ["1", "yes"]
+    assert table.column("row").to_pylist() == [0, 1]

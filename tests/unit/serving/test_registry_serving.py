@@ -1,0 +1,75 @@
+"""Serving registered models: the alias is followed (and rolled back) in the background, and a
+package whose bytes differ from the registry's digest is refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import mloop.registry
+from mloop.errors import IntegrityError
+from mloop.serving import registry_access
+from mloop.serving.app import create_app
+from mloop.serving.model_source import load_served_model
+from mloop.serving.settings import ServingConfig
+
+
+@pytest.fixture
+def registered(project_dir, packages):
+    registry_access.reset()
+    for name in ("credit", "ones", "zeros"):
+        mloop.registry.register_model("credit", packages[name])
+    mloop.registry.set_alias("credit", "production", 1, reason="first")
+    yield
+    registry_access.reset()
+
+
+@pytest.mark.slow
+def test_the_service_follows_the_alias_and_its_rollback(registered, kit) -> None:
+    body = {"dataframe_records": [kit.row | {"income": 20.0}]}
+
+    async def version_after(c, expected: str) -> str:
+        for _ in range(200):
+            resp = await c.post("/v2/models/credit/infer", json=kit.oip_body([kit.row]))
+            assert resp.status_code == 200, resp.text
+            if resp.json()["model_version"] == expected:
+                return expected
+            await asyncio.sleep(0.02)
+        return resp.json()["model_version"]
+
+    async def main():
+        app = create_app(ServingConfig("models:/credit@production", poll_interval_s=0.05))
+        async with kit.serving(app) as c:
+            first = (await c.post("/invocations", json=body)).json()
+            await asyncio.to_thread(
+                mloop.registry.set_alias, "credit", "production", 2, reason="v2"
+            )
+            moved = await version_after(c, "2")
+            second = (await c.post("/invocations", json=body)).json()
+            await asyncio.to_thread(mloop.registry.rollback, "credit", "production", reason="bad")
+            back = await version_after(c, "1")
+            meta = (await c.get("/v2/models/credit")).json()
+            return first, moved, second, back, meta
+
+    first, moved, second, back, meta = kit.run(main())
+    assert first == {"predictions": [0]} and second == {"predictions": [1]}
+    assert moved == "2" and back == "1"
+    assert meta["versions"] == ["1"]
+
+
+def test_a_package_that_differs_from_the_registry_digest_is_refused(
+    registered, project_dir
+) -> None:
+    version = mloop.registry.resolve("models:/credit/1")
+    store = registry_access.registry().artifacts
+    with store.open_local(version.uri) as folder:
+        target = folder
+    model_file = next(p for p in target.rglob("*") if p.is_file() and p.name != "mloop-model.json")
+    backup = model_file.read_bytes()
+    try:
+        model_file.write_bytes(backup + b"tampered")
+        with pytest.raises(IntegrityError):
+            load_served_model("models:/credit/1")
+    finally:
+        model_file.write_bytes(backup)

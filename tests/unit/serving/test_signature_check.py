@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mloop.errors import InputSchemaError
+from mloop.models import ColumnSpec, Signature
+from mloop.serving.signature_check import check_columns, spec_from_signature
+
+SIG = Signature(
+    (
+        ColumnSpec("age", "int64"),
+        ColumnSpec("income", "float64"),
+        ColumnSpec("city", "object"),
+        ColumnSpec("member", "bool"),
+    )
+)
+
+
+def good() -> dict[str, list[object]]:
+    return {"age": [30, 41], "income": [1.5, 2], "city": ["a", "b"], "member": [True, False]}
+
+
+def test_valid_columns_come_back_as_arrays_of_the_signature_dtypes() -> None:
+    out = check_columns(spec_from_signature(SIG), good())
+    assert list(out) == ["age", "income", "city", "member"]
+    assert out["age"].dtype == np.int64 and out["income"].dtype == np.float64
+    assert out["city"].dtype == object and out["member"].dtype == bool
+    assert out["income"].tolist() == [1.5, 2.0]
+
+
+def test_integral_floats_are_accepted_for_integer_columns() -> None:
+    cols = good() | {"age": [30.0, 41.0]}
+    assert check_columns(spec_from_signature(SIG), cols)["age"].tolist() == [30, 41]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"age": [30.5, 41]}, "age", "expected integers"),
+        ({"income": ["x", "y"]}, "income", "expected numbers"),
+        ({"income": [1.0, None]}, "income", "missing value"),
+        ({"income": [1.0, float("nan")]}, "income", "missing value"),
+        ({"city": [1, 2]}, "city", "expected strings"),
+        ({"city": ["a", None]}, "city", "missing value"),
+        ({"member": [1, 0]}, "member", "expected booleans"),
+        ({"member": [True]}, "member", "has 1 values"),
+        ({"zip": [1, 2]}, "zip", "not an input"),
+        ({"income": [[1.0, 2.0], [3.0, 4.0]]}, "income", "flat list"),
+        ({"income": [[1.0], 2.0]}, "income", "cannot be read"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field(change: dict, field: str, words: str) -> None:
+    with pytest.raises(InputSchemaError) as info:
+        check_columns(spec_from_signature(SIG), good() | change)
+    assert info.value.field == field
+    assert words in str(info.value)
+
+
+def test_missing_column_is_named() -> None:
+    cols = good()
+    del cols["city"]
+    with pytest.raises(InputSchemaError, match=r"'city'.*missing"):
+        check_columns(spec_from_signature(SIG), cols)
+
+
+def test_no_rows_is_refused() -> None:
+    with pytest.raises(InputSchemaError, match="no rows"):
+        check_columns(spec_from_signature(SIG), {k: [] for k in good()})
+
+
+def test_nan_is_accepted_when_allowed() -> None:
+    spec = spec_from_signature(SIG, allow_nan=True)
+    out = check_columns(spec, good() | {"income": [None, 2.0]})
+    assert np.isnan(out["income"][0]) and out["income"][1] == 2.0
