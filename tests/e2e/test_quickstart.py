@@ -1,5 +1,6 @@
 """``mloop quickstart`` from a fresh folder, as a new user runs it: it copies the demo project,
-trains on the real Lending Club data, records the metrics, and a second run is all cache hits."""
+trains on the real Lending Club data, validates the model (slices, baseline, a served copy),
+registers and promotes it; later runs show "unchanged", a refusal with reasons, a promotion."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def mloop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_quickstart_trains_records_and_then_hits_the_cache(tmp_path: Path) -> None:
+STEPS = ["ingest", "split", "train", "evaluate", "infra_validate", "push"]
+
+
+def test_quickstart_trains_validates_promotes_then_decides_again(tmp_path: Path) -> None:
     first = mloop("quickstart", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     project = tmp_path / "mloop-quickstart"
@@ -37,6 +41,7 @@ def test_quickstart_trains_records_and_then_hits_the_cache(tmp_path: Path) -> No
     assert (project / "data" / "lending_club.parquet").is_file()
     assert (project / ".mloop" / "mloop.db").is_file()
     assert "roc_auc" in first.stdout and "mloop runs show" in first.stdout
+    assert "Decision: promoted (v1)" in first.stdout
 
     listed = mloop("runs", "list", "--json", cwd=project)
     assert listed.returncode == 0, listed.stderr
@@ -46,23 +51,48 @@ def test_quickstart_trains_records_and_then_hits_the_cache(tmp_path: Path) -> No
     metrics = run["metrics"]
     assert 0.6 < metrics["roc_auc"] <= 1.0
     assert 0.0 < metrics["pr_auc"] <= 1.0 and metrics["log_loss"] > 0.0
-    assert metrics["test_rows"] == pytest.approx(9857 * 0.25, abs=1)
+    assert metrics["blessed"] == 1.0 and metrics["infra_blessed"] == 1.0
+    assert 0 < metrics["infra_rss_mb"] < 2048
 
     shown = json.loads(mloop("runs", "show", run["id"], "--json", cwd=project).stdout)
     steps = {e["step"]: e["state"] for e in shown["executions"]}
-    assert steps == dict.fromkeys(["ingest", "split", "train", "evaluate"], "succeeded")
+    assert steps == dict.fromkeys(STEPS, "succeeded")
+    assert shown["tags"]["mloop.push"] == "promoted"
 
+    model = json.loads(mloop("models", "show", "lending_club", "--json", cwd=project).stdout)
+    (v1,) = model["versions"]
+    assert v1["run_id"] == run["id"] and v1["aliases"] == ["production"]
+    assert v1["data_artifact_id"] and v1["artifact_id"]  # linked to its data and package
+    assert model["alias_history"][0]["to_version"] == 1
+
+    # Same data, same parameters: the model comes from the cache, validation runs again, and
+    # production already serves this package.
     second = mloop("quickstart", cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "4 of 4 steps cached" in second.stdout
+    assert "3 of 6 steps cached" in second.stdout
+    assert "Decision: unchanged" in second.stdout and "already serves" in second.stdout
+
+    # A challenger that is worse overall and in some slices is refused, with the reasons.
+    refused = mloop("quickstart", "-p", "model_type=hist_gradient_boosting", cwd=tmp_path)
+    assert refused.returncode == 0, refused.stdout + refused.stderr
+    assert "Decision: refused" in refused.stdout and "slice" in refused.stdout
     runs = json.loads(mloop("runs", "list", "--json", cwd=project).stdout)
-    assert len(runs) == 2 and runs[0]["id"] != run["id"]
-    again = json.loads(mloop("runs", "show", runs[0]["id"], "--json", cwd=project).stdout)
-    assert {e["state"] for e in again["executions"]} == {"cached"}
-    assert "roc_auc" in second.stdout  # the summary shows the metrics of the run that made them
+    latest = json.loads(mloop("runs", "show", runs[0]["id"], "--json", cwd=project).stdout)
+    assert latest["tags"]["mloop.push"] == "refused"
+    assert "worse than the baseline" in latest["tags"]["mloop.push.reason"]
+
+    # A better-regularised challenger is blessed against production on the same test set.
+    promoted = mloop("quickstart", "-p", "C=0.03", cwd=tmp_path)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert "Decision: promoted (v2)" in promoted.stdout
+    model = json.loads(mloop("models", "show", "lending_club", "--json", cwd=project).stdout)
+    assert model["aliases"] == {"production": 2}
+
+    back = mloop("models", "rollback", "lending_club", "production", "-r", "demo", cwd=project)
+    assert back.returncode == 0 and "v2 -> v1" in back.stdout
 
     lineage = json.loads(mloop("lineage", run["id"], "--upstream", "--json", cwd=project).stdout)
-    assert [c["kind"] for c in lineage["children"]] == ["execution"] * 4
+    assert [c["kind"] for c in lineage["children"]] == ["execution"] * 6
 
 
 def test_quickstart_fresh_forgets_earlier_runs(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Train, validate and promote a loan-default classifier on the Lending Club loans of early 2016.
 
-    ingest -> split -> train -> evaluate (slices: term, region; against models:/lending_club@production)
+    ingest -> split -> train -> evaluate (slices: term, region; vs models:/lending_club@production)
                             \\-> infra_validate (serve the package in a fresh process) -> push
 
 ``push`` registers the candidate and moves the ``production`` alias only when it is blessed
@@ -116,5 +116,5 @@ def training(
         baseline=f"models:/{MODEL_NAME}@{alias}",
         thresholds=THRESHOLDS,
     )
-    infra = infra_validate(model, test_part)
+    infra = infra_validate(model, test_part, max_p95_ms=1000.0)  # ms; generous for laptops
     push(model, blessing, infra, name=MODEL_NAME, alias=alias)

@@ -157,7 +157,7 @@ def _print_statistics(stats: Statistics, path: Path) -> None:
     for col in ("column", "kind", "null", "distinct", "mean", "std", "min", "median", "max", "top values"):
         table.add_column(col, justify="right" if col in ("null", "distinct", "mean", "std", "min", "median", "max") else "left")  # fmt: skip
     for f in stats.features.values():
-        cells = [f.name, f.kind, f"{1 - f.presence:.1%}", f"{f.distinct}{'' if f.distinct_exact else '~'}"]
+        cells = [f.name, f.kind, f"{1 - f.presence:.1%}", _distinct(f)]
         if f.numeric is not None and f.numeric.count:
             n = f.numeric
             cells += [_g(n.mean), _g(n.std), _g(n.min), _g(n.quantiles["q0.5"]), _g(n.max), ""]
@@ -170,6 +170,13 @@ def _print_statistics(stats: Statistics, path: Path) -> None:
             cells += [""] * 6
         table.add_row(*cells)
     console().print(table)
+
+
+def _distinct(f: object) -> str:
+    value = getattr(f, "distinct", None)
+    if value is None:
+        return "—"
+    return f"{value}" if getattr(f, "distinct_exact", False) else f"~{value}"
 
 
 def _g(x: float) -> str:

@@ -195,8 +195,7 @@ def rollback(
         print_json(change_to_dict(change))
         return
     console().print(
-        f"{name}@{alias} rolled back: {_v(change.from_version)} -> "
-        f"[bold]{_v(change.to_version)}[/]"
+        f"{name}@{alias} rolled back: {_v(change.from_version)} -> [bold]{_v(change.to_version)}[/]"
     )
 
 

@@ -52,7 +52,9 @@ def build_estimator(
     try:
         model = cls(**dict(params or {}))
     except TypeError as exc:
-        raise ValidationError(f"{estimator} does not accept the params {dict(params or {})}: {exc}")
+        raise ValidationError(
+            f"{estimator} does not accept the params {dict(params or {})}: {exc}"
+        ) from exc
     if preprocess == "none":
         return model
     if preprocess != "auto":

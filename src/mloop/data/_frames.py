@@ -16,7 +16,7 @@ from mloop.errors import ValidationError
 
 __all__ = ["DEFAULT_BATCH_ROWS", "describe", "iter_batches", "to_polars"]
 
-DEFAULT_BATCH_ROWS = 1_000_000  # rows per batch: bounds memory, keeps per-batch overhead small
+DEFAULT_BATCH_ROWS = 250_000  # rows per batch: bounds memory (about 0.7x of 5M rows x 30 columns)
 _PARQUET = {".parquet", ".pq", ".parq"}
 _CSV = {".csv", ".tsv", ".txt"}
 

@@ -91,7 +91,7 @@ def _categorical_traces(cur: FeatureStatistics, ref: FeatureStatistics | None) -
 def _feature_row(f: FeatureStatistics, verdict: Any, anomalies: list[Any]) -> str:
     cells = [f"<td><a href='#f-{html.escape(f.name)}'>{html.escape(f.name)}</a></td>",
              f"<td>{html.escape(f.kind)}</td>", f"<td>{html.escape(f.dtype)}</td>",
-             f"<td>{f.count}</td>", f"<td>{(1 - f.presence):.2%}</td>", f"<td>{f.distinct}</td>"]  # fmt: skip
+             f"<td>{f.count}</td>", f"<td>{(1 - f.presence):.2%}</td>", f"<td>{_fmt(f.distinct)}</td>"]  # fmt: skip
     if f.numeric is not None:
         n = f.numeric
         detail = f"mean {_fmt(n.mean)}, std {_fmt(n.std)}, min {_fmt(n.min)}, median {_fmt(n.quantiles['q0.5'])}, max {_fmt(n.max)}, zeros {n.zeros}"  # fmt: skip
@@ -148,7 +148,7 @@ def render_html(
                   "height": 280, "margin": {"l": 50, "r": 10, "t": 40, "b": 60},
                   "yaxis": {"tickformat": ".0%", "title": {"text": "share of rows"}}}  # fmt: skip
         charts.append(f"<div class='chart' id='f-{html.escape(name)}'><div id='c{i}'></div></div>")
-        payload = json.dumps([traces, layout]).replace("</", "<\\/")
+        payload = json.dumps([traces, layout]).replace("<", "\\u003c")  # no tag can close
         scripts.append(f"(function(){{var p={payload};Plotly.newPlot('c{i}',p[0],p[1],{{displayModeBar:false,responsive:true}});}})();")  # fmt: skip
     verdict_line = ""
     if drift is not None:

@@ -103,20 +103,33 @@ class DistinctSketch:
         )
 
     @staticmethod
-    def bucket_rank_expr(column: Any) -> Any:
-        """A Polars expression mapping each non-null value of ``column`` to ``bucket * 64 +
-        rank`` (the register index and its leading-zero rank), for :meth:`update_from_keys`."""
+    def keys_expr(values: Any) -> Any:
+        """A Polars expression mapping each value of the (string) expression ``values`` to
+        ``bucket * 64 + rank`` (register index and leading-zero rank); nulls map to 0, which
+        never raises a register. Feed the result to :meth:`update_from_keys`."""
         import polars as pl
 
         low_bits = 1 << (64 - HLL_PRECISION)
-        hashed = column.drop_nulls().hash(seed=_HASH_SEED)
-        rank = ((hashed % low_bits).bitwise_leading_zeros().cast(pl.Int64) - HLL_PRECISION + 1).clip(
-            1, _HLL_RANKS
-        )
-        return (hashed // low_bits).cast(pl.Int64) * 64 + rank
+        hashed = values.hash(seed=_HASH_SEED)
+        rank = (
+            (hashed % low_bits).bitwise_leading_zeros().cast(pl.Int64) - HLL_PRECISION + 1
+        ).clip(1, _HLL_RANKS)
+        keys = (hashed // low_bits).cast(pl.Int64) * 64 + rank
+        return pl.when(values.is_null()).then(0).otherwise(keys)
+
+    @classmethod
+    def of_values(cls, values: Any) -> DistinctSketch:
+        """The sketch of a Polars Series of distinct values (cheap when they are few)."""
+        import polars as pl
+
+        sketch = cls()
+        if len(values):
+            keys = pl.select(cls.keys_expr(pl.lit(values))).to_series().to_numpy()
+            sketch.update_from_keys(keys)
+        return sketch
 
     def update_from_keys(self, keys: np.ndarray) -> None:
-        """Fold in ``bucket * 64 + rank`` keys from :meth:`bucket_rank_expr`."""
+        """Fold in ``bucket * 64 + rank`` keys from :meth:`keys_expr`."""
         if not len(keys):
             return
         seen = np.bincount(keys, minlength=_HLL_M * 64).reshape(_HLL_M, 64) > 0

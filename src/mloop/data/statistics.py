@@ -8,9 +8,10 @@ quantile sketch fed from the column's values; batch summaries are then merged wi
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from mloop.data._frames import DEFAULT_BATCH_ROWS, iter_batches
 from mloop.data.sketches import DistinctSketch
@@ -64,12 +65,22 @@ def compute_statistics(
     if max_values < 1:
         raise ValidationError(f"max_values must be >= 1, got {max_values}")
     total: Statistics | None = None
-    for batch in iter_batches(data, batch_rows):
-        part = _batch_statistics(batch, max_values)
-        if slice_by is not None:
-            part.slice_by = slice_by
-            part.slices = _slice_statistics(batch, slice_by, max_values)
-        total = part if total is None else total.merge(part)
+    # Quantile sketches are fed on a second thread while Polars (which releases the GIL)
+    # summarises the next batch; at most two batches are in flight, bounding memory.
+    in_flight: deque[Future[Statistics]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mloop-sketch") as sketcher:
+        for batch in iter_batches(data, batch_rows):
+            pending = _summarise(batch, max_values)
+            if slice_by is not None:
+                slices = _slice_statistics(batch, slice_by, max_values)
+                pending.statistics.slice_by, pending.statistics.slices = slice_by, slices
+            in_flight.append(sketcher.submit(pending.finish))
+            while len(in_flight) > 1:
+                part = in_flight.popleft().result()
+                total = part if total is None else total.merge(part)
+        while in_flight:
+            part = in_flight.popleft().result()
+            total = part if total is None else total.merge(part)
     assert total is not None  # iter_batches yields at least one batch
     if slice_by is not None and len(total.slices) > MAX_SLICES:
         raise ValidationError(
@@ -90,7 +101,7 @@ def _slice_statistics(batch: Any, column: str, max_values: int) -> dict[str, Sta
             f"slice_by={column!r} has more than {MAX_SLICES} values; slice by a coarser column"
         )
     return {
-        f"{column}={_slice_label(key[0])}": _batch_statistics(frame, max_values)
+        f"{column}={_slice_label(key[0])}": _summarise(frame, max_values).finish()
         for key, frame in parts.items()
     }
 
@@ -102,13 +113,38 @@ def _slice_label(value: Any) -> str:
     return str(value)
 
 
-def _batch_statistics(batch: Any, max_values: int) -> Statistics:
+@dataclass
+class _PendingBatch:
+    """A batch summarised by Polars, waiting for its sketches (see :meth:`finish`)."""
+
+    statistics: Statistics
+    numeric: dict[str, Any] = field(default_factory=dict)  # column -> Series of its values
+    hll_keys: dict[str, Any] = field(default_factory=dict)  # column -> Series of HLL keys
+
+    def finish(self) -> Statistics:
+        for name, series in self.numeric.items():
+            values = series.filter(series.is_finite()) if series.dtype.is_float() else series.drop_nulls()
+            summary = self.statistics.features[name].numeric
+            assert summary is not None
+            summary.sketch.update(values.cast(float).to_numpy())
+        for name, keys in self.hll_keys.items():
+            self.statistics.features[name].distinct_sketch.update_from_keys(keys.to_numpy())
+        self.numeric.clear()
+        self.hll_keys.clear()
+        return self.statistics
+
+
+def _summarise(batch: Any, max_values: int) -> _PendingBatch:
+    """One Polars query over the batch; what Python must still do is left in the result."""
+    import polars as pl
+
     kinds = {name: column_kind(dtype) for name, dtype in batch.schema.items()}
     exprs: list[Any] = []
     for name, dtype in batch.schema.items():
         exprs.extend(_aggregations(name, dtype, kinds[name], max_values))
     row = batch.select(exprs).row(0, named=True) if exprs else {}
-    features: dict[str, FeatureStatistics] = {}
+    pending = _PendingBatch(Statistics(num_rows=batch.height))
+    truncated: list[str] = []
     for name, dtype in batch.schema.items():
         kind = kinds[name]
         feature = FeatureStatistics(
@@ -118,19 +154,37 @@ def _batch_statistics(batch: Any, max_values: int) -> Statistics:
             count=batch.height,
             nulls=int(row[f"{name}\x00nulls"]),
         )
-        keys = row.get(f"{name}\x00hll")
-        if keys:
-            feature.distinct_sketch.update_from_keys(np.asarray(keys, dtype=np.int64))
         if kind == NUMERIC:
-            feature.numeric = _numeric_summary(batch.get_column(name), row, name)
+            feature.numeric = _numeric_summary(row, name)
+            if feature.numeric.count:
+                pending.numeric[name] = batch.get_column(name)
         elif kind == CATEGORICAL:
-            feature.categorical = _categorical_summary(row, name, dtype, max_values)
+            feature.categorical = _categorical_summary(row, name, max_values)
+            if feature.categorical.exact:
+                values = pl.Series(list(feature.categorical.frequencies), dtype=pl.String)
+                feature.distinct_sketch = DistinctSketch.of_values(values)
+            else:
+                truncated.append(name)
         elif kind == DATETIME:
             feature.datetime = DatetimeSummary(
                 row[f"{name}\x00min"], row[f"{name}\x00max"], getattr(dtype, "time_zone", None)
             )
-        features[name] = feature
-    return Statistics(num_rows=batch.height, features=features)
+        pending.statistics.features[name] = feature
+    if truncated:  # many distinct values: hash every row into the HLL sketch
+        keys = batch.select(
+            DistinctSketch.keys_expr(_as_strings(pl.col(n), batch.schema[n])).alias(n) for n in truncated
+        )
+        pending.hll_keys = {n: keys.get_column(n) for n in truncated}
+    return pending
+
+
+def _as_strings(col: Any, dtype: Any) -> Any:
+    """A categorical column's values as the strings its frequencies are keyed by."""
+    import polars as pl
+
+    if dtype == pl.Boolean:
+        return col.cast(pl.String).str.to_lowercase()
+    return col.cast(pl.String)
 
 
 def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any]:
@@ -141,7 +195,6 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
     exprs = [col.null_count().alias(key + "nulls"), col.count().alias(key + "present")]
     if kind == OTHER:
         return exprs
-    exprs.append(DistinctSketch.bucket_rank_expr(col).unique().implode().alias(key + "hll"))
     if kind == NUMERIC:
         is_float = dtype.is_float()
         finite = col.filter(col.is_finite()) if is_float else col.drop_nulls()
@@ -158,11 +211,7 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
         if is_float:
             exprs += [col.is_nan().sum().alias(key + "nan"), col.is_infinite().sum().alias(key + "inf")]
     elif kind == CATEGORICAL:
-        values = col.drop_nulls()
-        if dtype == pl.Boolean:
-            values = values.cast(pl.String).str.to_lowercase()
-        else:
-            values = values.cast(pl.String)
+        values = _as_strings(col.drop_nulls(), dtype)
         top = values.value_counts(sort=True).head(max_values + 1)  # one more: was it cut?
         exprs.append(top.implode().alias(key + "freq"))
         if dtype != pl.Boolean:
@@ -182,10 +231,10 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
     return exprs
 
 
-def _numeric_summary(series: Any, row: dict[str, Any], name: str) -> NumericSummary:
+def _numeric_summary(row: dict[str, Any], name: str) -> NumericSummary:
     key = f"{name}\x00"
     n = int(row[key + "n"])
-    summary = NumericSummary(
+    return NumericSummary(
         count=n,
         mean=float(row[key + "mean"]) if n else 0.0,
         m2=float(row[key + "var"]) * n if n else 0.0,
@@ -195,15 +244,9 @@ def _numeric_summary(series: Any, row: dict[str, Any], name: str) -> NumericSumm
         nan=int(row.get(key + "nan") or 0),
         inf=int(row.get(key + "inf") or 0),
     )
-    if n:
-        values = series.filter(series.is_finite()) if series.dtype.is_float() else series.drop_nulls()
-        summary.sketch.update(values.cast(float).to_numpy())
-    return summary
 
 
-def _categorical_summary(
-    row: dict[str, Any], name: str, dtype: Any, max_values: int
-) -> CategoricalSummary:
+def _categorical_summary(row: dict[str, Any], name: str, max_values: int) -> CategoricalSummary:
     key = f"{name}\x00"
     pairs = row[key + "freq"] or []
     frequencies: dict[str, int] = {}

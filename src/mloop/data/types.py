@@ -278,9 +278,12 @@ class FeatureStatistics:
         return self.present / self.count if self.count else 1.0
 
     @property
-    def distinct(self) -> int:
-        """Distinct non-null values: exact while every value is tracked, else the HLL estimate."""
-        if self.categorical is not None and self.categorical.exact:
+    def distinct(self) -> int | None:
+        """Distinct non-null values of a categorical column: exact while every value is tracked,
+        else the HLL estimate; ``None`` for other kinds (not counted: numbers have quantiles)."""
+        if self.categorical is None:
+            return None
+        if self.categorical.exact:
             return len(self.categorical.frequencies)
         return round(self.distinct_sketch.estimate())
 

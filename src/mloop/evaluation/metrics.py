@@ -128,7 +128,9 @@ def classification_metrics(
         "brier": float(brier_score_loss(y, p)),
     }
     bins = calibration_bins(y, p)
-    metrics["ece"] = float(sum(b.count * abs(b.mean_predicted - b.observed_rate) for b in bins)) / len(y)
+    metrics["ece"] = float(
+        sum(b.count * abs(b.mean_predicted - b.observed_rate) for b in bins)
+    ) / len(y)
     return metrics
 
 
@@ -140,7 +142,9 @@ def regression_metrics(target: Any, prediction: Any) -> dict[str, float]:
     y = np.asarray(target, dtype=np.float64)
     yhat = np.asarray(prediction, dtype=np.float64)
     if y.shape != yhat.shape or len(y) == 0:
-        raise ValidationError(f"targets {y.shape} and predictions {yhat.shape} must match, non-empty")
+        raise ValidationError(
+            f"targets {y.shape} and predictions {yhat.shape} must match, non-empty"
+        )
     check_finite(yhat, "predictions")
     return {
         "rmse": float(math.sqrt(mean_squared_error(y, yhat))),

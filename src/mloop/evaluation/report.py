@@ -48,7 +48,9 @@ def render_html(
             )
             if baseline is not None:
                 fig.add_bar(
-                    name="baseline", x=keys, y=[baseline.slice_metric(column, k, metric) for k in keys]
+                    name="baseline",
+                    x=keys,
+                    y=[baseline.slice_metric(column, k, metric) for k in keys],
                 )
             fig.update_layout(title=f"{metric} by {column}", barmode="group", height=380)
             figures.append(fig)

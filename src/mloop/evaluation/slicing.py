@@ -23,11 +23,15 @@ def slice_keys(values: Any) -> Any:
     series = pd.Series(values).reset_index(drop=True)
     numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
     if numeric and series.nunique(dropna=True) > MAX_CATEGORIES:
-        qs = np.unique(np.nanquantile(series.to_numpy(dtype=float), np.linspace(0, 1, NUMERIC_BINS + 1)))
+        qs = np.unique(
+            np.nanquantile(series.to_numpy(dtype=float), np.linspace(0, 1, NUMERIC_BINS + 1))
+        )
         bins = pd.cut(series, qs, include_lowest=True, duplicates="drop")
         labels = bins.map(lambda iv: f"[{iv.left:.4g}, {iv.right:.4g}]").astype(object)
         return labels.where(series.notna(), "<missing>").to_numpy(dtype=object)
-    return series.astype(object).where(series.notna(), "<missing>").astype(str).to_numpy(dtype=object)
+    return (
+        series.astype(object).where(series.notna(), "<missing>").astype(str).to_numpy(dtype=object)
+    )
 
 
 def slice_metrics(

@@ -15,7 +15,6 @@ from enum import Enum
 from typing import Any
 
 from mloop.errors import MissingJoinKeyError, ValidationError
-from mloop.features.definitions import FeatureView
 from mloop.features.online_stores.base import OnlineStore, encode_entity_key
 from mloop.features.retrieval import RetrievalPlan
 
@@ -38,17 +37,31 @@ class FieldStatus(str, Enum):
 
 
 class OnlineResponse:
-    """Columns of values, with per-value statuses and event times (UTC datetimes or None)."""
+    """Columns of values, with per-value statuses and event times (UTC datetimes or None).
+
+    Statuses and times are kept per view (one list shared by the view's features) and expanded
+    per feature only when asked for, so a read pays for what it returns."""
 
     def __init__(
         self,
         columns: dict[str, list[Any]],
-        statuses: dict[str, list[FieldStatus]],
-        event_timestamps: dict[str, list[datetime | None]],
+        groups: list[tuple[tuple[str, ...], list[FieldStatus], list[float | None]]],
     ) -> None:
         self.columns = columns
-        self.statuses = statuses
-        self.event_timestamps = event_timestamps
+        self._groups = groups
+
+    @property
+    def statuses(self) -> dict[str, list[FieldStatus]]:
+        return {out: st for outs, st, _ in self._groups for out in outs}
+
+    @property
+    def event_timestamps(self) -> dict[str, list[datetime | None]]:
+        out: dict[str, list[datetime | None]] = {}
+        for outs, _, stamps in self._groups:
+            times = [None if t is None else datetime.fromtimestamp(t, timezone.utc) for t in stamps]
+            for name in outs:
+                out[name] = times
+        return out
 
     def to_dict(self, include_event_timestamps: bool = False) -> dict[str, list[Any]]:
         """``{column: [values]}``: the join keys, then the features in request order; with
@@ -61,18 +74,19 @@ class OnlineResponse:
 
     def to_feast_json(self) -> dict[str, Any]:
         """The body Feast's ``/get-online-features`` answers with."""
+        statuses, stamps = self.statuses, self.event_timestamps
         names = list(self.columns)
         results = []
         for name in names:
             values = self.columns[name]
-            statuses = self.statuses.get(name) or [FieldStatus.PRESENT] * len(values)
-            stamps = self.event_timestamps.get(name) or [None] * len(values)
+            status = statuses.get(name) or [FieldStatus.PRESENT] * len(values)
+            times = stamps.get(name) or [None] * len(values)
             results.append(
                 {
                     "values": values,
-                    "statuses": [s.feast_name for s in statuses],
+                    "statuses": [s.feast_name for s in status],
                     "event_timestamps": [
-                        (s.isoformat() if s else "1970-01-01T00:00:00Z") for s in stamps
+                        (t.isoformat() if t else "1970-01-01T00:00:00Z") for t in times
                     ],
                 }
             )
@@ -95,12 +109,25 @@ def coerce_key(value: Any, dtype: str, column: str) -> Any:
     return value
 
 
-def _key_dtypes(view: FeatureView) -> list[tuple[str, str]]:
-    return [(k, e.value_type) for e in view.entities for k in e.join_keys or ()]
+def _key_coercer(dtype: str, column: str) -> Any:
+    """A fast function value -> storage key part for one join key."""
+    if dtype in _INT_TYPES:
+
+        def as_int(value: Any) -> str:
+            if type(value) is int:
+                return str(value)
+            return str(coerce_key(value, dtype, column))
+
+        return as_int
+    if dtype == "string":
+        return lambda value: value if type(value) is str else str(value)
+    return lambda value: str(coerce_key(value, dtype, column))
 
 
 def normalize_entity_rows(entity_rows: Any) -> list[Mapping[str, Any]]:
     """Feast accepts a list of dicts; a dict of equal-length lists works too."""
+    if type(entity_rows) is list and all(type(r) is dict for r in entity_rows):
+        return entity_rows
     if isinstance(entity_rows, Mapping):
         lengths = {len(v) for v in entity_rows.values()}
         if len(lengths) > 1:
@@ -114,6 +141,79 @@ def normalize_entity_rows(entity_rows: Any) -> list[Mapping[str, Any]]:
     )
 
 
+class OnlineReader:
+    """A retrieval plan compiled for online reads: key coercion, features and ttl per view are
+    worked out once, so a read is the store lookups plus a few list operations."""
+
+    def __init__(self, plan: RetrievalPlan) -> None:
+        self.plan = plan
+        self.join_keys = tuple(plan.join_keys)
+        self.views = []
+        for request in plan.views:
+            view = request.view
+            keys = tuple(
+                (k, _key_coercer(e.value_type, k)) for e in view.entities for k in e.join_keys or ()
+            )
+            max_age = None if view.ttl is None else view.ttl.total_seconds()
+            self.views.append((view.name, keys, request.features, request.outputs, max_age))
+        natural = tuple(out for r in plan.views for out in r.outputs if out not in plan.hidden)
+        self.reorder = bool(plan.on_demand) or natural != plan.columns
+
+    def _keys(self, name: str, specs: tuple, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        try:
+            if len(specs) == 1:
+                key, coerce = specs[0]
+                return [coerce(row[key]) for row in rows]
+            return [encode_entity_key([coerce(row[key]) for key, coerce in specs]) for row in rows]
+        except KeyError as exc:
+            raise MissingJoinKeyError(
+                [str(exc.args[0])], f"entity rows for view {name!r}"
+            ) from None
+
+    def read(
+        self, online: OnlineStore, rows: Sequence[Mapping[str, Any]], now: float | None = None
+    ) -> OnlineResponse:
+        """Read every view of the plan for ``rows``, then compute its on-demand features."""
+        now = time.time() if now is None else now
+        n = len(rows)
+        columns: dict[str, list[Any]] = {k: [row.get(k) for row in rows] for k in self.join_keys}
+        groups: list[tuple[tuple[str, ...], list[FieldStatus], list[float | None]]] = []
+        for name, specs, features, outputs, max_age in self.views:
+            stored = online.read(name, self._keys(name, specs, rows), features)
+            blank = [None] * len(features)
+            statuses: list[FieldStatus] = []
+            stamps: list[float | None] = []
+            values: list[Any] = []
+            for hit in stored:
+                if hit is None:
+                    statuses.append(FieldStatus.NOT_FOUND)
+                    stamps.append(None)
+                    values.append(blank)
+                    continue
+                stamps.append(hit[1])
+                if max_age is not None and now - hit[1] > max_age:
+                    statuses.append(FieldStatus.OUTSIDE_TTL)
+                    values.append(blank)
+                else:
+                    statuses.append(FieldStatus.PRESENT)
+                    values.append(hit[0])
+            if n == 1:
+                for out, value in zip(outputs, values[0], strict=True):
+                    columns[out] = [value]
+            else:
+                for out, column in zip(outputs, zip(*values, strict=True), strict=True):
+                    columns[out] = list(column)
+            groups.append((outputs, statuses, stamps))
+        if not self.reorder:
+            return OnlineResponse(columns, groups)
+        if self.plan.on_demand:
+            groups.append(_apply_on_demand(self.plan, rows, columns, n))
+        ordered = {k: columns[k] for k in self.join_keys}
+        for name in self.plan.columns:
+            ordered[name] = columns[name]
+        return OnlineResponse(ordered, groups)
+
+
 def read_online_features(
     online: OnlineStore,
     plan: RetrievalPlan,
@@ -121,68 +221,16 @@ def read_online_features(
     *,
     now: float | None = None,
 ) -> OnlineResponse:
-    """Read every view the plan touches, then compute its on-demand features."""
-    now = time.time() if now is None else now
-    n = len(entity_rows)
-    columns: dict[str, list[Any]] = {}
-    statuses: dict[str, list[FieldStatus]] = {}
-    stamps: dict[str, list[datetime | None]] = {}
-    for key in plan.join_keys:
-        columns[key] = [row.get(key) for row in entity_rows]
-    for request in plan.views:
-        view = request.view
-        keys = []
-        for key_name, _ in _key_dtypes(view):
-            if any(key_name not in row for row in entity_rows):
-                raise MissingJoinKeyError([key_name], f"entity rows for view {view.name!r}")
-        for row in entity_rows:
-            keys.append(encode_entity_key([coerce_key(row[k], d, k) for k, d in _key_dtypes(view)]))
-        stored = online.read(view.name, keys, request.features)
-        max_age = None if view.ttl is None else view.ttl.total_seconds()
-        row_status: list[FieldStatus] = []
-        row_stamp: list[datetime | None] = []
-        per_feature: list[list[Any]] = [[] for _ in request.features]
-        for hit in stored:
-            if hit is None:
-                row_status.append(FieldStatus.NOT_FOUND)
-                row_stamp.append(None)
-                for col in per_feature:
-                    col.append(None)
-                continue
-            values, ts = hit
-            row_stamp.append(datetime.fromtimestamp(ts, timezone.utc))
-            if max_age is not None and now - ts > max_age:
-                row_status.append(FieldStatus.OUTSIDE_TTL)
-                for col in per_feature:
-                    col.append(None)
-            else:
-                row_status.append(FieldStatus.PRESENT)
-                for col, value in zip(per_feature, values, strict=True):
-                    col.append(value)
-        for out, values in zip(request.outputs, per_feature, strict=True):
-            columns[out] = values
-            statuses[out] = row_status
-            stamps[out] = row_stamp
-    if plan.on_demand:
-        _apply_on_demand(plan, entity_rows, columns, statuses, stamps, n)
-    ordered = {k: columns[k] for k in plan.join_keys}
-    for name in plan.columns:
-        ordered[name] = columns[name]
-    return OnlineResponse(
-        ordered,
-        {k: statuses[k] for k in plan.columns},
-        {k: stamps[k] for k in plan.columns},
-    )
+    """One-off read (``FeatureStore`` keeps an :class:`OnlineReader` per plan instead)."""
+    return OnlineReader(plan).read(online, entity_rows, now)
 
 
 def _apply_on_demand(
     plan: RetrievalPlan,
     entity_rows: Sequence[Mapping[str, Any]],
     columns: dict[str, list[Any]],
-    statuses: dict[str, list[FieldStatus]],
-    stamps: dict[str, list[datetime | None]],
     n: int,
-) -> None:
+) -> tuple[tuple[str, ...], list[FieldStatus], list[float | None]]:
     from mloop.features.on_demand import run_on_demand
 
     frame_columns = dict(columns)
@@ -196,5 +244,4 @@ def _apply_on_demand(
     computed = run_on_demand(plan, frame_columns)
     for name in computed.columns:
         columns[name] = computed[name].to_list()
-        statuses[name] = [FieldStatus.PRESENT] * n
-        stamps[name] = [None] * n
+    return tuple(computed.columns), [FieldStatus.PRESENT] * n, [None] * n

@@ -49,7 +49,8 @@ class FeatureStore:
         self._registry: FeatureRegistry | None = None
         self._offline: Any = None
         self._online: OnlineStore | None = None
-        self._plans: dict[tuple[tuple[str, ...], bool], RetrievalPlan] = {}
+        self._plans: dict[tuple[Any, bool], RetrievalPlan] = {}
+        self._readers: dict[tuple[Any, bool], Any] = {}
         self._settings: Any = None
 
     # -- wiring -------------------------------------------------------------------------------
@@ -121,6 +122,7 @@ class FeatureStore:
         if not isinstance(objects, Iterable):
             objects = [objects]
         self._plans.clear()
+        self._readers.clear()
         return self.registry.apply(objects, force=force)
 
     def plan(self, objects: Iterable[Any]) -> list[DefinitionChange]:
@@ -188,8 +190,9 @@ class FeatureStore:
         self, start_date: datetime, end_date: datetime, feature_views: Sequence[str] | None = None
     ) -> list[Any]:
         """Write each entity's newest row in ``[start_date, end_date]`` of every online view."""
-        from mloop.features.materialize import materialize_view
+        from mloop.features.materialize import as_utc, materialize_view
 
+        start_date, end_date = as_utc(start_date, "start_date"), as_utc(end_date, "end_date")
         if start_date > end_date:
             raise FeatureDefinitionError("materialize: start_date must not be after end_date")
         return [
@@ -232,11 +235,17 @@ class FeatureStore:
         full_feature_names: bool = False,
     ) -> Any:
         """The newest values for each entity row -> ``OnlineResponse`` (``.to_dict()``)."""
-        from mloop.features.online import normalize_entity_rows, read_online_features
+        from mloop.features.online import OnlineReader, normalize_entity_rows
 
-        plan = self.resolve_features(features, full_feature_names)
-        rows = normalize_entity_rows(entity_rows)
-        return read_online_features(self.online_store, plan, rows)
+        key = (
+            features if isinstance(features, (str, tuple)) else tuple(features),
+            full_feature_names,
+        )
+        reader = self._readers.get(key)
+        if reader is None:
+            reader = OnlineReader(self.resolve_features(features, full_feature_names))
+            self._readers[key] = reader
+        return reader.read(self.online_store, normalize_entity_rows(entity_rows))
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.repo_path)!r})"

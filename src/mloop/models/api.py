@@ -99,7 +99,9 @@ class ModelPackage:
         return ModelPackage(folder, self.manifest)
 
     def __repr__(self) -> str:
-        return f"ModelPackage({str(self.path)!r}, flavor={self.flavor!r}, digest={self.digest[:12]})"
+        return (
+            f"ModelPackage({str(self.path)!r}, flavor={self.flavor!r}, digest={self.digest[:12]})"
+        )
 
 
 class LoadedModel:

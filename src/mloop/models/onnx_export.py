@@ -139,7 +139,9 @@ def check_parity(
         expected = np.asarray(native_call("predict_proba"), dtype=np.float64)
         got = np.asarray(converted.predict_proba(example), dtype=np.float64)
         if expected.shape != got.shape:
-            raise OnnxExportError(f"ONNX probabilities have shape {got.shape}, not {expected.shape}")
+            raise OnnxExportError(
+                f"ONNX probabilities have shape {got.shape}, not {expected.shape}"
+            )
         diff = np.abs(expected - got)
         worst = float(diff.max())
         if not np.all(diff <= atol + rtol * np.abs(expected)):

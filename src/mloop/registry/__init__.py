@@ -38,9 +38,7 @@ __all__ = [
 ]
 
 
-def register_model(
-    name: str, package_or_path: Any, run: Any = None, **kwargs: Any
-) -> ModelVersion:
+def register_model(name: str, package_or_path: Any, run: Any = None, **kwargs: Any) -> ModelVersion:
     """Register a package (``ModelPackage`` or folder) as the next version of ``name``;
     ``run`` is a run id or an object with ``.id``."""
     run_id = run if run is None or isinstance(run, str) else run.id
@@ -75,5 +73,3 @@ def search_models(name_contains: str | None = None, **kwargs: Any) -> list[Regis
 
 def alias_history(name: str, alias: str | None = None) -> list[AliasChange]:
     return default_registry().alias_history(name, alias)
-
-

@@ -178,7 +178,9 @@ class ModelRegistry:
                 stack.append(change.to_version)
         current = self._rows.get_alias(name, alias)
         if current is None:
-            raise ModelNotFoundError(f"{name}@{alias}", "the alias is not set; nothing to roll back")
+            raise ModelNotFoundError(
+                f"{name}@{alias}", "the alias is not set; nothing to roll back"
+            )
         if len(stack) < 2 or stack[-2] is None:
             raise ValidationError(
                 f"{name}@{alias} has no earlier version in its history to roll back to; "

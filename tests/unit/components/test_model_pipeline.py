@@ -14,8 +14,8 @@ from mloop import pipeline, step
 from mloop.components.evaluate import evaluate
 from mloop.components.train import train
 from mloop.components.tune import tune
-from mloop.metadata import connect
 from mloop.config import load_settings
+from mloop.metadata import connect
 
 
 @step(outputs=("train_part", "test_part"))
@@ -65,8 +65,11 @@ def test_components_record_models_trials_and_evaluations(project_dir):
     trials = sorted(n for n in executions if n.startswith("tune.trial-"))
     assert trials == [f"tune.trial-{i:03d}" for i in range(4)]
     assert all(executions[t].state.value == "succeeded" for t in trials)
-    scores = [m for m in store.get_metrics(handle.id, "roc_auc") if m.execution_id in
-              {executions[t].id for t in trials}]
+    scores = [
+        m
+        for m in store.get_metrics(handle.id, "roc_auc")
+        if m.execution_id in {executions[t].id for t in trials}
+    ]
     assert sorted(m.step for m in scores) == [0, 1, 2, 3]
     best: dict[str, Any] = handle.outputs["tune"]
     assert 0.01 <= best["best_params"]["C"] <= 10.0

@@ -15,7 +15,9 @@ from mloop.metadata import connect
 from mloop.models import save_model
 from mloop.registry import ModelRegistry
 
-OK = Blessing(True, (Check("floor", "roc_auc", 0.8, 0.6, True, "fine"),), None, None, {"roc_auc": 0.8})
+OK = Blessing(
+    True, (Check("floor", "roc_auc", 0.8, 0.6, True, "fine"),), None, None, {"roc_auc": 0.8}
+)
 BAD = Blessing(False, (Check("slice", "roc_auc", 0.5, 0.02, False, "worse in region=south"),))
 INFRA_OK = InfraBlessing(True, [], 5, 0, 1.0, 3.0, 4.0, 150.0)
 INFRA_BAD = InfraBlessing(False, ["p95 latency 900.0 ms is over the budget of 250 ms"], 5, 0)
@@ -41,22 +43,32 @@ def packages(tmp_path):
 
 
 def test_refused_without_either_blessing_and_nothing_registered(registry, packages):
-    decision = push_model(packages[0], BAD, INFRA_BAD, name="m", alias="production",
-                          registry=registry)
+    decision = push_model(
+        packages[0], BAD, INFRA_BAD, name="m", alias="production", registry=registry
+    )
     assert decision.outcome == "refused" and not decision.pushed
     assert decision.reasons == [
         "model validation: worse in region=south",
         "infra validation: p95 latency 900.0 ms is over the budget of 250 ms",
     ]
     assert registry.search_models() == []
-    only_infra = push_model(packages[0], OK, INFRA_BAD, name="m", alias="production",
-                            registry=registry)
+    only_infra = push_model(
+        packages[0], OK, INFRA_BAD, name="m", alias="production", registry=registry
+    )
     assert only_infra.outcome == "refused" and len(only_infra.reasons) == 1
 
 
 def test_promotes_then_unchanged_then_moves_the_alias(registry, packages):
-    first = push_model(packages[0], OK, INFRA_OK, name="m", alias="production",
-                       registry=registry, run_id=None, actor="ci")
+    first = push_model(
+        packages[0],
+        OK,
+        INFRA_OK,
+        name="m",
+        alias="production",
+        registry=registry,
+        run_id=None,
+        actor="ci",
+    )
     assert (first.outcome, first.version, first.previous_version) == ("promoted", 1, None)
     version = registry.get_alias("m", "production")
     assert version.version == 1 and version.metrics == {"roc_auc": 0.8}

@@ -50,7 +50,10 @@ def test_mlp_with_zero_learning_rate_does_not_converge(frame):
 
     x, y = frame[["noise"]], (frame["label"] == "bad").astype(int)
     frozen = MLPClassifier(
-        hidden_layer_sizes=(3,), learning_rate_init=1e-12, max_iter=5, n_iter_no_change=100,
+        hidden_layer_sizes=(3,),
+        learning_rate_init=1e-12,
+        max_iter=5,
+        n_iter_no_change=100,
         random_state=0,
     )
     with pytest.raises(TrainingCheckError):  # the loss curve stays flat (or the solver warns)
@@ -82,12 +85,18 @@ def test_single_class_labels_fail(frame):
 
 def test_train_model_packages_a_checked_model(frame):
     model = build_estimator(
-        "sklearn.linear_model:LogisticRegression", {"C": 1.0}, preprocess="auto",
+        "sklearn.linear_model:LogisticRegression",
+        {"C": 1.0},
+        preprocess="auto",
         frame=frame.drop(columns="label"),
     )
     pkg = train_model(model, frame, "label", positive="bad", code_digest="d1")
     loaded = pkg.load()
-    assert pkg.manifest.code_digest == "d1" and pkg.signature.input_names == ["size", "kind", "noise"]
+    assert pkg.manifest.code_digest == "d1" and pkg.signature.input_names == [
+        "size",
+        "kind",
+        "noise",
+    ]
     assert loaded.predict_proba(frame.drop(columns="label")).shape == (len(frame), 2)
 
 
@@ -95,5 +104,6 @@ def test_bad_estimator_specs_are_refused(frame):
     with pytest.raises(ValidationError, match="cannot be imported"):
         build_estimator("sklearn.nothing:Here", None, preprocess="none", frame=frame)
     with pytest.raises(ValidationError, match="does not accept"):
-        build_estimator("sklearn.linear_model:LogisticRegression", {"bogus": 1},
-                        preprocess="none", frame=frame)
+        build_estimator(
+            "sklearn.linear_model:LogisticRegression", {"bogus": 1}, preprocess="none", frame=frame
+        )

@@ -52,6 +52,7 @@ def test_weather_january_vs_july_finds_the_seasons(weather: pl.DataFrame):
     assert "median" in temp.summary and "std" in temp.summary
 
 
+@pytest.mark.slow  # reads 337k rows of CSV
 def test_flights_january_vs_july(flights: pl.DataFrame):
     jan = compute_statistics(_month(flights, 1))
     jul = compute_statistics(_month(flights, 7))

@@ -25,7 +25,11 @@ def _scores(y, noise, signal):
 
 
 SPEC = ValidationSpec.from_dict(
-    {"floors": {"roc_auc": 0.6}, "tolerance": {"roc_auc": 0.01}, "slice_tolerance": {"roc_auc": 0.02}}
+    {
+        "floors": {"roc_auc": 0.6},
+        "tolerance": {"roc_auc": 0.01},
+        "slice_tolerance": {"roc_auc": 0.02},
+    }
 )
 
 
@@ -54,7 +58,7 @@ def test_better_overall_but_worse_in_one_region_is_not_blessed(data):
 
 
 def test_worse_overall_beyond_tolerance_and_floors(data):
-    y, region, noise = data
+    y, _, noise = data
     base = evaluate_predictions(y, _scores(y, noise, 0.4), model="b")
     cand = evaluate_predictions(y, _scores(y, noise, 0.01), model="c")
     verdict = bless(cand, SPEC, base)

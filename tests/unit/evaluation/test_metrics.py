@@ -25,9 +25,7 @@ def test_classification_metrics_of_a_perfect_and_a_known_ranking():
     half = classification_metrics(y, np.array([0.1, 0.8, 0.2, 0.9]))
     assert half["roc_auc"] == pytest.approx(0.75)  # 3 of 4 positive/negative pairs ordered
     assert half["accuracy"] == pytest.approx(0.5)
-    assert half["log_loss"] == pytest.approx(
-        -np.mean(np.log([0.9, 0.2, 0.2, 0.9])), rel=1e-9
-    )
+    assert half["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.2, 0.2, 0.9])), rel=1e-9)
 
 
 def test_one_class_slices_give_nan_auc_not_an_error():
@@ -84,8 +82,9 @@ def test_numeric_slices_are_quantile_bins_and_missing_values_a_slice():
 def test_evaluation_round_trips_through_a_dict():
     from mloop.evaluation import Evaluation
 
-    ev = evaluate_predictions([0, 1, 0, 1], [0.2, 0.7, 0.4, 0.9], slices={"k": list("aabb")},
-                              min_slice_rows=1)
+    ev = evaluate_predictions(
+        [0, 1, 0, 1], [0.2, 0.7, 0.4, 0.9], slices={"k": list("aabb")}, min_slice_rows=1
+    )
     assert Evaluation.from_dict(ev.to_dict()) == ev
     with pytest.raises(ValidationError, match="rows"):
         evaluate_predictions([0, 1], [0.1, 0.9], slices={"k": ["a"]})

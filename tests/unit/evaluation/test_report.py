@@ -14,8 +14,12 @@ def test_report_is_offline_and_names_slices_and_reasons():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
     region = rng.choice(["east", "west"], 300)
-    base = evaluate_predictions(y, np.clip(y * 0.5 + rng.random(300) * 0.5, 0, 1),
-                                slices={"region": region}, model="baseline-v1")
+    base = evaluate_predictions(
+        y,
+        np.clip(y * 0.5 + rng.random(300) * 0.5, 0, 1),
+        slices={"region": region},
+        model="baseline-v1",
+    )
     cand = evaluate_predictions(y, rng.random(300), slices={"region": region}, model="cand")
     verdict = bless(cand, ValidationSpec.from_dict({"tolerance": {"roc_auc": 0.0}}), base)
     page = render_html(cand, base, verdict)

@@ -65,3 +65,13 @@ def test_service_with_unknown_feature_is_refused(store, stats_view) -> None:
     assert store.get_feature_service("svc").feature_refs() == ["driver_stats:rate"]
     with pytest.raises(FeatureNotFoundError, match="nope"):
         store.get_feature_service("nope")
+
+
+@pytest.mark.integration
+def test_definitions_on_postgresql(project_dir: Path, stats_view, postgres_url: str) -> None:
+    store = FeatureStore(project_dir, metadata_url=postgres_url)
+    store.apply([stats_view])
+    store.apply([replace(stats_view, ttl=timedelta(hours=5))])
+    assert [h.version for h in store.registry.history("feature_view", "driver_stats")] == [1, 2]
+    again = FeatureStore(project_dir, metadata_url=postgres_url)
+    assert again.get_feature_view("driver_stats").ttl == timedelta(hours=5)

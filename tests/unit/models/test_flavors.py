@@ -61,9 +61,8 @@ def test_torch_module_round_trip_as_exported_program(numeric, tmp_path):
         save_model(net, tmp_path / "n")
 
 
-def test_flavor_lookup_prefers_native_formats(numeric, sk_pipeline):
+def test_flavor_lookup_prefers_native_formats(sk_pipeline):
     lightgbm = pytest.importorskip("lightgbm")
-    x, y = numeric
     assert flavor_for(lightgbm.LGBMClassifier(n_estimators=2)).name == "lightgbm"
     assert flavor_for(sk_pipeline).name == "sklearn"
     with pytest.raises(ValidationError, match="unknown model flavor"):

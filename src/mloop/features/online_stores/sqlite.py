@@ -74,6 +74,11 @@ class SqliteOnlineStore(OnlineStore):
         self._local.conn = conn
         return conn
 
+    def _cursor(self) -> sqlite3.Cursor:
+        """A cursor kept per thread for single-key reads (saves creating one per call)."""
+        self._local.cursor = self._conn().cursor()
+        return self._local.cursor
+
     def write_batch(self, view: str, rows: OnlineRows, *, watermark: float | None = None) -> int:
         names = list(rows.feature_names)
         dumps = orjson.dumps
@@ -100,14 +105,15 @@ class SqliteOnlineStore(OnlineStore):
     def read(
         self, view: str, entity_keys: Sequence[str], features: Sequence[str]
     ) -> list[StoredRow | None]:
-        conn = self._conn()
         loads = orjson.loads
         if len(entity_keys) == 1:
-            row = conn.execute(_SELECT_ONE, (view, entity_keys[0])).fetchone()
+            cursor = getattr(self._local, "cursor", None) or self._cursor()
+            row = cursor.execute(_SELECT_ONE, (view, entity_keys[0])).fetchone()
             if row is None:
                 return [None]
             vals = loads(row[1])
-            return [([vals.get(f) for f in features], row[0])]
+            return [(list(map(vals.get, features)), row[0])]
+        conn = self._conn()
         found: dict[str, tuple[float, Any]] = {}
         unique = list(dict.fromkeys(entity_keys))
         for i in range(0, len(unique), _IN_CHUNK):
@@ -126,7 +132,7 @@ class SqliteOnlineStore(OnlineStore):
                 out.append(None)
             else:
                 vals = loads(hit[1])
-                out.append(([vals.get(f) for f in features], hit[0]))
+                out.append((list(map(vals.get, features)), hit[0]))
         return out
 
     def get_watermark(self, view: str) -> float | None:
@@ -146,6 +152,7 @@ class SqliteOnlineStore(OnlineStore):
         if conn is not None:
             conn.close()
             self._local.conn = None
+            self._local.cursor = None
 
     def __repr__(self) -> str:
         return f"SqliteOnlineStore({str(self.path)!r})"

@@ -66,23 +66,23 @@ class SqlModelRegistryStore(ModelRegistryStore):
         _check_name("model name", name)
         now = utc_now()
         with write_transaction(self._engine) as conn:
-            locked = conn.execute(
+            # Create the model row if missing (a concurrent creator wins harmlessly), then lock
+            # it: registrations of one model are serialised on PostgreSQL by this row lock.
+            conn.execute(
+                _dialect_insert(conn, registered_models)
+                .values(name=name, description=None, tags={}, created_at=now, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            conn.execute(
                 sa.select(registered_models.c.name)
                 .where(registered_models.c.name == name)
                 .with_for_update()
-            ).first()
-            if locked is None:
-                conn.execute(
-                    registered_models.insert().values(
-                        name=name, description=None, tags={}, created_at=now, updated_at=now
-                    )
-                )
-            else:
-                conn.execute(
-                    registered_models.update()
-                    .where(registered_models.c.name == name)
-                    .values(updated_at=now)
-                )
+            )
+            conn.execute(
+                registered_models.update()
+                .where(registered_models.c.name == name)
+                .values(updated_at=now)
+            )
             latest = conn.scalar(
                 sa.select(sa.func.max(model_versions.c.version)).where(
                     model_versions.c.name == name
@@ -302,6 +302,13 @@ class SqlModelRegistryStore(ModelRegistryStore):
         ):
             out.setdefault(int(r.version), []).append(r.alias)
         return {k: tuple(v) for k, v in out.items()}
+
+
+def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT with ``on_conflict_do_nothing`` for the connection's dialect."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _version(row: Mapping[str, Any], aliases: tuple[str, ...]) -> ModelVersion:

@@ -1,0 +1,279 @@
+"""Benchmark: data statistics, validation and drift, beside one-pass references.
+
+    python bench/bench_data.py            # 500k and 5M rows x 30 mixed columns (Parquet)
+    python bench/bench_data.py --small    # 500k rows only, quicker
+
+Every measurement runs in its own subprocess, so its peak RSS (``resource.getrusage``) is its
+own (VmHWM); measurements of one size alternate (mloop, reference, mloop, ...) so that load on a shared
+machine hits both alike. The references compute the same numbers in one query: count, nulls,
+mean, std, min, max, zeros, 7 quantiles, distinct count and top 20 of string columns, string
+lengths, datetime range; DuckDB with its approximate quantiles/distinct/top-k (as mloop's
+sketches), Polars with exact ones. The limit is the faster of the two. mloop's histograms come
+from its quantile sketches, so no reference pays for histograms either.
+
+Targets: statistics within 1.5x of the limit; peak RSS under 2x the data's in-memory size;
+drift of 30 features from statistics under 100 ms; time linear in rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics as pystats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
+
+
+def make_data(n: int, path: Path, seed: int = 0) -> float:
+    """Write n rows x 30 columns (12 float, 6 int, 8 string, 2 bool, 1 id string, 1 datetime) to
+    ``path``; returns the frame's in-memory size in MB (Polars' estimate)."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    cols: dict[str, object] = {}
+    for i in range(12):
+        x = rng.normal(i, 1 + i % 3, n)
+        if i % 4 == 0:
+            x[rng.random(n) < 0.05] = np.nan
+        cols[f"f{i}"] = x
+    for i in range(6):
+        cols[f"i{i}"] = rng.integers(0, 10 ** (i + 1), n)
+    frame = pl.DataFrame(cols)
+    categories = pl.Series([f"cat_{j}" for j in range(50)])
+    extra = []
+    shapes = np.random.default_rng(12345)  # the same category shares for every seed
+    for i in range(8):
+        k = 3 + i * 6
+        p = shapes.dirichlet(np.ones(k))
+        extra.append(categories.gather(rng.choice(k, n, p=p)).alias(f"s{i}"))
+    extra.append(pl.Series("b0", rng.random(n) < 0.3))
+    extra.append(pl.Series("b1", rng.random(n) < 0.7))
+    extra.append(pl.Series("id", rng.integers(0, n, n)).cast(pl.String).alias("id"))
+    start = np.datetime64("2024-01-01T00:00:00", "us")
+    extra.append(pl.Series("ts", start + rng.integers(0, 86_400 * 365, n).astype("timedelta64[s]")))
+    frame = frame.with_columns(extra)
+    frame.write_parquet(path, compression="lz4")
+    return frame.estimated_size() / 1e6
+
+
+# -- children: one measurement each ------------------------------------------------------------
+
+
+def child_mloop(path: str, out: str | None) -> None:
+    from mloop.data import compute_statistics
+
+    stats = compute_statistics(path)
+    if out:
+        Path(out).write_text(stats.to_json())
+
+
+def child_duckdb(path: str, out: str | None) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    cols = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+    parts = []
+    for name, typ, *_ in cols:
+        q = f'"{name}"'
+        parts += [f"count({q})", f"count(*) - count({q})"]
+        if typ in ("DOUBLE", "BIGINT", "INTEGER", "FLOAT"):
+            parts += [
+                f"avg({q})", f"stddev_samp({q})", f"min({q})", f"max({q})", f"count_if({q} = 0)",
+                f"approx_quantile({q}, {QUANTILES})",
+            ]  # fmt: skip
+        elif typ in ("VARCHAR", "BOOLEAN"):
+            parts += [f"approx_count_distinct({q})", f"approx_top_k({q}, 20)"]
+            if typ == "VARCHAR":
+                parts += [f"min(length({q}))", f"max(length({q}))", f"sum(length({q}))"]
+        else:
+            parts += [f"min({q})", f"max({q})"]
+    con.execute(f"SELECT {', '.join(parts)} FROM read_parquet('{path}')").fetchone()
+
+
+def child_polars(path: str, out: str | None) -> None:
+    import polars as pl
+
+    lf = pl.scan_parquet(path)
+    exprs = []
+    for name, dtype in lf.collect_schema().items():
+        c = pl.col(name)
+        exprs += [c.count().alias(f"{name}|count"), c.null_count().alias(f"{name}|nulls")]
+        if dtype.is_numeric():
+            exprs += [
+                c.mean().alias(f"{name}|mean"), c.std().alias(f"{name}|std"),
+                c.min().alias(f"{name}|min"), c.max().alias(f"{name}|max"),
+                (c == 0).sum().alias(f"{name}|zeros"),
+                c.quantile(QUANTILES).alias(f"{name}|q"),
+            ]  # fmt: skip
+        elif dtype in (pl.String, pl.Boolean):
+            exprs += [
+                c.n_unique().alias(f"{name}|distinct"),
+                c.value_counts(sort=True).head(20).implode().alias(f"{name}|top"),
+            ]
+            if dtype == pl.String:
+                lengths = c.str.len_chars()
+                exprs += [lengths.min().alias(f"{name}|lmin"), lengths.max().alias(f"{name}|lmax"),
+                          lengths.sum().alias(f"{name}|lsum")]  # fmt: skip
+        else:
+            exprs += [c.min().alias(f"{name}|min"), c.max().alias(f"{name}|max")]
+    lf.select(exprs).collect()
+
+
+def child_idle(path: str, out: str | None) -> None:
+    import polars  # noqa: F401
+
+    import mloop.data  # noqa: F401
+
+
+CHILDREN = {
+    "mloop": child_mloop,
+    "duckdb": child_duckdb,
+    "polars": child_polars,
+    "idle": child_idle,
+}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB: VmHWM, which starts afresh at exec (on
+    Linux ``getrusage``'s ru_maxrss can carry the forking parent's peak over an exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def run_child(kind: str, path: Path, out: Path | None = None) -> dict[str, float]:
+    args = [sys.executable, __file__, "--child", kind, str(path)]
+    if out is not None:
+        args += ["--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, check=True, timeout=1800)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- parent ------------------------------------------------------------------------------------
+
+
+def time_in_process(fn, repeat: int) -> float:
+    """Median seconds of ``fn()`` over ``repeat`` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return pystats.median(times)
+
+
+def bench_size(n: int, repeat: int, folder: Path, with_polars: bool) -> dict[str, object]:
+    path = folder / f"data_{n}.parquet"
+    size_mb = make_data(n, path)
+    ref_path = folder / f"ref_{n}.parquet"
+    make_data(n, ref_path, seed=1)
+    kinds = ["mloop", "duckdb"] + (["polars"] if with_polars else [])
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    stats_json = folder / f"stats_{n}.json"
+    for _ in range(repeat):
+        for kind in kinds:  # alternate, so machine load hits every contender alike
+            runs[kind].append(run_child(kind, path, stats_json if kind == "mloop" else None))
+    idle = run_child("idle", path)
+    ref_json = folder / f"refstats_{n}.json"
+    run_child("mloop", ref_path, ref_json)
+
+    from mloop.data import Statistics, detect_drift, infer_schema, validate
+
+    current = Statistics.from_json(stats_json.read_text())
+    reference = Statistics.from_json(ref_json.read_text())
+    schema = infer_schema(reference)
+    drift_s = time_in_process(lambda: detect_drift(reference, current, schema), 30)
+    validate_s = time_in_process(lambda: validate(current, schema), 30)
+    validate_ref_s = time_in_process(lambda: validate(current, schema, reference=reference), 30)
+    return {
+        "rows": n,
+        "size_mb": size_mb,
+        "file_mb": path.stat().st_size / 1e6,
+        "seconds": {k: pystats.median(r["seconds"] for r in v) for k, v in runs.items()},
+        "rss_mb": {k: max(r["rss_mb"] for r in v) for k, v in runs.items()},
+        "idle_rss_mb": idle["rss_mb"],
+        "drift_s": drift_s,
+        "validate_s": validate_s,
+        "validate_with_drift_s": validate_ref_s,
+        "drifted": detect_drift(reference, current, schema).drifted_features,
+    }
+
+
+def report(results: list[dict[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="mloop data: statistics / validation / drift (median seconds, peak RSS)")
+    for col in ("rows", "measurement", "median s", "ratio to limit", "peak RSS MB", "RSS / data", "target"):
+        table.add_column(col, justify="left" if col in ("measurement", "target") else "right")
+    for r in results:
+        secs, rss = r["seconds"], r["rss_mb"]
+        limit = min(v for k, v in secs.items() if k != "mloop")
+        size = r["size_mb"]
+        rows = f"{r['rows']:,}"
+        for kind in secs:
+            label = {"mloop": "mloop compute_statistics", "duckdb": "DuckDB one-pass (approx)",
+                     "polars": "Polars one-pass (exact)"}[kind]  # fmt: skip
+            target = ""
+            if kind == "mloop":
+                ok = secs[kind] <= 1.5 * limit and rss[kind] < 2 * size
+                target = f"<= 1.5x, RSS < 2x data: {'OK' if ok else 'MISSED'}"
+            table.add_row(rows, label, f"{secs[kind]:.2f}", f"{secs[kind] / limit:.2f}x",
+                          f"{rss[kind]:.0f}", f"{rss[kind] / size:.2f}x", target)  # fmt: skip
+        table.add_row(rows, "python + polars + mloop.data, idle", "", "", f"{r['idle_rss_mb']:.0f}", "", "")
+        table.add_row(rows, f"data in memory ({r['file_mb']:.0f} MB Parquet)", "", "", f"{size:.0f}", "1.00x", "")  # fmt: skip
+        drift_ms = r["drift_s"] * 1000
+        table.add_row(rows, "detect_drift, 30 features", f"{r['drift_s']:.4f}", "", "", "",
+                      f"< 100 ms: {'OK' if drift_ms < 100 else 'MISSED'}")  # fmt: skip
+        table.add_row(rows, "validate", f"{r['validate_s']:.4f}", "", "", "", "")
+        table.add_row(rows, "validate + drift (reference=)", f"{r['validate_with_drift_s']:.4f}", "", "", "", "")  # fmt: skip
+    console = Console(width=150)
+    console.print(table)
+    if len(results) > 1:
+        a, b = results[0], results[-1]
+        per_a = a["seconds"]["mloop"] / a["rows"] * 1e6
+        per_b = b["seconds"]["mloop"] / b["rows"] * 1e6
+        console.print(
+            f"scaling: {per_a:.2f} s per million rows at {a['rows']:,}, {per_b:.2f} at "
+            f"{b['rows']:,} (ratio {per_b / per_a:.2f}; 1.00 is linear)"
+        )
+    for r in results:
+        console.print(f"{r['rows']:,} rows: drifted between two seeds of the same generator: {r['drifted']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="500k rows only")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per contender and size")
+    parser.add_argument("--no-polars", action="store_true", help="skip the slow exact Polars reference")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        started = time.perf_counter()
+        CHILDREN[args.child](args.path, args.out)
+        seconds = time.perf_counter() - started
+        rss_mb = peak_rss_mb()
+        print(json.dumps({"seconds": seconds, "rss_mb": rss_mb}))
+        return
+    sizes = [500_000] if args.small else [500_000, 5_000_000]
+    with tempfile.TemporaryDirectory(prefix="mloop-bench-data-") as tmp:
+        results = [bench_size(n, args.repeat, Path(tmp), not args.no_polars) for n in sizes]
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
