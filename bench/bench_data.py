@@ -4,7 +4,8 @@
     python bench/bench_data.py --small    # 500k rows only, quicker
 
 Every measurement runs in its own subprocess, so its peak RSS (``resource.getrusage``) is its
-own (VmHWM); measurements of one size alternate (mloop, reference, mloop, ...) so that load on a shared
+own (VmHWM); measurements of one size alternate (mloop, reference, mloop, ...) so that load
+on a shared
 machine hits both alike. The references compute the same numbers in one query: count, nulls,
 mean, std, min, max, zeros, 7 quantiles, distinct count and top 20 of string columns, string
 lengths, datetime range; DuckDB with its approximate quantiles/distinct/top-k (as mloop's
@@ -85,9 +86,13 @@ def child_duckdb(path: str, out: str | None) -> None:
         parts += [f"count({q})", f"count(*) - count({q})"]
         if typ in ("DOUBLE", "BIGINT", "INTEGER", "FLOAT"):
             parts += [
-                f"avg({q})", f"stddev_samp({q})", f"min({q})", f"max({q})", f"count_if({q} = 0)",
+                f"avg({q})",
+                f"stddev_samp({q})",
+                f"min({q})",
+                f"max({q})",
+                f"count_if({q} = 0)",
                 f"approx_quantile({q}, {QUANTILES})",
-            ]  # fmt: skip
+            ]
         elif typ in ("VARCHAR", "BOOLEAN"):
             parts += [f"approx_count_distinct({q})", f"approx_top_k({q}, 20)"]
             if typ == "VARCHAR":
@@ -107,11 +112,13 @@ def child_polars(path: str, out: str | None) -> None:
         exprs += [c.count().alias(f"{name}|count"), c.null_count().alias(f"{name}|nulls")]
         if dtype.is_numeric():
             exprs += [
-                c.mean().alias(f"{name}|mean"), c.std().alias(f"{name}|std"),
-                c.min().alias(f"{name}|min"), c.max().alias(f"{name}|max"),
+                c.mean().alias(f"{name}|mean"),
+                c.std().alias(f"{name}|std"),
+                c.min().alias(f"{name}|min"),
+                c.max().alias(f"{name}|max"),
                 (c == 0).sum().alias(f"{name}|zeros"),
                 c.quantile(QUANTILES).alias(f"{name}|q"),
-            ]  # fmt: skip
+            ]
         elif dtype in (pl.String, pl.Boolean):
             exprs += [
                 c.n_unique().alias(f"{name}|distinct"),
@@ -119,8 +126,11 @@ def child_polars(path: str, out: str | None) -> None:
             ]
             if dtype == pl.String:
                 lengths = c.str.len_chars()
-                exprs += [lengths.min().alias(f"{name}|lmin"), lengths.max().alias(f"{name}|lmax"),
-                          lengths.sum().alias(f"{name}|lsum")]  # fmt: skip
+                exprs += [
+                    lengths.min().alias(f"{name}|lmin"),
+                    lengths.max().alias(f"{name}|lmax"),
+                    lengths.sum().alias(f"{name}|lsum"),
+                ]
         else:
             exprs += [c.min().alias(f"{name}|min"), c.max().alias(f"{name}|max")]
     lf.select(exprs).collect()
@@ -216,7 +226,15 @@ def report(results: list[dict[str, object]]) -> None:
     from rich.table import Table
 
     table = Table(title="mloop data: statistics / validation / drift (median seconds, peak RSS)")
-    for col in ("rows", "measurement", "median s", "ratio to limit", "peak RSS MB", "RSS / data", "target"):
+    for col in (
+        "rows",
+        "measurement",
+        "median s",
+        "ratio to limit",
+        "peak RSS MB",
+        "RSS / data",
+        "target",
+    ):
         table.add_column(col, justify="left" if col in ("measurement", "target") else "right")
     for r in results:
         secs, rss = r["seconds"], r["rss_mb"]
@@ -224,21 +242,56 @@ def report(results: list[dict[str, object]]) -> None:
         size = r["size_mb"]
         rows = f"{r['rows']:,}"
         for kind in secs:
-            label = {"mloop": "mloop compute_statistics", "duckdb": "DuckDB one-pass (approx)",
-                     "polars": "Polars one-pass (exact)"}[kind]  # fmt: skip
+            label = {
+                "mloop": "mloop compute_statistics",
+                "duckdb": "DuckDB one-pass (approx)",
+                "polars": "Polars one-pass (exact)",
+            }[kind]
             target = ""
             if kind == "mloop":
                 ok = secs[kind] <= 1.5 * limit and rss[kind] < 2 * size
                 target = f"<= 1.5x, RSS < 2x data: {'OK' if ok else 'MISSED'}"
-            table.add_row(rows, label, f"{secs[kind]:.2f}", f"{secs[kind] / limit:.2f}x",
-                          f"{rss[kind]:.0f}", f"{rss[kind] / size:.2f}x", target)  # fmt: skip
-        table.add_row(rows, "python + polars + mloop.data, idle", "", "", f"{r['idle_rss_mb']:.0f}", "", "")
-        table.add_row(rows, f"data in memory ({r['file_mb']:.0f} MB Parquet)", "", "", f"{size:.0f}", "1.00x", "")  # fmt: skip
+            table.add_row(
+                rows,
+                label,
+                f"{secs[kind]:.2f}",
+                f"{secs[kind] / limit:.2f}x",
+                f"{rss[kind]:.0f}",
+                f"{rss[kind] / size:.2f}x",
+                target,
+            )
+        table.add_row(
+            rows, "python + polars + mloop.data, idle", "", "", f"{r['idle_rss_mb']:.0f}", "", ""
+        )
+        table.add_row(
+            rows,
+            f"data in memory ({r['file_mb']:.0f} MB Parquet)",
+            "",
+            "",
+            f"{size:.0f}",
+            "1.00x",
+            "",
+        )
         drift_ms = r["drift_s"] * 1000
-        table.add_row(rows, "detect_drift, 30 features", f"{r['drift_s']:.4f}", "", "", "",
-                      f"< 100 ms: {'OK' if drift_ms < 100 else 'MISSED'}")  # fmt: skip
+        table.add_row(
+            rows,
+            "detect_drift, 30 features",
+            f"{r['drift_s']:.4f}",
+            "",
+            "",
+            "",
+            f"< 100 ms: {'OK' if drift_ms < 100 else 'MISSED'}",
+        )
         table.add_row(rows, "validate", f"{r['validate_s']:.4f}", "", "", "", "")
-        table.add_row(rows, "validate + drift (reference=)", f"{r['validate_with_drift_s']:.4f}", "", "", "", "")  # fmt: skip
+        table.add_row(
+            rows,
+            "validate + drift (reference=)",
+            f"{r['validate_with_drift_s']:.4f}",
+            "",
+            "",
+            "",
+            "",
+        )
     console = Console(width=150)
     console.print(table)
     if len(results) > 1:
@@ -250,14 +303,20 @@ def report(results: list[dict[str, object]]) -> None:
             f"{b['rows']:,} (ratio {per_b / per_a:.2f}; 1.00 is linear)"
         )
     for r in results:
-        console.print(f"{r['rows']:,} rows: drifted between two seeds of the same generator: {r['drifted']}")
+        console.print(
+            f"{r['rows']:,} rows: drifted between two seeds of the same generator: {r['drifted']}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--small", action="store_true", help="500k rows only")
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender and size")
-    parser.add_argument("--no-polars", action="store_true", help="skip the slow exact Polars reference")
+    parser.add_argument(
+        "--no-polars", action="store_true", help="skip the slow exact Polars reference"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)

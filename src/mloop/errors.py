@@ -7,18 +7,24 @@ The tree::
     │   ├── ProjectFileError        mloop.yaml cannot be read (names file, line, key)
     │   └── BackendNotFoundError    a backend short name, entry point or dotted path is unknown
     ├── NotFoundError (LookupError)
+    │   ├── FeatureNotFoundError    an unknown view:feature, view or service
     │   ├── RunNotFoundError
     │   ├── ExecutionNotFoundError
     │   ├── ArtifactNotFoundError
     │   └── PipelineNotFoundError
     ├── ValidationError (ValueError) input or data that breaks a rule
-    │   └── PipelineDefinitionError a pipeline graph that cannot run (cycle, bad wiring)
+    │   ├── PipelineDefinitionError a pipeline graph that cannot run (cycle, bad wiring)
+    │   ├── FeatureDefinitionError  a malformed Entity / FeatureView / FeatureService
+    │   ├── IncompatibleFeatureChangeError  a feature's type changed without --force
+    │   ├── MissingJoinKeyError     entity rows lack a join key or the event time
+    │   └── TimestampTypeError      a timestamp column holds something else
     ├── StepExecutionError          user code in a step raised; the cause is chained
     │   └── StepTimeoutError
     └── StoreError                  a metadata or artifact store failed
         ├── MigrationRequiredError  the database schema is older (or newer) than this mloop
         ├── IntegrityError          an artifact's bytes do not match its recorded SHA-256
-        └── UnsafePathError         an artifact URI escapes the store's root
+        ├── UnsafePathError         an artifact URI escapes the store's root
+        └── OnlineStoreUnavailableError  the online feature store (Redis) is down
 
 Every message says what was wrong and what to do about it. Users should not subclass these.
 """
@@ -29,36 +35,36 @@ __all__ = [
     "ArtifactNotFoundError",
     "BackendNotFoundError",
     "ConfigError",
+    "DataValidationError",
     "ExecutionNotFoundError",
     "FeatureDefinitionError",
     "FeatureNotFoundError",
     "IncompatibleFeatureChangeError",
-    "MissingJoinKeyError",
-    "OnlineStoreUnavailableError",
-    "TimestampTypeError",
+    "InputSchemaError",
     "IntegrityError",
     "MigrationRequiredError",
+    "MissingJoinKeyError",
     "MloopError",
     "ModelCompatibilityError",
     "ModelNotFoundError",
+    "ModelNotReadyError",
     "NotFoundError",
+    "OnlineStoreUnavailableError",
     "OnnxExportError",
+    "PayloadTooLargeError",
     "PipelineDefinitionError",
     "PipelineNotFoundError",
     "ProjectFileError",
+    "RequestParseError",
     "RunNotFoundError",
     "StepExecutionError",
     "StepTimeoutError",
     "StoreError",
+    "TimestampTypeError",
     "TrainingCheckError",
+    "UnauthorizedError",
     "UnsafePathError",
     "ValidationError",
-    "InputSchemaError",
-    "ModelNotReadyError",
-    "PayloadTooLargeError",
-    "RequestParseError",
-    "UnauthorizedError",
-    "DataValidationError",
 ]
 
 

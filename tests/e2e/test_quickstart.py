@@ -72,8 +72,9 @@ def test_quickstart_trains_validates_promotes_then_decides_again(tmp_path: Path)
     assert "3 of 6 steps cached" in second.stdout
     assert "Decision: unchanged" in second.stdout and "already serves" in second.stdout
 
-    # A challenger that is worse overall and in some slices is refused, with the reasons.
-    refused = mloop("quickstart", "-p", "model_type=hist_gradient_boosting", cwd=tmp_path)
+    # Changed data (a seeded half of the loans): the candidate is worse than production on the
+    # same new test set, overall and in some slices, and is refused with the reasons.
+    refused = mloop("quickstart", "-p", "sample=0.5", cwd=tmp_path)
     assert refused.returncode == 0, refused.stdout + refused.stderr
     assert "Decision: refused" in refused.stdout and "slice" in refused.stdout
     runs = json.loads(mloop("runs", "list", "--json", cwd=project).stdout)

@@ -52,9 +52,12 @@ def package(frame, tmp_path_factory):
     return save_model(model, folder, input_example=frame.head(5))
 
 
-def test_a_good_package_is_infra_blessed(package, frame):
+@pytest.mark.parametrize("server", ["mloop", "minimal"])
+def test_a_good_package_is_infra_blessed(package, frame, server):
     # generous latency budget: the machine may be busy; the budget check has its own test
-    result = validate_infra(package, frame, single_requests=5, batch_rows=100, max_p95_ms=5000)
+    result = validate_infra(
+        package, frame, server=server, single_requests=5, batch_rows=100, max_p95_ms=5000
+    )
     assert result.blessed, result.reasons
     assert result.requests == 1 + 5 + 1 and result.mismatches == 0
     assert result.rss_mb is not None and 20 < result.rss_mb < 1024
@@ -62,7 +65,9 @@ def test_a_good_package_is_infra_blessed(package, frame):
 
 
 def test_budgets_are_enforced(package, frame):
-    result = validate_infra(package, frame, single_requests=2, max_rss_mb=1.0, max_p95_ms=0.001)
+    result = validate_infra(
+        package, frame, server="minimal", single_requests=2, max_rss_mb=1.0, max_p95_ms=0.001
+    )
     assert not result.blessed
     assert any("over the budget of 1.0 MB" in r for r in result.reasons)
     assert any("p95 latency" in r for r in result.reasons)
@@ -72,7 +77,17 @@ def test_a_server_that_cannot_start_is_not_blessed(package, frame, monkeypatch):
     import mloop.components.infra_validate as infra
 
     monkeypatch.setattr(infra, "SERVER_MODULE", "mloop.components.no_such_server")
-    result = validate_infra(package, frame, single_requests=1, startup_timeout_s=30)
+    result = validate_infra(
+        package, frame, server="minimal", single_requests=1, startup_timeout_s=30
+    )
     assert not result.blessed and result.requests == 0
     assert "did not report ready" in result.reasons[0]
     assert "No module named" in result.reasons[0]  # the server's own error is quoted
+
+
+def test_a_corrupt_package_is_not_blessed_and_never_served(package, frame, tmp_path):
+    broken = package.copy_to(tmp_path / "broken")
+    (broken.path / "model.joblib").write_bytes(b"not a model")  # fails the digest check
+    result = validate_infra(broken, frame, server="mloop", single_requests=1, startup_timeout_s=60)
+    assert not result.blessed and result.requests == 0
+    assert "corrupt or was modified" in result.reasons[0]

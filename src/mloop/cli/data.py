@@ -26,9 +26,13 @@ app = typer.Typer(
 
 EXIT_DATA_INVALID = 1  # validate found blocking anomalies / drift --fail-on-drift found drift
 
-PathArg = Annotated[Path, typer.Argument(help="Parquet/CSV file, Parquet folder, or statistics .json.")]
+PathArg = Annotated[
+    Path, typer.Argument(help="Parquet/CSV file, Parquet folder, or statistics .json.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")]  # fmt: skip
+HtmlOpt = Annotated[
+    Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+]
 
 
 def load_statistics(path: Path, slice_by: str | None = None) -> Statistics:
@@ -47,7 +51,9 @@ def load_statistics(path: Path, slice_by: str | None = None) -> Statistics:
 def stats_command(
     path: PathArg,
     html: HtmlOpt = None,
-    slice_by: Annotated[str | None, typer.Option(help="Also profile per value of this column.")] = None,
+    slice_by: Annotated[
+        str | None, typer.Option(help="Also profile per value of this column.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compute a dataset's statistics and print them."""
@@ -69,8 +75,12 @@ def stats_command(
 @app.command("schema")
 def schema_command(
     path: PathArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the YAML schema.")] = Path("schema.yaml"),  # fmt: skip
-    label: Annotated[str | None, typer.Option(help="The label column (absent from SERVING data).")] = None,  # fmt: skip
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the YAML schema.")
+    ] = Path("schema.yaml"),
+    label: Annotated[
+        str | None, typer.Option(help="The label column (absent from SERVING data).")
+    ] = None,
 ) -> None:
     """Infer a schema from a dataset and write it as editable YAML."""
     from mloop.data import infer_schema
@@ -84,8 +94,12 @@ def schema_command(
 def validate_command(
     path: PathArg,
     schema: Annotated[Path, typer.Option("--schema", help="The YAML schema to check against.")],
-    reference: Annotated[Path | None, typer.Option("--reference", help="Also check drift against this data.")] = None,  # fmt: skip
-    environment: Annotated[str | None, typer.Option("--environment", help="e.g. TRAINING or SERVING.")] = None,  # fmt: skip
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Also check drift against this data.")
+    ] = None,
+    environment: Annotated[
+        str | None, typer.Option("--environment", help="e.g. TRAINING or SERVING.")
+    ] = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -116,9 +130,13 @@ def validate_command(
 def drift_command(
     reference: Annotated[Path, typer.Argument(help="Reference data (or statistics .json).")],
     current: Annotated[Path, typer.Argument(help="Current data (or statistics .json).")],
-    schema: Annotated[Path | None, typer.Option("--schema", help="Per-feature drift overrides.")] = None,  # fmt: skip
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="Per-feature drift overrides.")
+    ] = None,
     html: HtmlOpt = None,
-    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Exit 1 when the dataset drifted.")] = False,  # fmt: skip
+    fail_on_drift: Annotated[
+        bool, typer.Option("--fail-on-drift", help="Exit 1 when the dataset drifted.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Compare two datasets feature by feature, from their statistics."""
@@ -154,18 +172,43 @@ def _print_statistics(stats: Statistics, path: Path) -> None:
     from mloop.cli.output import console
 
     table = Table(title=f"{path.name}: {stats.num_rows} rows, {len(stats.features)} columns")
-    for col in ("column", "kind", "null", "distinct", "mean", "std", "min", "median", "max", "top values"):
-        table.add_column(col, justify="right" if col in ("null", "distinct", "mean", "std", "min", "median", "max") else "left")  # fmt: skip
+    for col in (
+        "column",
+        "kind",
+        "null",
+        "distinct",
+        "mean",
+        "std",
+        "min",
+        "median",
+        "max",
+        "top values",
+    ):
+        table.add_column(
+            col,
+            justify="right"
+            if col in ("null", "distinct", "mean", "std", "min", "median", "max")
+            else "left",
+        )
     for f in stats.features.values():
         cells = [f.name, f.kind, f"{1 - f.presence:.1%}", _distinct(f)]
         if f.numeric is not None and f.numeric.count:
             n = f.numeric
             cells += [_g(n.mean), _g(n.std), _g(n.min), _g(n.quantiles["q0.5"]), _g(n.max), ""]
         elif f.categorical is not None:
-            top = ", ".join(f"{k} {c / max(f.categorical.count, 1):.0%}" for k, c in f.categorical.top(3))
+            top = ", ".join(
+                f"{k} {c / max(f.categorical.count, 1):.0%}" for k, c in f.categorical.top(3)
+            )
             cells += ["", "", "", "", "", top]
         elif f.datetime is not None:
-            cells += ["", "", str(f.datetime.iso(f.datetime.min_us)), "", str(f.datetime.iso(f.datetime.max_us)), ""]  # fmt: skip
+            cells += [
+                "",
+                "",
+                str(f.datetime.iso(f.datetime.min_us)),
+                "",
+                str(f.datetime.iso(f.datetime.max_us)),
+                "",
+            ]
         else:
             cells += [""] * 6
         table.add_row(*cells)
@@ -205,7 +248,11 @@ def _print_drift(report: DriftReport) -> None:
 
     from mloop.cli.output import console
 
-    verdict = "[bold red]dataset drifted[/bold red]" if report.dataset_drifted else "[green]no dataset drift[/green]"  # fmt: skip
+    verdict = (
+        "[bold red]dataset drifted[/bold red]"
+        if report.dataset_drifted
+        else "[green]no dataset drift[/green]"
+    )
     table = Table(
         title=f"{len(report.drifted_features)} of {len(report.judged)} features drifted "
         f"({report.share_drifted:.0%}; threshold {report.share_threshold:.0%})"
@@ -214,6 +261,13 @@ def _print_drift(report: DriftReport) -> None:
         table.add_column(col, justify="right" if col in ("score", "threshold") else "left")
     for f in report.features:
         style = "bold red" if f.drifted else ("green" if f.status == "ok" else "dim")
-        table.add_row(f.name, f"[{style}]{f.status}[/{style}]", f.method, _g(f.score), _g(f.threshold), f.summary)  # fmt: skip
+        table.add_row(
+            f.name,
+            f"[{style}]{f.status}[/{style}]",
+            f.method,
+            _g(f.score),
+            _g(f.threshold),
+            f.summary,
+        )
     console().print(table)
     console().print(verdict)

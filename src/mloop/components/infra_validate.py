@@ -4,7 +4,10 @@ test rows one at a time and in one batch). It passes only if every answer equals
 prediction, the server's resident memory stays under ``max_rss_mb`` (MB) and the 95th percentile
 latency under ``max_p95_ms`` (ms). The result is an InfraBlessing artifact.
 
-The server is :mod:`mloop.components.infra_server` (small; ``mloop.serving`` replaces it).
+``server="mloop"`` (the default) runs mloop's own prediction service (``python -m mloop serve
+PACKAGE --port N``, MLflow scoring protocol) on a free port and waits for ``GET /ping``;
+``server="minimal"`` runs :mod:`mloop.components.infra_server`, a small stand-alone server that
+also returns probabilities (used where the full service is not wanted).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mloop.components.model_artifacts import register_model_materializers
-from mloop.errors import ValidationError
+from mloop.errors import MloopError, ValidationError
 from mloop.models import ModelPackage
 from mloop.pipelines.dsl import step
 
@@ -108,10 +111,60 @@ def _same(expected: Any, got: Any, *, probabilities: bool) -> bool:
     return bool(np.all(a.astype(str) == b.astype(str)))
 
 
+def _free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the server binds it a moment later)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _command(server: str, package: ModelPackage) -> tuple[list[str], int | None]:
+    """The server's command line and its port (None: the server reports it on stdout)."""
+    if server == "minimal":
+        return [sys.executable, "-m", SERVER_MODULE, str(package.path)], None
+    if server == "mloop":
+        port = _free_port()
+        return [
+            sys.executable,
+            "-m",
+            "mloop",
+            "serve",
+            str(package.path),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-log",
+            "--poll-interval",
+            "0",
+            "--allow-nan",
+        ], port
+    raise ValidationError(f"server {server!r} is not 'mloop' or 'minimal'")
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, timeout_s: float) -> None:
+    """Poll ``GET /ping`` every 0.1 s until it answers 200, the process exits, or the
+    deadline passes (``ValidationError``)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise ValidationError(f"the model server did not report ready within {timeout_s:.0f} s")
+
+
 def validate_infra(
     package: ModelPackage,
     samples: Any = None,
     *,
+    server: str = "mloop",
     single_requests: int = 20,
     batch_rows: int = 200,
     max_rss_mb: float = 1024.0,
@@ -125,7 +178,11 @@ def validate_infra(
 
     from mloop.models.package import as_pandas
 
-    model = package.load()
+    budget = {"max_rss_mb": max_rss_mb, "max_p95_ms": max_p95_ms}
+    try:
+        model = package.load()
+    except MloopError as exc:  # a corrupt or unloadable package is a verdict, not a crash
+        return InfraBlessing(False, [f"the package cannot be loaded: {exc}"], 0, 0, budget=budget)
     frames = []
     example = package.input_example()
     if example is not None:
@@ -139,12 +196,12 @@ def validate_infra(
             frames.append(rows.head(batch_rows))
     if not frames:
         raise ValidationError("infra validation needs requests: a package input example or samples")
-    budget = {"max_rss_mb": max_rss_mb, "max_p95_ms": max_p95_ms}
     started = time.monotonic()
+    command, port = _command(server, package)
     errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
     proc = subprocess.Popen(
-        [sys.executable, "-m", SERVER_MODULE, str(package.path)],
-        stdout=subprocess.PIPE,
+        command,
+        stdout=subprocess.PIPE if port is None else errors,
         stderr=errors,
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -156,12 +213,15 @@ def validate_infra(
     startup_s = None
     try:
         try:
-            ready = _read_ready_line(proc, startup_timeout_s)
+            if port is None:
+                port = int(_read_ready_line(proc, startup_timeout_s)["port"])
+            else:
+                _wait_ready(proc, port, startup_timeout_s)
         except ValidationError as exc:
             err = _stderr_tail(proc, errors)
             return InfraBlessing(False, [f"{exc}: {err}"], 0, 0, budget=budget)
         startup_s = time.monotonic() - started
-        base = f"http://127.0.0.1:{int(ready['port'])}"
+        base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
             client.get("/ping").raise_for_status()
             for i, frame in enumerate(frames):
@@ -175,7 +235,7 @@ def validate_infra(
                     continue
                 body = response.json()
                 ok = _same(model.predict(frame), body.get("predictions"), probabilities=False)
-                if model.has_proba:
+                if model.has_proba and "probabilities" in body:
                     ok = ok and _same(
                         model.predict_proba(frame), body.get("probabilities"), probabilities=True
                     )
@@ -228,9 +288,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-    for stream in (proc.stdout,):
-        if stream is not None:
-            stream.close()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 @step(cache=False)
@@ -240,6 +299,7 @@ def infra_validate(
     max_rss_mb: float = 1024.0,
     max_p95_ms: float = 250.0,
     single_requests: int = 20,
+    server: str = "mloop",
 ) -> InfraBlessing:
     """Serve ``model`` in a fresh process and check its answers, memory and latency."""
     import mloop
@@ -250,6 +310,7 @@ def infra_validate(
         max_rss_mb=max_rss_mb,
         max_p95_ms=max_p95_ms,
         single_requests=single_requests,
+        server=server,
     )
     mloop.log_metrics(
         {

@@ -43,7 +43,9 @@ def _lazy_from_path(path: Path) -> Any:
         return pl.scan_parquet(path)
     if suffix in _CSV:
         separator = "\t" if suffix == ".tsv" else ","
-        return pl.scan_csv(path, separator=separator, try_parse_dates=True, infer_schema_length=10_000)
+        return pl.scan_csv(
+            path, separator=separator, try_parse_dates=True, infer_schema_length=10_000
+        )
     raise ValidationError(
         f"cannot read {path}: unknown suffix {suffix!r}; use .parquet or .csv (or pass a frame)"
     )

@@ -161,10 +161,15 @@ def detect_drift(
     """
     for what, value in (("reference_stats", reference_stats), ("current_stats", current_stats)):
         if not isinstance(value, Statistics):
-            raise ValidationError(f"detect_drift: {what} must be Statistics, got {type(value).__name__}")
+            raise ValidationError(
+                f"detect_drift: {what} must be Statistics, got {type(value).__name__}"
+            )
     if not 0 < alpha < 1:
         raise ValidationError(f"alpha must be within (0, 1), got {alpha}")
-    names = [*reference_stats.features, *(n for n in current_stats.features if n not in reference_stats.features)]
+    names = [
+        *reference_stats.features,
+        *(n for n in current_stats.features if n not in reference_stats.features),
+    ]
     comparable = [
         n
         for n in names
@@ -177,7 +182,9 @@ def detect_drift(
     pending_p: list[FeatureDrift] = []
     for name in names:
         ref, cur = reference_stats.features.get(name), current_stats.features.get(name)
-        config = schema.features[name].drift if schema is not None and name in schema.features else None
+        config = (
+            schema.features[name].drift if schema is not None and name in schema.features else None
+        )
         verdict = _compare(name, ref, cur, config, per_feature_alpha, min_samples)
         if verdict.p_value is not None and verdict.status in ("ok", "drifted"):
             pending_p.append(verdict)
@@ -197,31 +204,80 @@ def _compare(
     if ref is None or cur is None:
         side = "current" if cur is None else "reference"
         kind = (ref or cur).kind  # type: ignore[union-attr]
-        return FeatureDrift(name, kind, "none", math.nan, math.nan, False, "missing",
-                            summary=f"absent from the {side} data")  # fmt: skip
+        return FeatureDrift(
+            name,
+            kind,
+            "none",
+            math.nan,
+            math.nan,
+            False,
+            "missing",
+            summary=f"absent from the {side} data",
+        )
     if ref.kind != cur.kind:
-        return FeatureDrift(name, ref.kind, "type_change", 1.0, 0.0, True, "type_changed",
-                            ref.present, cur.present,
-                            summary=f"type changed: {ref.dtype} ({ref.kind}) -> {cur.dtype} ({cur.kind})")  # fmt: skip
+        return FeatureDrift(
+            name,
+            ref.kind,
+            "type_change",
+            1.0,
+            0.0,
+            True,
+            "type_changed",
+            ref.present,
+            cur.present,
+            summary=f"type changed: {ref.dtype} ({ref.kind}) -> {cur.dtype} ({cur.kind})",
+        )
     if ref.kind not in (NUMERIC, CATEGORICAL):
-        return FeatureDrift(name, ref.kind, "none", math.nan, math.nan, False, "skipped",
-                            ref.present, cur.present, summary=f"no drift method for {ref.kind} columns")  # fmt: skip
-    method = (config.method if config is not None and config.method else None) or DEFAULT_METHODS[ref.kind]
+        return FeatureDrift(
+            name,
+            ref.kind,
+            "none",
+            math.nan,
+            math.nan,
+            False,
+            "skipped",
+            ref.present,
+            cur.present,
+            summary=f"no drift method for {ref.kind} columns",
+        )
+    method = (config.method if config is not None and config.method else None) or DEFAULT_METHODS[
+        ref.kind
+    ]
     if method not in DRIFT_METHODS:
-        raise ValidationError(f"feature {name!r}: drift method {method!r} unknown; use one of {DRIFT_METHODS}")
+        raise ValidationError(
+            f"feature {name!r}: drift method {method!r} unknown; use one of {DRIFT_METHODS}"
+        )
     if ref.kind == CATEGORICAL and method in ("wasserstein", "ks"):
         raise ValidationError(
             f"feature {name!r} is categorical: drift method {method!r} needs numbers; "
             "use jensen_shannon, linf, chi2 or psi"
         )
     n_ref, n_cur = _sample_size(ref), _sample_size(cur)
-    if ref.kind == CATEGORICAL and method == DEFAULT_METHODS[CATEGORICAL] and ref.distinct > IDENTIFIER_RATIO * max(n_ref, 1):
-        return FeatureDrift(name, ref.kind, "none", math.nan, math.nan, False, "skipped", n_ref, n_cur,
-                            summary=f"identifier-like ({ref.distinct} distinct values in {n_ref} rows); "
-                            "set a drift method in the schema to compare it anyway")  # fmt: skip
-    base = FeatureDrift(name, ref.kind, method, math.nan, math.nan, False, "insufficient_data", n_ref, n_cur)
+    if (
+        ref.kind == CATEGORICAL
+        and method == DEFAULT_METHODS[CATEGORICAL]
+        and ref.distinct > IDENTIFIER_RATIO * max(n_ref, 1)
+    ):
+        return FeatureDrift(
+            name,
+            ref.kind,
+            "none",
+            math.nan,
+            math.nan,
+            False,
+            "skipped",
+            n_ref,
+            n_cur,
+            summary=f"identifier-like ({ref.distinct} distinct values in {n_ref} rows); "
+            "set a drift method in the schema to compare it anyway",
+        )
+    base = FeatureDrift(
+        name, ref.kind, method, math.nan, math.nan, False, "insufficient_data", n_ref, n_cur
+    )
     if min(n_ref, n_cur) < min_samples:
-        base.summary = f"fewer than {min_samples} values on one side ({n_ref} vs {n_cur}); not judged"
+        base.summary = (
+            f"fewer than {min_samples} values on one side ({n_ref} vs {n_cur}); not judged"
+        )
         return base
     override = config.threshold if config is not None else None
     if ref.kind == NUMERIC:
@@ -241,7 +297,9 @@ def _sample_size(f: FeatureStatistics) -> int:
     return f.present
 
 
-def _judge(verdict: FeatureDrift, score: float, floor: float, noise: float, override: float | None) -> None:
+def _judge(
+    verdict: FeatureDrift, score: float, floor: float, noise: float, override: float | None
+) -> None:
     verdict.score = score
     verdict.floor = override if override is not None else floor
     verdict.noise = noise
@@ -265,9 +323,13 @@ def _numeric_bins(ref: FeatureStatistics, cur: FeatureStatistics) -> tuple[np.nd
 
 
 def _score_numeric(
-    v: FeatureDrift, ref: FeatureStatistics, cur: FeatureStatistics, method: str, alpha: float,
+    v: FeatureDrift,
+    ref: FeatureStatistics,
+    cur: FeatureStatistics,
+    method: str,
+    alpha: float,
     override: float | None,
-) -> None:  # fmt: skip
+) -> None:
     assert ref.numeric is not None and cur.numeric is not None
     n, m = float(v.n_reference), float(v.n_current)
     if method == "wasserstein":
@@ -277,25 +339,54 @@ def _score_numeric(
         _judge(v, score, FLOORS["wasserstein"], dm.wasserstein_noise(n, m, alpha), override)
         return
     if method == "ks":
-        points = sorted(set(ref.numeric.sketch.quantiles(_W_GRID)) | set(cur.numeric.sketch.quantiles(_W_GRID)))
-        error = max(ref.numeric.sketch.rank_error if n > 200 else 0.0, cur.numeric.sketch.rank_error if m > 200 else 0.0)
-        d, p = dm.ks_pvalue(ref.numeric.sketch.cdf(points), cur.numeric.sketch.cdf(points), n, m, error)
+        points = sorted(
+            set(ref.numeric.sketch.quantiles(_W_GRID)) | set(cur.numeric.sketch.quantiles(_W_GRID))
+        )
+        error = max(
+            ref.numeric.sketch.rank_error if n > 200 else 0.0,
+            cur.numeric.sketch.rank_error if m > 200 else 0.0,
+        )
+        d, p = dm.ks_pvalue(
+            ref.numeric.sketch.cdf(points), cur.numeric.sketch.cdf(points), n, m, error
+        )
         v.score, v.p_value, v.status = d, p, "ok"
         return
     _score_binned(v, *_numeric_bins(ref, cur), method, alpha, override)
 
 
 def _score_binned(
-    v: FeatureDrift, ref_counts: np.ndarray, cur_counts: np.ndarray, method: str, alpha: float,
+    v: FeatureDrift,
+    ref_counts: np.ndarray,
+    cur_counts: np.ndarray,
+    method: str,
+    alpha: float,
     override: float | None,
-) -> None:  # fmt: skip
+) -> None:
     n, m, bins = float(v.n_reference), float(v.n_current), len(ref_counts)
     if method == "psi":
-        _judge(v, dm.psi(ref_counts, cur_counts), FLOORS["psi"], dm.psi_noise(n, m, bins, alpha), override)
+        _judge(
+            v,
+            dm.psi(ref_counts, cur_counts),
+            FLOORS["psi"],
+            dm.psi_noise(n, m, bins, alpha),
+            override,
+        )
     elif method == "jensen_shannon":
-        _judge(v, dm.js_distance(ref_counts, cur_counts), FLOORS["jensen_shannon"], dm.js_noise(n, m, bins, alpha), override)  # fmt: skip
+        _judge(
+            v,
+            dm.js_distance(ref_counts, cur_counts),
+            FLOORS["jensen_shannon"],
+            dm.js_noise(n, m, bins, alpha),
+            override,
+        )
     elif method == "linf":
-        _judge(v, dm.linf(ref_counts, cur_counts), FLOORS["linf"], dm.linf_noise(n, m, bins, alpha), override)
+        _judge(
+            v,
+            dm.linf(ref_counts, cur_counts),
+            FLOORS["linf"],
+            dm.linf_noise(n, m, bins, alpha),
+            override,
+        )
     elif method == "chi2":
         v.score, v.p_value = dm.chi2_pvalue(ref_counts, cur_counts)
         v.status = "ok"
@@ -304,13 +395,21 @@ def _score_binned(
 
 
 def _score_categorical(
-    v: FeatureDrift, ref: FeatureStatistics, cur: FeatureStatistics, method: str, alpha: float,
+    v: FeatureDrift,
+    ref: FeatureStatistics,
+    cur: FeatureStatistics,
+    method: str,
+    alpha: float,
     override: float | None,
-) -> None:  # fmt: skip
+) -> None:
     assert ref.categorical is not None and cur.categorical is not None
     keys = sorted(set(ref.categorical.frequencies) | set(cur.categorical.frequencies))
-    r = np.array([ref.categorical.frequencies.get(k, 0) for k in keys] + [ref.categorical.other_count], float)
-    c = np.array([cur.categorical.frequencies.get(k, 0) for k in keys] + [cur.categorical.other_count], float)
+    r = np.array(
+        [ref.categorical.frequencies.get(k, 0) for k in keys] + [ref.categorical.other_count], float
+    )
+    c = np.array(
+        [cur.categorical.frequencies.get(k, 0) for k in keys] + [cur.categorical.other_count], float
+    )
     keep = (r + c) > 0
     _score_binned(v, r[keep], c[keep], method, alpha, override)
 

@@ -25,8 +25,8 @@ __all__ = [
     "linf_noise",
     "psi",
     "psi_noise",
-    "wasserstein_normed",
     "wasserstein_noise",
+    "wasserstein_normed",
 ]
 
 SMOOTHING = 0.5  # pseudo-count added to every bin, so empty bins keep PSI finite

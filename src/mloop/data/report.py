@@ -45,8 +45,14 @@ def _fmt(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _numeric_traces(name: str, cur: FeatureStatistics, ref: FeatureStatistics | None) -> list[dict[str, Any]]:
-    sides = [(s, label) for s, label in ((ref, "reference"), (cur, "current")) if s is not None and s.numeric is not None and s.numeric.count]  # fmt: skip
+def _numeric_traces(
+    name: str, cur: FeatureStatistics, ref: FeatureStatistics | None
+) -> list[dict[str, Any]]:
+    sides = [
+        (s, label)
+        for s, label in ((ref, "reference"), (cur, "current"))
+        if s is not None and s.numeric is not None and s.numeric.count
+    ]
     if not sides:
         return []
     lo = min(s.numeric.min for s, _ in sides)  # type: ignore[union-attr]
@@ -61,15 +67,23 @@ def _numeric_traces(name: str, cur: FeatureStatistics, ref: FeatureStatistics | 
         assert side.numeric is not None
         counts = side.numeric.sketch.histogram(edges)
         total = max(float(counts.sum()), 1.0)
-        traces.append({
-            "type": "bar", "name": label, "x": centers, "y": [float(c) / total for c in counts],
-            "marker": {"color": _REFERENCE if label == "reference" else _CURRENT},
-            "opacity": 0.6 if label == "reference" else 0.75, "width": step,
-        })  # fmt: skip
+        traces.append(
+            {
+                "type": "bar",
+                "name": label,
+                "x": centers,
+                "y": [float(c) / total for c in counts],
+                "marker": {"color": _REFERENCE if label == "reference" else _CURRENT},
+                "opacity": 0.6 if label == "reference" else 0.75,
+                "width": step,
+            }
+        )
     return traces
 
 
-def _categorical_traces(cur: FeatureStatistics, ref: FeatureStatistics | None) -> list[dict[str, Any]]:
+def _categorical_traces(
+    cur: FeatureStatistics, ref: FeatureStatistics | None
+) -> list[dict[str, Any]]:
     assert cur.categorical is not None
     order = [k for k, _ in cur.categorical.top(_TOP)]
     if ref is not None and ref.categorical is not None:
@@ -80,21 +94,33 @@ def _categorical_traces(cur: FeatureStatistics, ref: FeatureStatistics | None) -
         if side is None or side.categorical is None:
             continue
         total = max(side.categorical.count, 1)
-        traces.append({
-            "type": "bar", "name": label, "x": order,
-            "y": [side.categorical.frequencies.get(k, 0) / total for k in order],
-            "marker": {"color": _REFERENCE if label == "reference" else _CURRENT},
-        })  # fmt: skip
+        traces.append(
+            {
+                "type": "bar",
+                "name": label,
+                "x": order,
+                "y": [side.categorical.frequencies.get(k, 0) / total for k in order],
+                "marker": {"color": _REFERENCE if label == "reference" else _CURRENT},
+            }
+        )
     return traces
 
 
 def _feature_row(f: FeatureStatistics, verdict: Any, anomalies: list[Any]) -> str:
-    cells = [f"<td><a href='#f-{html.escape(f.name)}'>{html.escape(f.name)}</a></td>",
-             f"<td>{html.escape(f.kind)}</td>", f"<td>{html.escape(f.dtype)}</td>",
-             f"<td>{f.count}</td>", f"<td>{(1 - f.presence):.2%}</td>", f"<td>{_fmt(f.distinct)}</td>"]  # fmt: skip
+    cells = [
+        f"<td><a href='#f-{html.escape(f.name)}'>{html.escape(f.name)}</a></td>",
+        f"<td>{html.escape(f.kind)}</td>",
+        f"<td>{html.escape(f.dtype)}</td>",
+        f"<td>{f.count}</td>",
+        f"<td>{(1 - f.presence):.2%}</td>",
+        f"<td>{_fmt(f.distinct)}</td>",
+    ]
     if f.numeric is not None:
         n = f.numeric
-        detail = f"mean {_fmt(n.mean)}, std {_fmt(n.std)}, min {_fmt(n.min)}, median {_fmt(n.quantiles['q0.5'])}, max {_fmt(n.max)}, zeros {n.zeros}"  # fmt: skip
+        detail = (
+            f"mean {_fmt(n.mean)}, std {_fmt(n.std)}, min {_fmt(n.min)}, "
+            f"median {_fmt(n.quantiles['q0.5'])}, max {_fmt(n.max)}, zeros {n.zeros}"
+        )
     elif f.categorical is not None:
         detail = ", ".join(f"{html.escape(k)} ({c})" for k, c in f.categorical.top(3))
     elif f.datetime is not None:
@@ -105,12 +131,16 @@ def _feature_row(f: FeatureStatistics, verdict: Any, anomalies: list[Any]) -> st
     if verdict is not None:
         css = "bad" if verdict.drifted else "ok"
         cells.append(
-            f"<td class='{css}'>{html.escape(verdict.status)}</td><td>{html.escape(verdict.method)}</td>"
+            f"<td class='{css}'>{html.escape(verdict.status)}</td>"
+            f"<td>{html.escape(verdict.method)}</td>"
             f"<td>{_fmt(verdict.score)}</td><td>{_fmt(verdict.threshold)}</td>"
             f"<td>{html.escape(verdict.summary)}</td>"
         )
     if anomalies:
-        text = "<br>".join(f"<b>{html.escape(a.severity)}</b> {html.escape(a.kind)}: {html.escape(a.reason)}" for a in anomalies)  # fmt: skip
+        text = "<br>".join(
+            f"<b>{html.escape(a.severity)}</b> {html.escape(a.kind)}: {html.escape(a.reason)}"
+            for a in anomalies
+        )
         cells.append(f"<td class='bad'>{text}</td>")
     elif verdict is None:
         cells.append("<td></td>")
@@ -127,8 +157,14 @@ def render_html(
 ) -> str:
     """The report as one HTML string (several MB: it carries plotly.js)."""
     verdicts = {v.name: v for v in drift.features} if drift is not None else {}
-    header = "<tr><th>feature</th><th>kind</th><th>dtype</th><th>rows</th><th>null</th><th>distinct</th><th>summary</th>"  # fmt: skip
-    header += "<th>drift</th><th>method</th><th>score</th><th>threshold</th><th>change</th></tr>" if drift else "<th>anomalies</th></tr>"  # fmt: skip
+    header = "<tr>" + "".join(
+        f"<th>{h}</th>" for h in ("feature", "kind", "dtype", "rows", "null", "distinct", "summary")
+    )
+    header += (
+        "<th>drift</th><th>method</th><th>score</th><th>threshold</th><th>change</th></tr>"
+        if drift
+        else "<th>anomalies</th></tr>"
+    )
     rows, charts, scripts = [], [], []
     for i, (name, f) in enumerate(current.features.items()):
         found = anomalies.for_column(name) if anomalies is not None else []
@@ -144,12 +180,19 @@ def render_html(
             traces = []
         if not traces:
             continue
-        layout = {"title": {"text": name}, "barmode": "overlay" if f.kind == NUMERIC else "group",
-                  "height": 280, "margin": {"l": 50, "r": 10, "t": 40, "b": 60},
-                  "yaxis": {"tickformat": ".0%", "title": {"text": "share of rows"}}}  # fmt: skip
+        layout = {
+            "title": {"text": name},
+            "barmode": "overlay" if f.kind == NUMERIC else "group",
+            "height": 280,
+            "margin": {"l": 50, "r": 10, "t": 40, "b": 60},
+            "yaxis": {"tickformat": ".0%", "title": {"text": "share of rows"}},
+        }
         charts.append(f"<div class='chart' id='f-{html.escape(name)}'><div id='c{i}'></div></div>")
         payload = json.dumps([traces, layout]).replace("<", "\\u003c")  # no tag can close
-        scripts.append(f"(function(){{var p={payload};Plotly.newPlot('c{i}',p[0],p[1],{{displayModeBar:false,responsive:true}});}})();")  # fmt: skip
+        scripts.append(
+            f"(function(){{var p={payload};Plotly.newPlot('c{i}',p[0],p[1],"
+            "{displayModeBar:false,responsive:true});})();"
+        )
     verdict_line = ""
     if drift is not None:
         verdict = "DRIFTED" if drift.dataset_drifted else "no dataset drift"
@@ -160,11 +203,20 @@ def render_html(
         )
     if anomalies is not None:
         verdict_line += (
-            f"<p class='{'bad' if anomalies.blocking else 'ok'}'><b>{len(anomalies.errors)} errors, "
+            f"<p class='{'bad' if anomalies.blocking else 'ok'}'>"
+            f"<b>{len(anomalies.errors)} errors, "
             f"{len(anomalies.warnings)} warnings</b></p>"
         )
-    dataset_rows = [a for a in (anomalies.items if anomalies is not None else []) if a.column is None or a.column not in current.features]  # fmt: skip
-    extra = "".join(f"<li><b>{html.escape(a.severity)}</b> {html.escape(str(a.column))} {html.escape(a.kind)}: {html.escape(a.reason)}</li>" for a in dataset_rows)  # fmt: skip
+    dataset_rows = [
+        a
+        for a in (anomalies.items if anomalies is not None else [])
+        if a.column is None or a.column not in current.features
+    ]
+    extra = "".join(
+        f"<li><b>{html.escape(a.severity)}</b> {html.escape(str(a.column))} "
+        f"{html.escape(a.kind)}: {html.escape(a.reason)}</li>"
+        for a in dataset_rows
+    )
     sizes = f"current: {current.num_rows} rows, {len(current.features)} columns"
     if reference is not None:
         sizes = f"reference: {reference.num_rows} rows; " + sizes
@@ -191,8 +243,10 @@ def write_html(path: str | Path, *args: Any, **kwargs: Any) -> Path:
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:24px;color:#222}} table{{border-collapse:collapse;font-size:13px}}
-td,th{{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}} th{{background:#f4f4f4}}
+body{{font-family:system-ui,sans-serif;margin:24px;color:#222}}
+table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}}
+th{{background:#f4f4f4}}
 .bad{{color:#b00020}} .ok{{color:#1b7a1b}} .chart{{display:inline-block;width:48%;min-width:380px}}
 </style>
 <script>{plotly}</script></head>

@@ -65,7 +65,11 @@ class FeatureSchema:
     drift: DriftConfig = field(default_factory=DriftConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "dtype": self.dtype, "min_presence": self.min_presence}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "min_presence": self.min_presence,
+        }
         if self.domain is not None:
             out["domain"] = {"min": self.domain[0], "max": self.domain[1]}
             out["max_out_of_domain_fraction"] = self.max_out_of_domain_fraction
@@ -85,9 +89,16 @@ class FeatureSchema:
         if not isinstance(d, dict):
             raise ValidationError(f"{where}: expected a mapping, got {type(d).__name__}")
         unknown = set(d) - {
-            "kind", "dtype", "min_presence", "domain", "vocabulary", "max_unseen_fraction",
-            "max_out_of_domain_fraction", "not_in_environments", "drift",
-        }  # fmt: skip
+            "kind",
+            "dtype",
+            "min_presence",
+            "domain",
+            "vocabulary",
+            "max_unseen_fraction",
+            "max_out_of_domain_fraction",
+            "not_in_environments",
+            "drift",
+        }
         if unknown:
             raise ValidationError(f"{where}: unknown keys {sorted(unknown)}; check the spelling")
         domain = d.get("domain")
@@ -95,7 +106,9 @@ class FeatureSchema:
             try:
                 domain = (float(domain["min"]), float(domain["max"]))
             except (KeyError, TypeError, ValueError):
-                raise ValidationError(f"{where}: domain must be {{min: number, max: number}}") from None
+                raise ValidationError(
+                    f"{where}: domain must be {{min: number, max: number}}"
+                ) from None
             if domain[0] > domain[1]:
                 raise ValidationError(f"{where}: domain min {domain[0]} is above max {domain[1]}")
         drift = d.get("drift") or {}
@@ -103,7 +116,9 @@ class FeatureSchema:
             raise ValidationError(f"{where}: drift must be a mapping (method, threshold, blocking)")
         method = drift.get("method")
         if method is not None and method not in DRIFT_METHODS:
-            raise ValidationError(f"{where}: drift method {method!r} unknown; use one of {list(DRIFT_METHODS)}")
+            raise ValidationError(
+                f"{where}: drift method {method!r} unknown; use one of {list(DRIFT_METHODS)}"
+            )
         presence = float(d.get("min_presence", 1.0))
         if not 0.0 <= presence <= 1.0:
             raise ValidationError(f"{where}: min_presence must be within [0, 1], got {presence}")
@@ -138,7 +153,9 @@ class Schema:
         try:
             return self.features[name]
         except KeyError:
-            raise ValidationError(f"schema has no feature {name!r}; features: {sorted(self.features)}") from None
+            raise ValidationError(
+                f"schema has no feature {name!r}; features: {sorted(self.features)}"
+            ) from None
 
     def expected_in(self, environment: str | None) -> dict[str, FeatureSchema]:
         """Features expected in ``environment`` (all features when ``None``)."""
@@ -190,7 +207,9 @@ class Schema:
         ):
             path = Path(text_or_path)
             if not path.exists():
-                raise ValidationError(f"schema file {path} does not exist; create it with 'mloop data schema'")
+                raise ValidationError(
+                    f"schema file {path} does not exist; create it with 'mloop data schema'"
+                )
             text = path.read_text(encoding="utf-8")
         try:
             data = yaml.safe_load(text)
@@ -228,9 +247,10 @@ def infer_schema(
 
     Presence is required at the observed fraction minus 2 points (so a never-null column may
     miss a value now and then, but not 2 % of them);
-    numeric domains are the observed range widened by its own width per side (a non-negative column stays
-    non-negative); string columns with at most ``max_vocabulary`` distinct values (fewer than
-    half their rows) get that vocabulary. ``label`` marks a column absent from SERVING data.
+    numeric domains are the observed range widened by its own width per side (a non-negative
+    column stays non-negative); string columns with at most ``max_vocabulary`` distinct values
+    (fewer than half their rows) get that vocabulary. ``label`` marks a column absent from
+    SERVING data.
     """
     if not isinstance(stats, Statistics):
         raise ValidationError(f"infer_schema takes Statistics, got {type(stats).__name__}")

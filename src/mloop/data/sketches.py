@@ -98,9 +98,7 @@ class DistinctSketch:
     """HyperLogLog over 64-bit hashes: ``2**12`` one-byte registers, merge = element-wise max."""
 
     def __init__(self, registers: np.ndarray | None = None) -> None:
-        self.registers = (
-            registers if registers is not None else np.zeros(_HLL_M, dtype=np.uint8)
-        )
+        self.registers = registers if registers is not None else np.zeros(_HLL_M, dtype=np.uint8)
 
     @staticmethod
     def keys_expr(values: Any) -> Any:
@@ -143,7 +141,12 @@ class DistinctSketch:
         """Estimated number of distinct values (linear counting below 2.5 m, as HLL does)."""
         m = float(_HLL_M)
         zeros = int(np.count_nonzero(self.registers == 0))
-        raw = (0.7213 / (1 + 1.079 / m)) * m * m / float(np.sum(np.ldexp(1.0, -self.registers.astype(np.int64))))
+        raw = (
+            (0.7213 / (1 + 1.079 / m))
+            * m
+            * m
+            / float(np.sum(np.ldexp(1.0, -self.registers.astype(np.int64))))
+        )
         if raw <= 2.5 * m and zeros:
             return m * math.log(m / zeros)
         return raw

@@ -123,7 +123,11 @@ class _PendingBatch:
 
     def finish(self) -> Statistics:
         for name, series in self.numeric.items():
-            values = series.filter(series.is_finite()) if series.dtype.is_float() else series.drop_nulls()
+            values = (
+                series.filter(series.is_finite())
+                if series.dtype.is_float()
+                else series.drop_nulls()
+            )
             summary = self.statistics.features[name].numeric
             assert summary is not None
             summary.sketch.update(values.cast(float).to_numpy())
@@ -172,7 +176,8 @@ def _summarise(batch: Any, max_values: int) -> _PendingBatch:
         pending.statistics.features[name] = feature
     if truncated:  # many distinct values: hash every row into the HLL sketch
         keys = batch.select(
-            DistinctSketch.keys_expr(_as_strings(pl.col(n), batch.schema[n])).alias(n) for n in truncated
+            DistinctSketch.keys_expr(_as_strings(pl.col(n), batch.schema[n])).alias(n)
+            for n in truncated
         )
         pending.hll_keys = {n: keys.get_column(n) for n in truncated}
     return pending
@@ -209,7 +214,10 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
             (col == 0).sum().alias(key + "zeros"),
         ]
         if is_float:
-            exprs += [col.is_nan().sum().alias(key + "nan"), col.is_infinite().sum().alias(key + "inf")]
+            exprs += [
+                col.is_nan().sum().alias(key + "nan"),
+                col.is_infinite().sum().alias(key + "inf"),
+            ]
     elif kind == CATEGORICAL:
         values = _as_strings(col.drop_nulls(), dtype)
         top = values.value_counts(sort=True).head(max_values + 1)  # one more: was it cut?
@@ -221,12 +229,11 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
                 lengths.max().alias(key + "lmax"),
                 lengths.sum().alias(key + "lsum"),
             ]
-    elif kind == DATETIME:
+    elif kind == DATETIME:  # the physical value of a zoned datetime is UTC already
         as_us = col.cast(pl.Datetime("us")) if dtype == pl.Date else col.dt.cast_time_unit("us")
-        epoch = as_us.dt.replace_time_zone(None) if getattr(dtype, "time_zone", None) else as_us
         exprs += [
-            epoch.min().cast(pl.Int64).alias(key + "min"),
-            epoch.max().cast(pl.Int64).alias(key + "max"),
+            as_us.min().cast(pl.Int64).alias(key + "min"),
+            as_us.max().cast(pl.Int64).alias(key + "max"),
         ]
     return exprs
 

@@ -308,7 +308,11 @@ class FeatureStatistics:
             )
 
         def both(a: Any, b: Any) -> Any:
-            return None if a is None and b is None else (a if b is None else b if a is None else a.merge(b))
+            return (
+                None
+                if a is None and b is None
+                else (a if b is None else b if a is None else a.merge(b))
+            )
 
         return FeatureStatistics(
             name=self.name,

@@ -43,7 +43,12 @@ class Anomaly:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"column": self.column, "kind": self.kind, "severity": self.severity, "reason": self.reason}
+        return {
+            "column": self.column,
+            "kind": self.kind,
+            "severity": self.severity,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -112,9 +117,15 @@ def validate(
     expected = schema.expected_in(environment)
     items: list[Anomaly] = []
     if stats.num_rows < schema.min_rows:
-        items.append(Anomaly(None, "empty_data", ERROR,
-            f"the data has {stats.num_rows} rows, fewer than the schema's min_rows "
-            f"({schema.min_rows}); check that the input path or query selects the right data"))  # fmt: skip
+        items.append(
+            Anomaly(
+                None,
+                "empty_data",
+                ERROR,
+                f"the data has {stats.num_rows} rows, fewer than the schema's min_rows "
+                f"({schema.min_rows}); check that the input path or query selects the right data",
+            )
+        )
     for name, feature in expected.items():
         if name not in stats.features:
             items.append(_missing(name, feature, environment))
@@ -123,13 +134,26 @@ def validate(
             items.extend(_check_feature(stats.features[name], feature))
     for name in stats.features:
         if name in schema.features and name not in expected:
-            items.append(Anomaly(name, "unexpected_column", WARNING,
-                f"{name!r} is declared absent from {environment} data (not_in_environments) but "
-                "is present; drop it here (a label in serving data leaks the answer)"))  # fmt: skip
+            items.append(
+                Anomaly(
+                    name,
+                    "unexpected_column",
+                    WARNING,
+                    f"{name!r} is declared absent from {environment} data "
+                    "(not_in_environments) but "
+                    "is present; drop it here (a label in serving data leaks the answer)",
+                )
+            )
         elif name not in schema.features:
-            items.append(Anomaly(name, "unexpected_column", WARNING,
-                f"column {name!r} is not in the schema; add it to the schema if it is a new "
-                "feature, or drop it upstream"))  # fmt: skip
+            items.append(
+                Anomaly(
+                    name,
+                    "unexpected_column",
+                    WARNING,
+                    f"column {name!r} is not in the schema; add it to the schema if it is a new "
+                    "feature, or drop it upstream",
+                )
+            )
     if reference is not None and stats.num_rows:
         items.extend(_drift_anomalies(reference, stats, schema, expected))
     return Anomalies(items=items, environment=environment)
@@ -138,27 +162,50 @@ def validate(
 def _missing(name: str, feature: FeatureSchema, environment: str | None) -> Anomaly:
     where = f" in {environment} data" if environment else ""
     severity = ERROR if feature.min_presence > 0 else WARNING
-    return Anomaly(name, "missing_column", severity,
+    return Anomaly(
+        name,
+        "missing_column",
+        severity,
         f"column {name!r} is expected{where} but missing; restore it upstream, or mark it "
-        f"absent with not_in_environments (or remove it) in the schema")  # fmt: skip
+        f"absent with not_in_environments (or remove it) in the schema",
+    )
 
 
 def _check_feature(f: FeatureStatistics, rule: FeatureSchema) -> list[Anomaly]:
     found: list[Anomaly] = []
     if f.kind != rule.kind and not (f.kind == "other" and f.present == 0):
-        found.append(Anomaly(f.name, "type_change", ERROR,
-            f"{f.name!r} is {f.kind} ({f.dtype}) but the schema expects {rule.kind} "
-            f"({rule.dtype}); fix the upstream type or cast it, or update the schema"))  # fmt: skip
+        found.append(
+            Anomaly(
+                f.name,
+                "type_change",
+                ERROR,
+                f"{f.name!r} is {f.kind} ({f.dtype}) but the schema expects {rule.kind} "
+                f"({rule.dtype}); fix the upstream type or cast it, or update the schema",
+            )
+        )
         return found
     if rule.dtype and f.dtype != rule.dtype and f.present:
-        found.append(Anomaly(f.name, "type_change", WARNING,
-            f"{f.name!r} has dtype {f.dtype}, the schema recorded {rule.dtype} (same kind, "
-            f"{f.kind}); check the upstream cast or update the schema's dtype"))  # fmt: skip
+        found.append(
+            Anomaly(
+                f.name,
+                "type_change",
+                WARNING,
+                f"{f.name!r} has dtype {f.dtype}, the schema recorded {rule.dtype} (same kind, "
+                f"{f.kind}); check the upstream cast or update the schema's dtype",
+            )
+        )
     if f.count and f.presence < rule.min_presence:
-        found.append(Anomaly(f.name, "too_many_nulls", ERROR,
-            f"{f.name!r} has values in {f.presence:.2%} of rows, the schema requires "
-            f"{rule.min_presence:.2%} ({f.nulls} nulls in {f.count} rows); find why values went "
-            "missing upstream, or lower min_presence"))  # fmt: skip
+        found.append(
+            Anomaly(
+                f.name,
+                "too_many_nulls",
+                ERROR,
+                f"{f.name!r} has values in {f.presence:.2%} of rows, the schema requires "
+                f"{rule.min_presence:.2%} ({f.nulls} nulls in {f.count} rows); "
+                "find why values went "
+                "missing upstream, or lower min_presence",
+            )
+        )
     if f.kind == NUMERIC and rule.domain is not None and f.numeric is not None and f.numeric.count:
         found.extend(_domain(f, rule))
     if f.kind == CATEGORICAL and rule.vocabulary is not None and f.categorical is not None:
@@ -176,11 +223,17 @@ def _domain(f: FeatureStatistics, rule: FeatureSchema) -> list[Anomaly]:
     above = 1.0 - float(num.sketch.cdf([hi])[0]) if num.max > hi else 0.0
     share = below + above
     severity = ERROR if share > rule.max_out_of_domain_fraction else WARNING
-    return [Anomaly(f.name, "out_of_domain", severity,
-        f"{f.name!r} ranges over [{num.min:.6g}, {num.max:.6g}], outside the domain "
-        f"[{lo:.6g}, {hi:.6g}] for about {share:.2%} of values (tolerated: "
-        f"{rule.max_out_of_domain_fraction:.2%}); check units or upstream bugs, or widen the "
-        "schema's domain if the new values are legitimate")]  # fmt: skip
+    return [
+        Anomaly(
+            f.name,
+            "out_of_domain",
+            severity,
+            f"{f.name!r} ranges over [{num.min:.6g}, {num.max:.6g}], outside the domain "
+            f"[{lo:.6g}, {hi:.6g}] for about {share:.2%} of values (tolerated: "
+            f"{rule.max_out_of_domain_fraction:.2%}); check units or upstream bugs, or widen the "
+            "schema's domain if the new values are legitimate",
+        )
+    ]
 
 
 def _vocabulary(f: FeatureStatistics, rule: FeatureSchema) -> list[Anomaly]:
@@ -194,10 +247,16 @@ def _vocabulary(f: FeatureStatistics, rule: FeatureSchema) -> list[Anomaly]:
     share = unseen_rows / max(cat.count, 1)
     examples = ", ".join(repr(k) for k, _ in sorted(unseen.items(), key=lambda kv: -kv[1])[:5])
     severity = ERROR if share > rule.max_unseen_fraction else WARNING
-    return [Anomaly(f.name, "unseen_categories", severity,
-        f"{f.name!r} has {len(unseen)} values outside the schema's vocabulary ({examples}) in "
-        f"{share:.2%} of rows (tolerated: {rule.max_unseen_fraction:.2%}); add them to the "
-        "vocabulary if they are valid, or fix the upstream encoding")]  # fmt: skip
+    return [
+        Anomaly(
+            f.name,
+            "unseen_categories",
+            severity,
+            f"{f.name!r} has {len(unseen)} values outside the schema's vocabulary ({examples}) in "
+            f"{share:.2%} of rows (tolerated: {rule.max_unseen_fraction:.2%}); add them to the "
+            "vocabulary if they are valid, or fix the upstream encoding",
+        )
+    ]
 
 
 def _drift_anomalies(
@@ -211,8 +270,15 @@ def _drift_anomalies(
         if not verdict.drifted or verdict.name not in expected or verdict.status == "type_changed":
             continue
         blocking = expected[verdict.name].drift.blocking
-        found.append(Anomaly(verdict.name, "drift", ERROR if blocking else WARNING,
-            f"{verdict.name!r} drifted from the reference: {verdict.method} {verdict.score:.4g} > "
-            f"{verdict.threshold:.4g} ({verdict.summary}); check the source, or retrain if the "
-            "change is real"))  # fmt: skip
+        found.append(
+            Anomaly(
+                verdict.name,
+                "drift",
+                ERROR if blocking else WARNING,
+                f"{verdict.name!r} drifted from the reference: "
+                f"{verdict.method} {verdict.score:.4g} > "
+                f"{verdict.threshold:.4g} ({verdict.summary}); check the source, or retrain if the "
+                "change is real",
+            )
+        )
     return found

@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mloop.errors import MissingJoinKeyError, TimestampTypeError
 from mloop.features.definitions import FeatureView
 from mloop.features.offline_stores.base import OfflineStore
 from mloop.features.online_stores.base import OnlineRows, OnlineStore
+from mloop.features.retrieval import quote
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -55,30 +55,44 @@ def as_utc(value: Any, what: str) -> datetime:
     )
 
 
-def _key_strings(view: FeatureView, table: pa.Table) -> list[str]:
-    """Storage keys (see ``encode_entity_key``), built column-wise for speed."""
+def _key_sql(view: FeatureView) -> str:
+    """The storage key (see ``encode_entity_key``) as a DuckDB expression."""
     parts = []
     for entity in view.entities:
         for key in entity.join_keys or ():
-            column = table.column(key)
+            column = quote(key)
             if entity.value_type in ("int64", "int32"):
-                column = column.cast(pa.int64())
-            parts.append(column.cast(pa.string()))
-    if len(parts) == 1:
-        return parts[0].to_pylist()
-    return pc.binary_join_element_wise(*parts, "\x1f").to_pylist()
-
-
-def _epoch_seconds(column: pa.ChunkedArray) -> list[float]:
-    micros = column.cast(pa.timestamp("us", "UTC")).cast(pa.int64())
-    return pc.divide(micros.cast(pa.float64()), 1_000_000.0).to_pylist()
+                column = f"CAST({column} AS BIGINT)"
+            parts.append(f"CAST({column} AS VARCHAR)")
+    return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
 
 
 def to_online_rows(view: FeatureView, table: pa.Table, ts_column: str) -> OnlineRows:
-    names = view.feature_names
-    values = list(zip(*(table.column(n).to_pylist() for n in names), strict=True))
+    """The rows of ``table`` for the online store. Keys, times and the JSON encodings are
+    computed by DuckDB over the Arrow table, column-wise, with no per-row Python work."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("batch", table)
+    head = con.sql(
+        f"SELECT {_key_sql(view)} AS k, epoch_us({quote(ts_column)}) / 1000000.0 AS t FROM batch"
+    ).to_arrow_table()
+    names = [quote(n) for n in view.feature_names]
+
+    def encode(form: str) -> list[Any]:
+        if form == "objects":
+            packed = ", ".join(f"{n} := {n}" for n in names)
+            query = f"SELECT CAST(to_json(struct_pack({packed})) AS VARCHAR) FROM batch"
+            return con.sql(query).to_arrow_table().column(0).to_pylist()
+        fields = ", ".join(f"CAST(to_json({n}) AS VARCHAR)" for n in names)
+        return con.sql(f"SELECT {fields} FROM batch").fetchall()
+
     return OnlineRows(
-        names, _key_strings(view, table), _epoch_seconds(table.column(ts_column)), values
+        view.feature_names,
+        head.column("k").to_pylist(),
+        head.column("t").to_pylist(),
+        encoder=encode,
     )
 
 

@@ -139,9 +139,12 @@ def point_in_time_sql(
     are the (cast) event-time expressions, all of one SQL type. A view with a created-time column
     is first reduced to one row per (keys, event time): the latest created.
     """
-    ctes = [
-        f"e AS (SELECT *, {event_ts_expr} AS {ENTITY_TS} FROM {entity_relation})",
-    ]
+    if event_ts_expr.startswith('"'):  # a plain column: no alias (a projection costs ~30 %)
+        ets = f"e.{event_ts_expr}"
+        ctes = [f"e AS (SELECT * FROM {entity_relation})"]
+    else:
+        ets = f"e.{ENTITY_TS}"
+        ctes = [f"e AS (SELECT *, {event_ts_expr} AS {ENTITY_TS} FROM {entity_relation})"]
     selects = [f"e.{quote(c)}" for c in entity_columns]
     joins = []
     for i, (request, relation, ts_expr) in enumerate(
@@ -164,12 +167,12 @@ def point_in_time_sql(
             )
         ctes.append(f"f{i} AS ({body})")
         on = " AND ".join(f"e.{k} = f{i}.{k}" for k in keys)
-        joins.append(f"ASOF LEFT JOIN f{i} ON {on} AND e.{ENTITY_TS} >= f{i}.{ts_col}")
+        joins.append(f"ASOF LEFT JOIN f{i} ON {on} AND {ets} >= f{i}.{ts_col}")
         if view.ttl is None:
             valid = None
         else:
             micros = int(view.ttl.total_seconds() * 1_000_000)
-            valid = f"f{i}.{ts_col} >= e.{ENTITY_TS} - to_microseconds({micros})"
+            valid = f"f{i}.{ts_col} >= {ets} - to_microseconds({micros})"
         for feat, out in zip(request.features, request.outputs, strict=True):
             value = f"f{i}.{quote(feat)}"
             selects.append(

@@ -153,7 +153,7 @@ class FeatureStore:
         if isinstance(features, str) and ":" not in features:
             features = self.get_feature_service(features)
         refs = features.feature_refs() if isinstance(features, FeatureService) else features
-        key = (tuple(refs), full)
+        key = (_cache_key(features), full)
         plan = self._plans.get(key)
         if plan is None:
             plan = plan_retrieval(
@@ -237,10 +237,7 @@ class FeatureStore:
         """The newest values for each entity row -> ``OnlineResponse`` (``.to_dict()``)."""
         from mloop.features.online import OnlineReader, normalize_entity_rows
 
-        key = (
-            features if isinstance(features, (str, tuple)) else tuple(features),
-            full_feature_names,
-        )
+        key = (_cache_key(features), full_feature_names)
         reader = self._readers.get(key)
         if reader is None:
             reader = OnlineReader(self.resolve_features(features, full_feature_names))
@@ -249,3 +246,10 @@ class FeatureStore:
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.repo_path)!r})"
+
+
+def _cache_key(features: Any) -> Any:
+    """A hashable key for a feature request (a service by name, references as a tuple)."""
+    if isinstance(features, FeatureService):
+        return ("service", features.name, tuple(features.feature_refs()))
+    return features if isinstance(features, (str, tuple)) else tuple(features)

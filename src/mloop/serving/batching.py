@@ -1,11 +1,11 @@
-"""Adaptive micro-batching: requests that arrive while the model is busy are predicted together.
+"""Adaptive micro-batching: requests that arrive together are predicted together.
 
 The batcher runs the model inline on the event loop. While a batch is being predicted, new
 requests pile up in the sockets; when it returns, the loop parses them and they join the next
-batch. An idle service therefore never waits for company (a lone request is predicted on the
-next loop turn), while a busy one batches up to ``max_batch_rows`` rows. ``max_wait_s`` lets a
-batch wait a little longer for more rows, but only while the previous batch held more than one
-request, i.e. when the service is demonstrably busy.
+batch. The service tells the batcher how many requests are still on their way (received, not
+yet parsed and checked): a batch waits for those, for at most ``max_wait_s``, and never when
+none is coming. An idle service therefore never waits for company (a lone request is predicted
+on the next loop turn), while a busy one batches up to ``max_batch_rows`` rows.
 
 A batch whose prediction fails is retried request by request, so that one bad request fails
 alone and its neighbours are answered.
@@ -50,7 +50,8 @@ class _Pending:
 class MicroBatcher:
     """Collects requests into batches of at most ``max_batch_rows`` rows for ``predict``.
 
-    ``on_batch(rows)`` is called after each batch (for metrics). With ``max_batch_rows == 1``
+    ``on_batch(rows)`` is called after each batch (for metrics); ``arriving()`` says how many
+    requests are still being read and checked (None: never wait). With ``max_batch_rows == 1``
     every request is predicted at once, in its own handler, with no queue at all.
     """
 
@@ -61,6 +62,7 @@ class MicroBatcher:
         max_batch_rows: int = 64,
         max_wait_s: float = 0.002,
         on_batch: Callable[[int], None] | None = None,
+        arriving: Callable[[], int] | None = None,
     ) -> None:
         self.predict = predict
         self.max_batch_rows = max_batch_rows
@@ -68,8 +70,9 @@ class MicroBatcher:
         self.on_batch = on_batch
         self._pending: list[_Pending] = []
         self._pending_rows = 0
-        self._scheduled: asyncio.Handle | asyncio.TimerHandle | None = None
-        self._busy = False  # the previous batch held more than one request
+        self.arriving = arriving
+        self._scheduled: asyncio.Handle | None = None
+        self._oldest = 0.0  # when the oldest pending request was queued (loop time, s)
 
     async def submit(self, columns: Columns, rows: int, want_proba: bool = False) -> BatchResult:
         """Predict ``columns`` (``rows`` rows), alone or with whatever else is waiting."""
@@ -77,16 +80,15 @@ class MicroBatcher:
             return self._run_alone(columns, rows, want_proba)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
+        if not self._pending:
+            self._oldest = loop.time()
         self._pending.append(_Pending(columns, rows, want_proba, future))
         self._pending_rows += rows
         if self._pending_rows >= self.max_batch_rows:
-            self._cancel_timer()
+            self._cancel()
             self._drain()
         elif self._scheduled is None:
-            if self._busy and self.max_wait_s > 0:
-                self._scheduled = loop.call_later(self.max_wait_s, self._drain)
-            else:
-                self._scheduled = loop.call_soon(self._drain)
+            self._scheduled = loop.call_soon(self._drain)
         return await future
 
     def _run_alone(self, columns: Columns, rows: int, want_proba: bool) -> BatchResult:
@@ -95,22 +97,33 @@ class MicroBatcher:
             self.on_batch(rows)
         return BatchResult(predictions, probabilities, rows)
 
-    def _cancel_timer(self) -> None:
+    def _cancel(self) -> None:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
 
     def _drain(self) -> None:
         self._scheduled = None
+        loop = asyncio.get_running_loop()
+        if self._should_wait(loop.time()):
+            self._scheduled = loop.call_soon(self._drain)  # let the others reach the queue
+            return
         while self._pending:
             batch, rows = self._take()
-            self._busy = len(batch) > 1
             self._predict_batch(batch, rows)
             if self._pending and self._pending_rows < self.max_batch_rows:
-                # Leave the rest for the next turn: its requests may gain company meanwhile.
-                loop = asyncio.get_running_loop()
+                self._oldest = loop.time()
                 self._scheduled = loop.call_soon(self._drain)
                 return
+
+    def _should_wait(self, now: float) -> bool:
+        """Wait while more requests are on their way, the batch is not full and the oldest
+        request has not waited ``max_wait_s`` yet."""
+        if self.arriving is None or self.max_wait_s <= 0 or not self._pending:
+            return False
+        if self._pending_rows >= self.max_batch_rows or now - self._oldest >= self.max_wait_s:
+            return False
+        return self.arriving() > 0
 
     def _take(self) -> tuple[list[_Pending], int]:
         batch: list[_Pending] = []

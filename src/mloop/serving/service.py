@@ -61,6 +61,7 @@ class PredictionService:
         self.router = Router(self._holder(config.model_uri, "champion", follow=True))
         self.router.champion.on_swap = self._on_swap("champion")
         self._background: set[asyncio.Task[Any]] = set()
+        self.arriving = 0  # requests received but not yet handed to a batcher
         self.predictions: ParquetLog | None = None
         self.feedback: ParquetLog | None = None
         if config.log_dir is not None:
@@ -96,6 +97,7 @@ class PredictionService:
             max_batch_rows=self.config.max_batch_size,
             max_wait_s=self.config.max_wait_ms / 1000.0,
             on_batch=lambda rows: self.metrics.observe_batch(name, version, rows),
+            arriving=lambda: self.arriving,
         )
 
     def _on_swap(self, role: str) -> Callable[[ServedModel | None, ServedModel], None]:
@@ -153,6 +155,8 @@ class PredictionService:
         started = time.perf_counter()
         slot: Slot | None = None
         route = "champion"
+        self.arriving += 1
+        arriving = True
         try:
             self.gate.check_inference(request)
             body = await read_body(request, self.config.max_body_bytes)
@@ -162,6 +166,8 @@ class PredictionService:
             parsed = parse(body, request, slot)
             columns = check_columns(slot.model.spec, parsed[0])
             rows = len(next(iter(columns.values())))
+            self.arriving -= 1
+            arriving = False
             try:
                 result = await slot.batcher.submit(columns, rows, parsed[2])
             except MloopError:
@@ -172,6 +178,9 @@ class PredictionService:
             payload = encode(slot, request_id, result, parsed)
         except MloopError as exc:
             return self._failed(exc, protocol, slot, route, started)
+        finally:
+            if arriving:
+                self.arriving -= 1
         seconds = time.perf_counter() - started
         model = slot.model
         self.metrics.observe_request(

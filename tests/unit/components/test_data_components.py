@@ -28,7 +28,9 @@ def _frame(n: int = 300, nulls: bool = False) -> pl.DataFrame:
     amount = rng.normal(100, 10, n)
     df = pl.DataFrame({"amount": amount, "grade": rng.choice(["A", "B", "C"], n)})
     if nulls:
-        df = df.with_columns(pl.when(pl.int_range(n) % 2 == 0).then(None).otherwise(pl.col("amount")).alias("amount"))
+        df = df.with_columns(
+            pl.when(pl.int_range(n) % 2 == 0).then(None).otherwise(pl.col("amount")).alias("amount")
+        )
     return df
 
 
@@ -110,7 +112,9 @@ def test_warnings_do_not_stop_the_run(project_dir: Path):
     handle = gate.run()
     assert handle.state is RunState.SUCCEEDED
     anomalies = handle.outputs["validate"]
-    assert [(a.column, a.kind, a.severity) for a in anomalies] == [("grade", "unseen_categories", "warning")]
+    assert [(a.column, a.kind, a.severity) for a in anomalies] == [
+        ("grade", "unseen_categories", "warning")
+    ]
 
 
 def test_materializers_load_by_recorded_name_and_round_trip(tmp_path: Path):

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+pytest.importorskip("optuna")
+
 from mloop import pipeline, step
 from mloop.components.evaluate import evaluate
 from mloop.components.train import train

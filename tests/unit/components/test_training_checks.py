@@ -107,3 +107,41 @@ def test_bad_estimator_specs_are_refused(frame):
         build_estimator(
             "sklearn.linear_model:LogisticRegression", {"bogus": 1}, preprocess="none", frame=frame
         )
+
+
+def test_lightgbm_that_does_not_learn_fails_on_its_eval_curve(frame):
+    lightgbm = pytest.importorskip("lightgbm")
+    x, y = frame[["size", "noise"]], (frame["label"] == "bad").astype(int)
+    # no leaf may hold fewer than 10,000 rows: no split is possible, the loss stays flat
+    stuck = lightgbm.LGBMClassifier(n_estimators=5, min_child_samples=10_000, verbose=-1)
+    with pytest.raises(TrainingCheckError, match="valid_0:binary_logloss"):
+        fit_checked(stuck, x, y, fit_params={"eval_X": (x,), "eval_y": (y,)})
+    learns = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1)
+    fit_checked(learns, x, y, fit_params={"eval_X": (x,), "eval_y": (y,)})
+
+
+def test_tune_fails_clearly_when_every_trial_fails(frame):
+    pytest.importorskip("optuna")
+    from mloop.components.tune import tune_estimator
+
+    with pytest.raises(ValidationError, match="every one of the 2 trials failed"):
+        tune_estimator(
+            "sklearn.linear_model:LogisticRegression",
+            frame[["size", "label"]],
+            frame[["size", "label"]],
+            "label",
+            positive="bad",
+            search_space={"C": {"type": "float", "low": 0.1, "high": 1.0}},
+            fixed_params={"max_iter": 1},
+            preprocess="none",
+            n_trials=2,
+        )
+    with pytest.raises(ValidationError, match="type 'grid'"):
+        tune_estimator(
+            "sklearn.linear_model:LogisticRegression",
+            frame,
+            frame,
+            "label",
+            search_space={"C": {"type": "grid"}},
+            n_trials=1,
+        )

@@ -44,7 +44,9 @@ def make(n: int, seed: int) -> pl.DataFrame:
     for i in range(12):
         k = 3 + 3 * i
         p = np.linspace(1, 3, k)
-        cols[f"cat_{i:02d}"] = np.array([f"v{j}" for j in range(k)])[rng.choice(k, n, p=p / p.sum())]
+        cols[f"cat_{i:02d}"] = np.array([f"v{j}" for j in range(k)])[
+            rng.choice(k, n, p=p / p.sum())
+        ]
     return pl.DataFrame(cols).with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
@@ -59,7 +61,10 @@ def inject(df: pl.DataFrame, seed: int) -> pl.DataFrame:
     return df.with_columns(
         (pl.col("num_00") + 0.8 * sd).alias("num_00"),
         pl.Series("cat_00", np.array([f"v{j}" for j in range(k0)])[rng.choice(k0, n, p=p)]),
-        pl.when(pl.Series(new)).then(pl.lit("brand_new")).otherwise(pl.col("cat_01")).alias("cat_01"),
+        pl.when(pl.Series(new))
+        .then(pl.lit("brand_new"))
+        .otherwise(pl.col("cat_01"))
+        .alias("cat_01"),
         pl.when(pl.Series(nulls)).then(None).otherwise(pl.col("num_01")).alias("num_01"),
         pl.col("num_03").cast(pl.String).alias("num_03"),
     ).drop("num_02")

@@ -21,7 +21,10 @@ def _data(n: int, seed: int, shift: float = 0.0, p=(0.5, 0.3, 0.2)) -> pl.DataFr
             "x": rng.normal(shift, 1.0, n),
             "c": rng.choice(["a", "b", "c"], n, p=list(p)),
             "when": pl.datetime_range(
-                pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(minutes=n - 1), "1m", eager=True
+                pl.datetime(2024, 1, 1),
+                pl.datetime(2024, 1, 1) + pl.duration(minutes=n - 1),
+                "1m",
+                eager=True,
             ),
         }
     )
@@ -29,7 +32,11 @@ def _data(n: int, seed: int, shift: float = 0.0, p=(0.5, 0.3, 0.2)) -> pl.DataFr
 
 def test_scores_of_identical_distributions_are_zero_and_grow_with_change():
     same = np.array([100.0, 200.0, 300.0])
-    assert dm.psi(same, same) == 0.0 and dm.js_distance(same, same) == 0.0 and dm.linf(same, same) == 0.0
+    assert (
+        dm.psi(same, same) == 0.0
+        and dm.js_distance(same, same) == 0.0
+        and dm.linf(same, same) == 0.0
+    )
     moved = np.array([300.0, 200.0, 100.0])
     assert dm.psi(same, moved) > 0.3 and 0.1 < dm.js_distance(same, moved) < 1.0
     assert dm.linf(same, moved) == pytest.approx(1 / 3)
@@ -91,7 +98,9 @@ def test_benjamini_hochberg_corrects_many_p_values():
     rng = np.random.default_rng(0)
     ref_df = pl.DataFrame({f"v{i}": rng.normal(0, 1, n) for i in range(20)})
     cur_df = pl.DataFrame({f"v{i}": rng.normal(0, 1, n) for i in range(20)})
-    schema = Schema.from_dict({"features": {f"v{i}": {"kind": "numeric", "drift": {"method": "ks"}} for i in range(20)}})
+    schema = Schema.from_dict(
+        {"features": {f"v{i}": {"kind": "numeric", "drift": {"method": "ks"}} for i in range(20)}}
+    )
     report = detect_drift(compute_statistics(ref_df), compute_statistics(cur_df), schema)
     raw_rejections = sum(f.p_value < 0.05 for f in report.features)
     assert report.drifted_features == []

@@ -31,7 +31,7 @@ def frames(draw):
     return df, cut
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames())
 def test_merge_of_parts_equals_statistics_of_the_union(case):
     df, cut = case
@@ -45,7 +45,13 @@ def test_merge_of_parts_equals_statistics_of_the_union(case):
         assert a.distinct == b.distinct
         if b.numeric is not None:
             na, nb = a.numeric, b.numeric
-            assert (na.count, na.zeros, na.nan, na.min, na.max) == (nb.count, nb.zeros, nb.nan, nb.min, nb.max)
+            assert (na.count, na.zeros, na.nan, na.min, na.max) == (
+                nb.count,
+                nb.zeros,
+                nb.nan,
+                nb.min,
+                nb.max,
+            )
             assert na.mean == pytest.approx(nb.mean, rel=1e-9, abs=1e-6)
             assert na.m2 == pytest.approx(nb.m2, rel=1e-7, abs=1e-3)
             if nb.count:

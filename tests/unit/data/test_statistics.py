@@ -25,7 +25,9 @@ def _frame(n: int = 500, seed: int = 0) -> pl.DataFrame:
             "k": rng.integers(-3, 4, n),
             "s": rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2]),
             "b": rng.random(n) < 0.25,
-            "t": [datetime(2024, 1, 1, tzinfo=timezone.utc).replace(day=1 + i % 28) for i in range(n)],
+            "t": [
+                datetime(2024, 1, 1, tzinfo=timezone.utc).replace(day=1 + i % 28) for i in range(n)
+            ],
         }
     ).with_columns(pl.when(pl.int_range(n) % 7 == 0).then(None).otherwise(pl.col("s")).alias("s"))
 
@@ -87,16 +89,24 @@ def test_every_input_kind_gives_the_same_statistics(tmp_path: Path):
             assert a["distinct"] == b["distinct"], (type(data), a["name"])
     from_csv = compute_statistics(tmp_path / "d.csv")
     assert from_csv["x"].numeric.mean == pytest.approx(compute_statistics(df)["x"].numeric.mean)
-    assert from_csv["s"].categorical.frequencies == compute_statistics(df)["s"].categorical.frequencies
+    assert (
+        from_csv["s"].categorical.frequencies == compute_statistics(df)["s"].categorical.frequencies
+    )
 
 
-def test_batches_merge_into_the_single_pass_result():
+def test_batches_merge_into_the_single_pass_result(tmp_path: Path):
     df = _frame(2000)
     whole = compute_statistics(df)
     batched = compute_statistics(df, batch_rows=300)
+    df.write_parquet(tmp_path / "d.parquet", row_group_size=256)
+    df.drop("t").write_csv(tmp_path / "d.csv")
+    streamed = compute_statistics(tmp_path / "d.parquet", batch_rows=300)  # read batch by batch
+    streamed_csv = compute_statistics(tmp_path / "d.csv", batch_rows=300)
     for name in df.columns:
-        a, b = whole[name], batched[name]
+        a, b, c = whole[name], batched[name], streamed[name]
         assert (a.count, a.nulls, a.distinct) == (b.count, b.nulls, b.distinct)
+        assert (a.count, a.nulls, a.distinct) == (c.count, c.nulls, c.distinct)
+    assert streamed_csv["s"].categorical.frequencies == whole["s"].categorical.frequencies
     assert batched["x"].numeric.mean == pytest.approx(whole["x"].numeric.mean, rel=1e-12)
     assert batched["x"].numeric.m2 == pytest.approx(whole["x"].numeric.m2, rel=1e-9)
     assert batched["s"].categorical.frequencies == whole["s"].categorical.frequencies
@@ -153,3 +163,42 @@ def test_bad_inputs_get_clear_errors(tmp_path: Path):
     b = compute_statistics(pl.DataFrame({"v": ["x", "y"]}))
     with pytest.raises(ValidationError, match="cast it to one type"):
         a.merge(b)
+
+
+def test_other_dtypes_are_classified_and_zoned_times_are_utc():
+    import datetime as dt
+    import decimal
+
+    df = pl.DataFrame(
+        {
+            "cat": pl.Series(["a", "b", "a"], dtype=pl.Categorical),
+            "dec": pl.Series(
+                [decimal.Decimal("1.5"), decimal.Decimal("2.0"), None], dtype=pl.Decimal(10, 2)
+            ),
+            "f32": pl.Series([1.0, float("nan"), float("inf")], dtype=pl.Float32),
+            "lst": [[1], [2], [3]],
+            "paris": pl.Series([dt.datetime(2024, 1, 1, 12)] * 3).dt.replace_time_zone(
+                "Europe/Paris"
+            ),
+            "nul": [None, None, None],
+        }
+    )
+    stats = compute_statistics(df)
+    kinds = {name: f.kind for name, f in stats.features.items()}
+    assert kinds == {
+        "cat": "categorical",
+        "dec": "numeric",
+        "f32": "numeric",
+        "lst": "other",
+        "paris": "datetime",
+        "nul": "other",
+    }
+    assert stats["dec"].numeric.mean == pytest.approx(1.75)
+    assert (stats["f32"].numeric.count, stats["f32"].numeric.nan, stats["f32"].numeric.inf) == (
+        1,
+        1,
+        1,
+    )
+    assert stats["paris"].datetime.to_dict()["min"] == "2024-01-01T11:00:00+00:00"  # noon in Paris
+    assert stats["paris"].datetime.timezone == "Europe/Paris"
+    assert stats["nul"].nulls == 3

@@ -180,3 +180,18 @@ def test_online_store_choice_from_the_project_file(project_dir: Path) -> None:
     )
     fs = FeatureStore(project_dir)
     assert fs.online_store.path == project_dir / "custom" / "online.db"
+
+
+def test_feature_service_object_and_name_read_the_same(store, stats_view) -> None:
+    from mloop.features import FeatureService
+
+    service = FeatureService("svc", [stats_view[["trips"]]])
+    store.apply([service])
+    now = datetime.now(timezone.utc)
+    store.push("driver_stats", [{"driver_id": 8, "event_timestamp": now, "rate": 0.8, "trips": 80}])
+    by_object = store.get_online_features(service, [{"driver_id": 8}]).to_dict()
+    by_name = store.get_online_features("svc", [{"driver_id": 8}]).to_dict()
+    assert by_object == by_name == {"driver_id": [8], "trips": [80]}
+    feast = store.get_online_features(service, [{"driver_id": 8}, {"driver_id": 0}]).to_feast_json()
+    assert feast["metadata"]["feature_names"] == ["driver_id", "trips"]
+    assert feast["results"][1]["statuses"] == ["PRESENT", "NOT_FOUND"]

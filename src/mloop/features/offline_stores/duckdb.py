@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -68,8 +69,10 @@ class DuckDBOfflineStore(OfflineStore):
                 )
             if source.format == "csv":
                 return f"read_csv({_sql_string(str(path))}, auto_detect = true)"
-            target = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
-            return f"read_parquet({_sql_string(target)}, union_by_name = true)"
+            if path.is_dir():
+                target = _sql_string(str(path / "**" / "*.parquet"))
+                return f"read_parquet({target}, union_by_name = true)"
+            return f"read_parquet({_sql_string(str(path))})"
         if isinstance(source, SqlSource):
             return self._register_sql(con, source)
         raise FeatureDefinitionError(f"the DuckDB offline store cannot read {source!r}")
@@ -142,7 +145,7 @@ class DuckDBOfflineStore(OfflineStore):
         if missing:
             raise MissingJoinKeyError(missing, "the entity rows")
         columns = list(entity_rows.column_names)
-        rows = entity_rows.append_column(ROW_ID, pa.array(range(entity_rows.num_rows), pa.int64()))
+        rows = entity_rows.append_column(ROW_ID, pa.array(np.arange(entity_rows.num_rows)))
         name = f"entity_{uuid.uuid4().hex}"
         con.register(name, rows)
         try:

@@ -11,22 +11,55 @@ idempotent. Times are float seconds since the Unix epoch (UTC).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+import orjson
 
-@dataclass(frozen=True)
+
 class OnlineRows:
-    """A batch for one view: ``values[i]`` holds row i's values in ``feature_names`` order."""
+    """A batch for one view: entity keys, event times, and each row's feature values.
 
-    feature_names: Sequence[str]
-    entity_keys: Sequence[str]
-    event_ts: Sequence[float]
-    values: Sequence[Sequence[Any]]
+    Backends take the values JSON-encoded, either as one object per row
+    (:meth:`json_objects`) or one string per value (:meth:`json_fields`). Rows built from Python
+    values (``values[i]`` in ``feature_names`` order) are encoded with orjson on demand;
+    materialization passes ``encoder``, a function that produces either form in bulk (DuckDB),
+    so no per-row Python work is done for a large batch.
+    """
+
+    def __init__(
+        self,
+        feature_names: Sequence[str],
+        entity_keys: Sequence[str],
+        event_ts: Sequence[float],
+        values: Sequence[Sequence[Any]] | None = None,
+        *,
+        encoder: Callable[[str], list[Any]] | None = None,
+    ) -> None:
+        if values is None and encoder is None:
+            raise ValueError("OnlineRows needs values or an encoder")
+        self.feature_names = list(feature_names)
+        self.entity_keys = entity_keys
+        self.event_ts = event_ts
+        self.values = values
+        self._encoder = encoder
 
     def __len__(self) -> int:
         return len(self.entity_keys)
+
+    def json_objects(self) -> list[str]:
+        """Per row, a JSON object ``{feature: value}``."""
+        if self._encoder is not None:
+            return self._encoder("objects")
+        names, dumps = self.feature_names, orjson.dumps
+        return [dumps(dict(zip(names, v, strict=True))).decode() for v in self.values or ()]
+
+    def json_fields(self) -> list[Sequence[str]]:
+        """Per row, each value as JSON text, in ``feature_names`` order."""
+        if self._encoder is not None:
+            return self._encoder("fields")
+        dumps = orjson.dumps
+        return [[dumps(x).decode() for x in v] for v in self.values or ()]
 
 
 StoredRow = tuple[list[Any], float]

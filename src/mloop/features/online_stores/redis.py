@@ -1,9 +1,10 @@
 """``RedisOnlineStore``: one Redis hash per (view, entity key), fields = features + ``_ts``.
 
-A read is one HMGET per entity (pipelined for several). Writes go through a small Lua script
-that skips a row older than the stored one; a batch is sent in MULTI/EXEC chunks and the
-watermark is set inside the last chunk's transaction, so it never claims rows that are not
-stored. Values are JSON-encoded. Needs the ``redis`` extra (``pip install mloop[redis]``).
+A read is one HMGET per entity (pipelined for several). Writes go through a Lua script that
+writes a chunk of rows and skips each row older than the stored one; each chunk is one atomic
+script call, and the watermark is set in the last chunk's MULTI/EXEC, so it never claims rows
+that are not stored. Values are JSON-encoded. Needs the ``redis`` extra
+(``pip install mloop[redis]``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,26 @@ from mloop.errors import ConfigError, OnlineStoreUnavailableError
 from mloop.features.online_stores.base import OnlineRows, OnlineStore, StoredRow
 
 _WRITE_IF_NEWER = """
-local cur = redis.call('HGET', KEYS[1], '_ts')
-if cur and tonumber(cur) > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], '_ts', ARGV[1], unpack(ARGV, 2))
-return 1
+local n = tonumber(ARGV[1])
+local pos = n + 2
+local written = 0
+for _, key in ipairs(KEYS) do
+  local ts = ARGV[pos]
+  local cur = redis.call('HGET', key, '_ts')
+  if (not cur) or tonumber(cur) <= tonumber(ts) then
+    local args = {'_ts', ts}
+    for j = 1, n do
+      args[2 * j + 1] = ARGV[1 + j]
+      args[2 * j + 2] = ARGV[pos + j]
+    end
+    redis.call('HSET', key, unpack(args))
+    written = written + 1
+  end
+  pos = pos + n + 1
+end
+return written
 """
-_CHUNK = 2000  # rows per MULTI/EXEC
+_CHUNK = 1000  # rows per script call (one MULTI/EXEC)
 
 
 class RedisOnlineStoreConfig(BaseModel):
@@ -78,20 +93,20 @@ class RedisOnlineStore(OnlineStore):
 
     def write_batch(self, view: str, rows: OnlineRows, *, watermark: float | None = None) -> int:
         client = self.client
-        names = [n.encode() for n in rows.feature_names]
-        dumps = orjson.dumps
+        names = list(rows.feature_names)
+        encoded = rows.json_fields()
+        keys = [self._key(view, k) for k in rows.entity_keys]
         n = len(rows)
         try:
             for start in range(0, max(n, 1), _CHUNK):
-                pipe = client.pipeline(transaction=True)
                 stop = min(start + _CHUNK, n)
+                args: list[Any] = [len(names), *names]
                 for i in range(start, stop):
-                    args: list[Any] = [repr(float(rows.event_ts[i]))]
-                    for name, value in zip(names, rows.values[i], strict=True):
-                        args += (name, dumps(value))
-                    self._script(
-                        keys=[self._key(view, rows.entity_keys[i])], args=args, client=pipe
-                    )
+                    args.append(repr(float(rows.event_ts[i])))
+                    args.extend(encoded[i])
+                pipe = client.pipeline(transaction=True)
+                if stop > start:
+                    self._script(keys=keys[start:stop], args=args, client=pipe)
                 if watermark is not None and stop >= n:
                     pipe.set(self._key("__watermark__", view), repr(float(watermark)))
                 pipe.execute()

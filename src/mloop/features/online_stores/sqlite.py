@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -80,12 +81,8 @@ class SqliteOnlineStore(OnlineStore):
         return self._local.cursor
 
     def write_batch(self, view: str, rows: OnlineRows, *, watermark: float | None = None) -> int:
-        names = list(rows.feature_names)
-        dumps = orjson.dumps
-        params = [
-            (view, key, ts, dumps(dict(zip(names, vals, strict=True))))
-            for key, ts, vals in zip(rows.entity_keys, rows.event_ts, rows.values, strict=True)
-        ]
+        objects = rows.json_objects()
+        params = list(zip(repeat(view), rows.entity_keys, rows.event_ts, objects, strict=False))
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
