@@ -306,7 +306,7 @@ def bench_online(
         store.online_store.delete_view("online")
 
         # 3. materialization, ours vs the limit
-        our_s, _ = timed(lambda store=store: store.materialize(T0, end), repeat)
+        our_s, _ = timed(lambda store=store: store.materialize(T0, end, ["online"]), repeat)
         if name == "sqlite":
             limit_materialize, limit_one, limit_hundred = sqlite_limits(
                 folder, path, names, one, hundred

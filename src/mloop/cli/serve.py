@@ -76,6 +76,16 @@ def serve(
     allow_nan: Annotated[
         bool, typer.Option("--allow-nan", help="Accept null/NaN in numeric inputs.")
     ] = False,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Feature service name or 'view:feature,...' read from the online store for "
+            "requests that carry only entity keys."
+        ),
+    ] = None,
+    entity_key: Annotated[
+        list[str] | None, typer.Option("--entity-key", help="Join key of --features (repeat).")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve MODEL_URI until interrupted (SIGTERM flushes the prediction log first)."""
@@ -105,6 +115,9 @@ def serve(
         log_flush_interval_s=log_flush_seconds,
         poll_interval_s=poll_interval,
         allow_nan=allow_nan,
+        features=features,
+        entity_keys=tuple(entity_key or ()),
+        feature_repo=settings.project_dir,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     warn_if_exposed(host, token)

@@ -204,45 +204,25 @@ def _compare(
     if ref is None or cur is None:
         side = "current" if cur is None else "reference"
         kind = (ref or cur).kind  # type: ignore[union-attr]
-        return FeatureDrift(
-            name,
-            kind,
-            "none",
-            math.nan,
-            math.nan,
-            False,
-            "missing",
-            summary=f"absent from the {side} data",
-        )
+        return _unjudged(name, kind, "missing", f"absent from the {side} data")
     if ref.kind != cur.kind:
         return FeatureDrift(
-            name,
-            ref.kind,
-            "type_change",
-            1.0,
-            0.0,
-            True,
-            "type_changed",
-            ref.present,
-            cur.present,
+            name=name,
+            kind=ref.kind,
+            method="type_change",
+            score=1.0,
+            threshold=0.0,
+            drifted=True,
+            status="type_changed",
+            n_reference=ref.present,
+            n_current=cur.present,
             summary=f"type changed: {ref.dtype} ({ref.kind}) -> {cur.dtype} ({cur.kind})",
         )
     if ref.kind not in (NUMERIC, CATEGORICAL):
-        return FeatureDrift(
-            name,
-            ref.kind,
-            "none",
-            math.nan,
-            math.nan,
-            False,
-            "skipped",
-            ref.present,
-            cur.present,
-            summary=f"no drift method for {ref.kind} columns",
-        )
-    method = (config.method if config is not None and config.method else None) or DEFAULT_METHODS[
-        ref.kind
-    ]
+        summary = f"no drift method for {ref.kind} columns"
+        return _unjudged(name, ref.kind, "skipped", summary, ref.present, cur.present)
+    chosen = config.method if config is not None and config.method else None
+    method = chosen or DEFAULT_METHODS[ref.kind]
     if method not in DRIFT_METHODS:
         raise ValidationError(
             f"feature {name!r}: drift method {method!r} unknown; use one of {DRIFT_METHODS}"
@@ -253,27 +233,15 @@ def _compare(
             "use jensen_shannon, linf, chi2 or psi"
         )
     n_ref, n_cur = _sample_size(ref), _sample_size(cur)
-    if (
-        ref.kind == CATEGORICAL
-        and method == DEFAULT_METHODS[CATEGORICAL]
-        and ref.distinct > IDENTIFIER_RATIO * max(n_ref, 1)
-    ):
-        return FeatureDrift(
-            name,
-            ref.kind,
-            "none",
-            math.nan,
-            math.nan,
-            False,
-            "skipped",
-            n_ref,
-            n_cur,
-            summary=f"identifier-like ({ref.distinct} distinct values in {n_ref} rows); "
-            "set a drift method in the schema to compare it anyway",
+    distinct = ref.distinct or 0
+    if ref.kind == CATEGORICAL and chosen is None and distinct > IDENTIFIER_RATIO * max(n_ref, 1):
+        summary = (
+            f"identifier-like ({distinct} distinct values in {n_ref} rows); "
+            "set a drift method in the schema to compare it anyway"
         )
-    base = FeatureDrift(
-        name, ref.kind, method, math.nan, math.nan, False, "insufficient_data", n_ref, n_cur
-    )
+        return _unjudged(name, ref.kind, "skipped", summary, n_ref, n_cur)
+    base = _unjudged(name, ref.kind, "insufficient_data", "", n_ref, n_cur)
+    base.method = method
     if min(n_ref, n_cur) < min_samples:
         base.summary = (
             f"fewer than {min_samples} values on one side ({n_ref} vs {n_cur}); not judged"
@@ -287,6 +255,24 @@ def _compare(
         _score_categorical(base, ref, cur, method, alpha, override)
         base.summary = _categorical_summary(ref, cur)
     return base
+
+
+def _unjudged(
+    name: str, kind: str, status: str, summary: str, n_ref: int = 0, n_cur: int = 0
+) -> FeatureDrift:
+    """A verdict without a score: missing, skipped."""
+    return FeatureDrift(
+        name=name,
+        kind=kind,
+        method="none",
+        score=math.nan,
+        threshold=math.nan,
+        drifted=False,
+        status=status,
+        n_reference=n_ref,
+        n_current=n_cur,
+        summary=summary,
+    )
 
 
 def _sample_size(f: FeatureStatistics) -> int:

@@ -211,7 +211,7 @@ def save_model(
             folder,
             flavor=chosen.name,
             signature=signature,
-            libraries={**chosen.libraries(), flavor_name_key(chosen): module_version(chosen) or ""},
+            libraries={**chosen.libraries(), chosen.module: module_version(chosen) or ""},
             code_digest=code_digest,
             flavor_options=options,
             metadata=dict(metadata or {}),
@@ -220,10 +220,6 @@ def save_model(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return ModelPackage(folder, manifest)
-
-
-def flavor_name_key(flavor: Flavor) -> str:
-    return flavor.module
 
 
 def _bare(flavor: Flavor, options: dict[str, Any]) -> Manifest:

@@ -8,7 +8,7 @@ service reports are the ones it really loaded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,12 @@ class ServedModel:
 
 
 def load_served_model(
-    uri: str, *, allow_nan: bool = False, resolve: Any = None, signature: Any = None
+    uri: str,
+    *,
+    allow_nan: bool = False,
+    resolve: Any = None,
+    signature: Any = None,
+    entity_keys: tuple[str, ...] = (),
 ) -> ServedModel:
     """Load ``uri`` (a package folder or ``models:/``) for serving.
 
@@ -89,7 +94,7 @@ def load_served_model(
         uri=uri,
         digest=loaded.digest,
         flavor=loaded.flavor.name,
-        spec=spec_from_signature(sig, allow_nan=allow_nan),
+        spec=replace(spec_from_signature(sig, allow_nan=allow_nan), entity_keys=entity_keys),
         has_proba=bool(loaded.has_proba),
         loaded=loaded,
         output_dtype=sig.outputs[0].dtype if sig.outputs else "",

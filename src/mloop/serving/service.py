@@ -32,6 +32,7 @@ from mloop.serving.feedback import feedback_rows, parse_feedback
 from mloop.serving.metrics import ServingMetrics
 from mloop.serving.model_holder import ModelHolder, Slot
 from mloop.serving.model_source import ServedModel, load_served_model, resolve_alias_version
+from mloop.serving.online_features import OnlineFeatures
 from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
 from mloop.serving.routing import Router
 from mloop.serving.security import TokenGate
@@ -56,8 +57,15 @@ class PredictionService:
         self.metrics = ServingMetrics()
         self.gate = TokenGate(config.token, config.admin_token)
         self._loader: Loader = loader or (
-            lambda uri: load_served_model(uri, allow_nan=config.allow_nan)
+            lambda uri: load_served_model(
+                uri, allow_nan=config.allow_nan, entity_keys=config.entity_keys
+            )
         )
+        self.online: OnlineFeatures | None = None
+        if config.features:
+            self.online = OnlineFeatures(
+                config.features, config.entity_keys, repo_path=config.feature_repo
+            )
         self.router = Router(self._holder(config.model_uri, "champion", follow=True))
         self.router.champion.on_swap = self._on_swap("champion")
         self._background: set[asyncio.Task[Any]] = set()
@@ -164,7 +172,10 @@ class PredictionService:
             slot = holder.slot
             self._check_name(slot.model, model_name, model_version)
             parsed = parse(body, request, slot)
-            columns = check_columns(slot.model.spec, parsed[0])
+            raw = parsed[0]
+            if self.online is not None and self.online.needed(slot.model.spec, raw):
+                raw = await asyncio.to_thread(self.online.enrich, slot.model.spec, raw)
+            columns = check_columns(slot.model.spec, raw)
             rows = len(next(iter(columns.values())))
             self.arriving -= 1
             arriving = False

@@ -32,7 +32,9 @@ class ServingConfig:
     batch may wait for company, and only while the service is busy (an idle service never
     waits). ``max_body_bytes`` caps a request body. ``poll_interval_s`` is how often an alias
     (``models:/name@alias``) is re-read from the registry (0: never). ``log_dir`` receives the
-    prediction and feedback logs (None: no log).
+    prediction and feedback logs (None: no log). ``features`` (a feature service name or
+    ``view:feature`` references) with ``entity_keys`` lets requests carry only entity keys; the
+    missing inputs come from the online store of ``feature_repo`` (default: the cwd).
     """
 
     model_uri: str
@@ -47,9 +49,9 @@ class ServingConfig:
     log_flush_interval_s: float = 1.0
     poll_interval_s: float = 5.0
     allow_nan: bool = False
-    project_dir: Path | None = None
-    metadata_url: str | None = None
-    artifact_root: str | None = None
+    features: str | None = None
+    entity_keys: tuple[str, ...] = ()
+    feature_repo: Path | None = None
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:

@@ -42,6 +42,7 @@ class InputSpec:
     kinds: Mapping[str, str]
     dtypes: Mapping[str, np.dtype]
     allow_nan: bool = False
+    entity_keys: tuple[str, ...] = ()  # accepted in requests, used to fetch features
 
 
 def dtype_kind(dtype: str) -> str:
@@ -79,7 +80,7 @@ def oip_datatype(kind: str, dtype: np.dtype | None = None) -> str:
 
 def check_columns(spec: InputSpec, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Columns:
     """Check ``columns`` against ``spec``; return them as arrays in signature order."""
-    unknown = [name for name in columns if name not in spec.kinds]
+    unknown = [n for n in columns if n not in spec.kinds and n not in spec.entity_keys]
     if unknown:
         raise InputSchemaError(
             unknown[0], f"is not an input of this model; its inputs are {list(spec.names)}"

@@ -94,12 +94,15 @@ def parse_infer_request(body: bytes, headers: Mapping[str, str], spec: InputSpec
         if name in columns:
             raise InputSchemaError(name, "is given twice")
         kind = spec.kinds.get(name)
-        if kind is None:
+        datatype = item.get("datatype")
+        if kind is None and name not in spec.entity_keys:
             raise InputSchemaError(
                 name, f"is not an input of this model; its inputs are {list(spec.names)}"
             )
-        datatype = item.get("datatype")
-        if datatype not in _ACCEPTS[kind]:
+        if kind is None:
+            if datatype not in _NUMERIC and datatype != "BYTES":
+                raise InputSchemaError(name, f"has an unknown datatype {datatype!r}")
+        elif datatype not in _ACCEPTS[kind]:
             want = oip_datatype(kind, spec.dtypes[name])
             raise InputSchemaError(name, f"has datatype {datatype!r}; this input takes {want}")
         rows = _rows_of(name, item.get("shape"))
