@@ -48,8 +48,11 @@ def record_anomalies(anomalies: Anomalies, name: str) -> str | None:
     with tempfile.TemporaryDirectory(prefix="mloop-anomalies-") as tmp:
         folder = Path(tmp) / "anomalies"
         folder.mkdir()
-        AnomaliesMaterializer().save(anomalies, folder)
-        return log_artifact(folder, name=name).id
+        materializer = AnomaliesMaterializer()
+        materializer.save(anomalies, folder)
+        return log_artifact(
+            folder, name=name, artifact_type="Anomalies", materializer=materializer.name
+        ).id
 
 
 @step(cache=False)

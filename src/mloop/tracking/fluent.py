@@ -232,11 +232,19 @@ def flush() -> None:
         binding.buffer.flush()
 
 
-def log_artifact(local_path: str | Path, name: str | None = None) -> Artifact:
+def log_artifact(
+    local_path: str | Path,
+    name: str | None = None,
+    *,
+    artifact_type: str = "File",
+    materializer: str | None = None,
+) -> Artifact:
     """Store a file or a folder in the artifact store and record it on the active run.
 
     The bytes go to ``runs/<run id>/artifacts/<name>`` (``name`` defaults to the file's name).
-    The record is an Artifact of type "File" (properties: run_id, name, source) written by a
+    The record is an Artifact of ``artifact_type`` (default "File"; ``materializer`` names the
+    materializer that wrote the folder, so it loads back as a value) with properties run_id,
+    name and source, written by a
     ``log_artifact`` execution of the run with an OUTPUT event, so ``mloop lineage RUN`` shows
     it, plus the run tag ``mloop.artifact.<name>`` = artifact id.
     """
@@ -260,11 +268,12 @@ def log_artifact(local_path: str | Path, name: str | None = None) -> Artifact:
     stored = files.put_dir(staging, f"runs/{binding.run_id}/artifacts/{name}")
     artifact = Artifact(
         id=new_id(),
-        type="File",
+        type=artifact_type,
         uri=stored.uri,
         digest=stored.digest,
         size=stored.size,
         created_at=utc_now(),
+        materializer=materializer,
         properties={"run_id": binding.run_id, "name": name, "source": str(source.resolve())},
     )
     execution = store.create_execution(binding.run_id, "log_artifact", params={"name": name})

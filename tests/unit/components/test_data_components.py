@@ -102,6 +102,9 @@ def test_blocking_anomalies_fail_the_run_with_the_anomalies_recorded(project_dir
     with files.open_local(artifact.uri, digest=artifact.digest) as folder:
         recorded = Anomalies.from_json((Path(folder) / "anomalies.json").read_text())
     assert recorded.blocking and recorded.errors[0].kind == "too_many_nulls"
+    assert artifact.type == "Anomalies"  # typed, and loadable as a value by its materializer
+    loaded = load_value(files, artifact.uri, artifact.materializer, digest=artifact.digest)
+    assert loaded.to_dict() == recorded.to_dict()
 
 
 def test_warnings_do_not_stop_the_run(project_dir: Path):
