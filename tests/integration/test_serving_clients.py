@@ -140,8 +140,8 @@ def test_triton_http_client(service, binary: bool) -> None:
 def test_kserve_rest_client(service) -> None:
     kserve = pytest.importorskip(
         "kserve",
-        reason="kserve pins pandas<3 (this project uses pandas 3), so it is not installed; "
-        "the OIP wire format is covered by the Triton client test",
+        reason="kserve pins pandas<3 (this project uses pandas 3), so pip will not install it "
+        "with its dependencies; install it with --no-deps (see docs/serving.md) to run this test",
     )
     import asyncio
 

@@ -7,13 +7,10 @@ falls back to importing a ``package.module:Class`` name).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mloop.data.drift import DriftReport
-from mloop.data.schema import Schema
-from mloop.data.types import Statistics
-from mloop.data.validation import Anomalies
 from mloop.pipelines.materializers import Materializer, register_materializer
 
 __all__ = [
@@ -28,10 +25,19 @@ _MODULE = __name__
 
 
 class _JsonDataclassMaterializer(Materializer):
-    """Writes ``value.to_json()`` to :attr:`file_name`; loads with ``cls.from_json``."""
+    """Writes ``value.to_json()`` to :attr:`file_name`; loads with ``cls.from_json``.
+
+    Types are claimed by dotted name, and ``mloop.data`` is imported only to load, so that
+    registering these (an entry point) does not import NumPy into every process.
+    """
 
     file_name: ClassVar[str]
-    value_type: ClassVar[type]
+    value_type_name: ClassVar[str]  # "module:Class"
+
+    @property
+    def value_type(self) -> type:
+        module, _, cls = self.value_type_name.partition(":")
+        return getattr(importlib.import_module(module), cls)
 
     def save(self, value: Any, folder: Path) -> dict[str, Any]:
         (folder / self.file_name).write_text(value.to_json(), encoding="utf-8")
@@ -47,33 +53,33 @@ class _JsonDataclassMaterializer(Materializer):
 class StatisticsMaterializer(_JsonDataclassMaterializer):
     name = f"{_MODULE}:StatisticsMaterializer"
     artifact_type = "Statistics"
-    types = (Statistics,)
+    types = ("mloop.data.types.Statistics",)
     file_name = "statistics.json"
-    value_type = Statistics
+    value_type_name = "mloop.data.types:Statistics"
 
-    def properties(self, value: Statistics) -> dict[str, Any]:
+    def properties(self, value: Any) -> dict[str, Any]:
         return {"rows": value.num_rows, "columns": len(value.features), "slice_by": value.slice_by}
 
 
 class SchemaMaterializer(_JsonDataclassMaterializer):
     name = f"{_MODULE}:SchemaMaterializer"
     artifact_type = "Schema"
-    types = (Schema,)
+    types = ("mloop.data.schema.Schema",)
     file_name = "schema.json"
-    value_type = Schema
+    value_type_name = "mloop.data.schema:Schema"
 
-    def properties(self, value: Schema) -> dict[str, Any]:
+    def properties(self, value: Any) -> dict[str, Any]:
         return {"features": len(value.features), "environments": value.environments}
 
 
 class AnomaliesMaterializer(_JsonDataclassMaterializer):
     name = f"{_MODULE}:AnomaliesMaterializer"
     artifact_type = "Anomalies"
-    types = (Anomalies,)
+    types = ("mloop.data.validation.Anomalies",)
     file_name = "anomalies.json"
-    value_type = Anomalies
+    value_type_name = "mloop.data.validation:Anomalies"
 
-    def properties(self, value: Anomalies) -> dict[str, Any]:
+    def properties(self, value: Any) -> dict[str, Any]:
         return {
             "errors": len(value.errors),
             "warnings": len(value.warnings),
@@ -84,11 +90,11 @@ class AnomaliesMaterializer(_JsonDataclassMaterializer):
 class DriftReportMaterializer(_JsonDataclassMaterializer):
     name = f"{_MODULE}:DriftReportMaterializer"
     artifact_type = "DriftReport"
-    types = (DriftReport,)
+    types = ("mloop.data.drift.DriftReport",)
     file_name = "drift.json"
-    value_type = DriftReport
+    value_type_name = "mloop.data.drift:DriftReport"
 
-    def properties(self, value: DriftReport) -> dict[str, Any]:
+    def properties(self, value: Any) -> dict[str, Any]:
         return {
             "dataset_drifted": value.dataset_drifted,
             "share_drifted": value.share_drifted,

@@ -15,6 +15,7 @@ from typing import Any
 from mloop.errors import ConfigError, FeatureDefinitionError, MissingJoinKeyError
 from mloop.features.definitions import FeatureService, FeatureView, OnDemandFeatureView
 from mloop.features.frames import RetrievalJob, to_arrow_table
+from mloop.features.online import OnlineReader, normalize_entity_rows
 from mloop.features.online_stores.base import OnlineStore
 from mloop.features.registry import DefinitionChange, FeatureRegistry
 from mloop.features.retrieval import RetrievalPlan, plan_retrieval
@@ -235,14 +236,13 @@ class FeatureStore:
         full_feature_names: bool = False,
     ) -> Any:
         """The newest values for each entity row -> ``OnlineResponse`` (``.to_dict()``)."""
-        from mloop.features.online import OnlineReader, normalize_entity_rows
-
         key = (_cache_key(features), full_feature_names)
         reader = self._readers.get(key)
         if reader is None:
             reader = OnlineReader(self.resolve_features(features, full_feature_names))
             self._readers[key] = reader
-        return reader.read(self.online_store, normalize_entity_rows(entity_rows))
+        online = self._online if self._online is not None else self.online_store
+        return reader.read(online, normalize_entity_rows(entity_rows))
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.repo_path)!r})"
