@@ -26,6 +26,10 @@ BUILTINS: dict[str, dict[str, str]] = {
     "runners": {
         "local": "mloop.pipelines.runners.local:LocalRunner",
     },
+    "online_stores": {
+        "sqlite": "mloop.features.online_stores.sqlite:SqliteOnlineStore",
+        "redis": "mloop.features.online_stores.redis:RedisOnlineStore",
+    },
 }
 
 

@@ -114,3 +114,22 @@ def test_quickstart_refuses_a_folder_that_is_not_the_demo(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "not the demo project" in done.stderr
     assert (target / "notes.txt").read_text() == "keep me"
+
+
+def test_quickstart_flights_example_runs_the_feature_store_demo(tmp_path: Path) -> None:
+    result = mloop("quickstart", "--example", "flights", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "point-in-time join" in result.stdout
+    assert "(weather present)" in result.stdout
+    listing = mloop(
+        "--project-dir", str(tmp_path / "mloop-flights"), "features", "list", "--json", cwd=tmp_path
+    )
+    assert listing.returncode == 0, listing.stderr
+    names = {d["name"] for d in json.loads(listing.stdout)}
+    assert {"weather", "delay_model_v1"} <= names
+
+
+def test_quickstart_unknown_example_is_one_line_error(tmp_path: Path) -> None:
+    result = mloop("quickstart", "--example", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no example 'nope'" in result.stderr

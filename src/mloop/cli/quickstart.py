@@ -60,9 +60,26 @@ def quickstart_command(
             "sample=0.5; repeatable.",
         ),
     ] = None,
+    example: Annotated[
+        str,
+        typer.Option(
+            "--example",
+            help="lending_club (training, validation, registry) or flights (feature store: "
+            "point-in-time training set, materialization, online features).",
+        ),
+    ] = "lending_club",
 ) -> None:
-    """Run the Lending Club demo: train, evaluate with slices against production,
-    infra-validate, register and promote (or refuse, saying why)."""
+    """Run a demo end to end. The default, Lending Club: train, evaluate with slices against
+    production, infra-validate, register and promote (or refuse, saying why)."""
+    if example == "flights":
+        from mloop.cli.quickstart_flights import run_flights_quickstart
+
+        run_flights_quickstart(project_dir or state_of(ctx).project_dir, fresh=fresh)
+        return
+    if example != "lending_club":
+        from mloop.errors import ConfigError
+
+        raise ConfigError(f"no example {example!r}; use --example lending_club or flights")
     from mloop.cli.output import console
     from mloop.cli.params import parse_params
     from mloop.cli.run import resolve_pipeline, run_with_progress

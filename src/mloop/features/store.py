@@ -7,6 +7,7 @@ constructor: the metadata store, DuckDB and the online store are connected on fi
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -69,6 +70,8 @@ class FeatureStore:
             from mloop.metadata import connect
 
             url = self._metadata_url or self.settings.metadata_url
+            if str(self.repo_path) not in sys.path:  # on-demand functions live in repo modules
+                sys.path.append(str(self.repo_path))
             self._registry = FeatureRegistry(connect(url).feature_definitions())
         return self._registry
 
