@@ -17,6 +17,8 @@ import typer
 
 from mloop.cli.state import state_of
 
+READY_WAIT_S = 300.0  # how long a worker may take to load its model before serving (s)
+
 app = typer.Typer(
     name="serve",
     help="Serve a model over HTTP (Open Inference Protocol v2 and MLflow scoring).",
@@ -118,6 +120,9 @@ def serve(
         features=features,
         entity_keys=tuple(entity_key or ()),
         feature_repo=settings.project_dir,
+        # Workers share the port: one must not take requests before its model is loaded, or a
+        # client whose connection lands there gets a 503 while its siblings are ready.
+        wait_until_ready_s=READY_WAIT_S if workers > 1 else 0.0,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     warn_if_exposed(host, token)

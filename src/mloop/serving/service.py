@@ -121,9 +121,23 @@ class PredictionService:
             if log_ is not None:
                 log_.start()
         self.router.champion.start()
+        if self.config.wait_until_ready_s > 0:
+            await self._wait_until_ready(self.config.wait_until_ready_s)
         traffic = self.config.traffic
         if traffic.canary_uri or traffic.shadow_uri:
             self._spawn(self._initial_traffic(traffic))
+
+    async def _wait_until_ready(self, timeout_s: float) -> None:
+        """Hold startup until the champion is loaded (or ``timeout_s`` seconds passed, after
+        which the service starts anyway and answers 503 until the model loads)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not self.router.champion.ready:
+            if asyncio.get_running_loop().time() > deadline:
+                log.error(
+                    "the model did not load within %.0f s; serving 503 until it does", timeout_s
+                )
+                return
+            await asyncio.sleep(0.02)
 
     async def _initial_traffic(self, traffic: TrafficSplit) -> None:
         try:

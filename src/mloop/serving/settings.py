@@ -52,6 +52,9 @@ class ServingConfig:
     features: str | None = None
     entity_keys: tuple[str, ...] = ()
     feature_repo: Path | None = None
+    wait_until_ready_s: float = 0.0
+    """> 0: startup waits (up to this many seconds) for the champion to load before the
+    service takes requests, which queue meanwhile; 0: start at once, answering 503 until ready."""
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:

@@ -303,3 +303,29 @@ def test_openapi_describes_the_model_inputs(packages, kit) -> None:
         "member",
     ]
     assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def test_startup_can_wait_for_the_model_so_no_request_sees_503(packages, kit) -> None:
+    """Several workers share a port: each holds its startup until its model is loaded."""
+
+    async def main():
+        app = create_app(config(packages, wait_until_ready_s=30))
+        async with kit.serving(app, wait_ready=False) as c:  # no polling: startup waited
+            return await c.get("/v2/health/ready"), await c.post(
+                "/invocations", json={"dataframe_records": [kit.row]}
+            )
+
+    ready, infer = kit.run(main())
+    assert ready.status_code == 200 and ready.json() == {"ready": True}
+    assert infer.status_code == 200
+
+
+def test_startup_wait_gives_up_on_a_model_that_never_loads(tmp_path, kit) -> None:
+    async def main():
+        cfg = ServingConfig(
+            model_uri=str(tmp_path / "missing"), poll_interval_s=0, wait_until_ready_s=0.3
+        )
+        async with kit.serving(create_app(cfg), wait_ready=False) as c:
+            return await c.get("/v2/health/ready")
+
+    assert kit.run(main()).status_code == 503
