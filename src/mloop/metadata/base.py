@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from mloop.metadata.controller_state import ControllerStateStore
 from mloop.metadata.entities import (
     Artifact,
     Event,
@@ -189,3 +190,10 @@ class MetadataStore(ABC):
         from mloop.errors import StoreError
 
         raise StoreError(f"{type(self).__name__} cannot keep a model registry")
+
+    # -- controller (mloop.controller) -------------------------------------------------------
+    def controller_state(self) -> ControllerStateStore:
+        """Trigger events and leader leases kept in this store."""
+        from mloop.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} cannot keep controller state")

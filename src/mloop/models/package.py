@@ -3,8 +3,9 @@
 The manifest records the flavor that wrote the model, the input and output signature inferred from
 an input example, the versions of the libraries the model needs, the digest of the code that
 trained it, and the SHA-256 of every file. The package digest is the SHA-256 over the sorted
-``(path, file digest)`` pairs, so it names the model's bytes and is checked before anything is
-deserialized (some flavors unpickle, and unpickling runs code).
+``(path, file digest)`` pairs and the manifest fields that decide loading (flavor, its options,
+signature, format version): it names the model's bytes and how they load, and is checked before
+anything is deserialized (some flavors unpickle, and unpickling runs code).
 """
 
 from __future__ import annotations
@@ -172,12 +173,28 @@ def file_digests(folder: Path) -> dict[str, str]:
     return out
 
 
-def package_digest(files: dict[str, str]) -> str:
-    """SHA-256 over the sorted ``path\\0digest\\n`` lines: the package's identity."""
+def package_digest(files: dict[str, str], loading: dict[str, Any] | None = None) -> str:
+    """SHA-256 over the sorted ``path\\0digest\\n`` lines, then the canonical JSON of
+    ``loading`` (the manifest fields that decide how the files are loaded): the package's
+    identity. An edit to a file or to how it is loaded changes it."""
     h = hashlib.sha256()
     for rel in sorted(files):
         h.update(f"{rel}\0{files[rel]}\n".encode())
+    if loading:
+        h.update(json.dumps(loading, sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def _loading_fields(
+    flavor: str, flavor_options: dict[str, Any], signature: Signature | None, format_version: int
+) -> dict[str, Any]:
+    """What of the manifest changes how a package loads and what it accepts."""
+    return {
+        "flavor": flavor,
+        "flavor_options": flavor_options,
+        "signature": None if signature is None else signature.to_dict(),
+        "format_version": format_version,
+    }
 
 
 def write_manifest(
@@ -197,7 +214,9 @@ def write_manifest(
         signature=signature,
         libraries=libraries,
         files=files,
-        digest=package_digest(files),
+        digest=package_digest(
+            files, _loading_fields(flavor, flavor_options, signature, FORMAT_VERSION)
+        ),
         code_digest=code_digest,
         created_at=utc_now().isoformat(),
         python=platform.python_version(),
@@ -226,7 +245,10 @@ def verify_package(folder: Path, manifest: Manifest, expected_digest: str | None
     """Raise ``IntegrityError`` unless the files on disk are exactly the ones the manifest (and
     ``expected_digest``, e.g. from the registry) describe. Runs before any deserialization."""
     actual_files = file_digests(folder)
-    actual = package_digest(actual_files)
+    loading = _loading_fields(
+        manifest.flavor, manifest.flavor_options, manifest.signature, manifest.format_version
+    )
+    actual = package_digest(actual_files, loading)
     if actual != manifest.digest or actual_files != manifest.files:
         raise IntegrityError(str(folder), manifest.digest, actual)
     if expected_digest is not None and expected_digest != actual:

@@ -38,7 +38,15 @@ def test_signature_is_inferred_from_the_example_and_the_output(sk_pipeline, loan
     manifest = json.loads((tmp_path / "m" / MANIFEST_NAME).read_text())
     assert manifest["flavor"] == "sklearn"
     assert manifest["libraries"]["sklearn"].split(".")[0] == "1"
-    assert manifest["digest"] == package_digest(file_digests(tmp_path / "m"))
+    assert manifest["digest"] == package_digest(
+        file_digests(tmp_path / "m"),
+        {
+            "flavor": manifest["flavor"],
+            "flavor_options": manifest["flavor_options"],
+            "signature": manifest["signature"],
+            "format_version": manifest["format_version"],
+        },
+    )
 
 
 def test_infer_signature_from_polars_and_arrays():
@@ -98,6 +106,18 @@ def test_an_added_file_or_an_unexpected_digest_is_refused(sk_pipeline, tmp_path)
     (tmp_path / "m" / "extra.bin").write_bytes(b"x")
     with pytest.raises(IntegrityError):
         open_package(tmp_path / "m")
+
+
+def test_an_edited_manifest_is_refused(sk_pipeline, tmp_path):
+    """How a package loads is part of its digest: editing the flavor options or the signature
+    in mloop-model.json is caught like editing the model's bytes."""
+    save_model(sk_pipeline, tmp_path / "m")
+    path = tmp_path / "m" / MANIFEST_NAME
+    manifest = json.loads(path.read_text())
+    manifest["flavor_options"] = {**manifest["flavor_options"], "injected": True}
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IntegrityError):
+        load_model(tmp_path / "m")
 
 
 def test_inputs_are_checked_and_cast_against_the_signature(sk_pipeline, loans, tmp_path):

@@ -236,6 +236,77 @@ feature_definitions = sa.Table(
 )
 # -- end feature store ----------------------------------------------------------------------------
 
+# -- monitoring (issue 7; migration 0004_monitoring) ----------------------------------------------
+monitoring_reports = sa.Table(
+    "monitoring_reports",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("version", sa.String(64)),
+    sa.Column("window_start", _UTC, nullable=False),
+    sa.Column("window_end", _UTC, nullable=False),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.Column("num_rows", sa.Integer, nullable=False),
+    sa.Column("share_drifted", sa.Float),
+    sa.Column("dataset_drifted", sa.Boolean, nullable=False),
+    sa.Column("prediction_drift", sa.Float),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("artifact_id", sa.String(32)),
+    sa.Index("ix_monitoring_reports_model_end", "model", "window_end"),
+)
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("rule", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("open_key", sa.String(512), unique=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("threshold", sa.Float),
+    sa.Column("report_id", sa.String(32)),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("occurrences", sa.Integer, nullable=False),
+    sa.Column("opened_at", _UTC, nullable=False),
+    sa.Column("last_seen_at", _UTC, nullable=False),
+    sa.Column("resolved_at", _UTC),
+    sa.Index("ix_alerts_model_opened", "model", "opened_at"),
+)
+# -- end monitoring -------------------------------------------------------------------------------
+
+# -- controller (issue 7; migration 0005_controller) ----------------------------------------------
+trigger_events = sa.Table(
+    "trigger_events",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pipeline", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.Column("started_at", _UTC),
+    sa.Column("ended_at", _UTC),
+    sa.Column("claimed_by", sa.String(255)),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_trigger_events_pipeline_created", "pipeline", "created_at"),
+    sa.Index("ix_trigger_events_state", "state"),
+)
+
+controller_leases = sa.Table(
+    "controller_leases",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("expires_at", _UTC, nullable=False),
+    sa.Column("acquired_at", _UTC, nullable=False),
+)
+# -- end controller -------------------------------------------------------------------------------
+
 version_table = sa.Table(
     VERSION_TABLE,
     sa.MetaData(),  # not in ``metadata``: Alembic owns it, autogenerate ignores it

@@ -38,6 +38,7 @@ from mloop.metadata.entities import (
     RunState,
 )
 from mloop.metadata.sql import rows
+from mloop.metadata.sql.controller_store import SqlControllerStore
 from mloop.metadata.sql.engine import create_engine, read_transaction, write_transaction
 from mloop.metadata.sql.features_store import SqlFeatureDefinitionStore
 from mloop.metadata.sql.migrate import ensure_schema
@@ -137,6 +138,9 @@ class SqlMetadataStore(MetadataStore):
 
     def model_registry(self) -> SqlModelRegistryStore:
         return SqlModelRegistryStore(self.engine)
+
+    def controller_state(self) -> SqlControllerStore:
+        return SqlControllerStore(self.engine)
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
