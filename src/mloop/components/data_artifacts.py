@@ -7,11 +7,10 @@ falls back to importing a ``package.module:Class`` name).
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from mloop.pipelines.materializers import Materializer, register_materializer
+from mloop.pipelines.materializers import register_materializer
+from mloop.pipelines.materializers.records import JsonRecordMaterializer
 
 __all__ = [
     "AnomaliesMaterializer",
@@ -24,60 +23,31 @@ __all__ = [
 _MODULE = __name__
 
 
-class _JsonDataclassMaterializer(Materializer):
-    """Writes ``value.to_json()`` to :attr:`file_name`; loads with ``cls.from_json``.
-
-    Types are claimed by dotted name, and ``mloop.data`` is imported only to load, so that
-    registering these (an entry point) does not import NumPy into every process.
-    """
-
-    file_name: ClassVar[str]
-    value_type_name: ClassVar[str]  # "module:Class"
-
-    @property
-    def value_type(self) -> type:
-        module, _, cls = self.value_type_name.partition(":")
-        return getattr(importlib.import_module(module), cls)
-
-    def save(self, value: Any, folder: Path) -> dict[str, Any]:
-        (folder / self.file_name).write_text(value.to_json(), encoding="utf-8")
-        return self.properties(value)
-
-    def load(self, folder: Path) -> Any:
-        return self.value_type.from_json((folder / self.file_name).read_text(encoding="utf-8"))
-
-    def properties(self, value: Any) -> dict[str, Any]:
-        return {}
-
-
-class StatisticsMaterializer(_JsonDataclassMaterializer):
+class StatisticsMaterializer(JsonRecordMaterializer):
     name = f"{_MODULE}:StatisticsMaterializer"
     artifact_type = "Statistics"
-    types = ("mloop.data.types.Statistics",)
     file_name = "statistics.json"
-    value_type_name = "mloop.data.types:Statistics"
+    value_class = "mloop.data.types:Statistics"
 
     def properties(self, value: Any) -> dict[str, Any]:
         return {"rows": value.num_rows, "columns": len(value.features), "slice_by": value.slice_by}
 
 
-class SchemaMaterializer(_JsonDataclassMaterializer):
+class SchemaMaterializer(JsonRecordMaterializer):
     name = f"{_MODULE}:SchemaMaterializer"
     artifact_type = "Schema"
-    types = ("mloop.data.schema.Schema",)
     file_name = "schema.json"
-    value_type_name = "mloop.data.schema:Schema"
+    value_class = "mloop.data.schema:Schema"
 
     def properties(self, value: Any) -> dict[str, Any]:
         return {"features": len(value.features), "environments": value.environments}
 
 
-class AnomaliesMaterializer(_JsonDataclassMaterializer):
+class AnomaliesMaterializer(JsonRecordMaterializer):
     name = f"{_MODULE}:AnomaliesMaterializer"
     artifact_type = "Anomalies"
-    types = ("mloop.data.validation.Anomalies",)
     file_name = "anomalies.json"
-    value_type_name = "mloop.data.validation:Anomalies"
+    value_class = "mloop.data.validation:Anomalies"
 
     def properties(self, value: Any) -> dict[str, Any]:
         return {
@@ -87,12 +57,11 @@ class AnomaliesMaterializer(_JsonDataclassMaterializer):
         }
 
 
-class DriftReportMaterializer(_JsonDataclassMaterializer):
+class DriftReportMaterializer(JsonRecordMaterializer):
     name = f"{_MODULE}:DriftReportMaterializer"
     artifact_type = "DriftReport"
-    types = ("mloop.data.drift.DriftReport",)
     file_name = "drift.json"
-    value_type_name = "mloop.data.drift:DriftReport"
+    value_class = "mloop.data.drift:DriftReport"
 
     def properties(self, value: Any) -> dict[str, Any]:
         return {

@@ -7,7 +7,6 @@ even before a component module was imported: :mod:`mloop.plugins` imports the cl
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from mloop.pipelines.materializers import register_materializer
 from mloop.pipelines.materializers.base import Materializer
+from mloop.pipelines.materializers.records import JsonRecordMaterializer
 
 __all__ = [
     "BlessingMaterializer",
@@ -35,14 +35,6 @@ class HtmlReport:
 
     html: str
     title: str = "report"
-
-
-def _write_json(folder: Path, name: str, data: Any) -> None:
-    (folder / name).write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
-
-
-def _read_json(folder: Path, name: str) -> Any:
-    return json.loads((folder / name).read_text(encoding="utf-8"))
 
 
 class ModelPackageMaterializer(Materializer):
@@ -70,52 +62,34 @@ class ModelPackageMaterializer(Materializer):
         return open_package(folder, copy=True)  # the step gets a private, verified copy
 
 
-class EvaluationMaterializer(Materializer):
+class EvaluationMaterializer(JsonRecordMaterializer):
     name = f"{_HERE}:EvaluationMaterializer"
-    version = 1
     artifact_type = "Evaluation"
-    types = ("mloop.evaluation.evaluation.Evaluation",)
+    file_name = "evaluation.json"
+    value_class = "mloop.evaluation.evaluation:Evaluation"
 
-    def save(self, value: Any, folder: Path) -> dict[str, Any]:
-        _write_json(folder, "evaluation.json", value.to_dict())
+    def properties(self, value: Any) -> dict[str, Any]:
         return {"task": value.task, "rows": value.rows, "metrics": value.metrics}
 
-    def load(self, folder: Path) -> Any:
-        from mloop.evaluation import Evaluation
 
-        return Evaluation.from_dict(_read_json(folder, "evaluation.json"))
-
-
-class BlessingMaterializer(Materializer):
+class BlessingMaterializer(JsonRecordMaterializer):
     name = f"{_HERE}:BlessingMaterializer"
-    version = 1
     artifact_type = "Blessing"
-    types = ("mloop.evaluation.blessing.Blessing",)
+    file_name = "blessing.json"
+    value_class = "mloop.evaluation.blessing:Blessing"
 
-    def save(self, value: Any, folder: Path) -> dict[str, Any]:
-        _write_json(folder, "blessing.json", value.to_dict())
+    def properties(self, value: Any) -> dict[str, Any]:
         return {"blessed": value.blessed, "reasons": value.reasons[:20]}
 
-    def load(self, folder: Path) -> Any:
-        from mloop.evaluation import Blessing
 
-        return Blessing.from_dict(_read_json(folder, "blessing.json"))
-
-
-class InfraBlessingMaterializer(Materializer):
+class InfraBlessingMaterializer(JsonRecordMaterializer):
     name = f"{_HERE}:InfraBlessingMaterializer"
-    version = 1
     artifact_type = "InfraBlessing"
-    types = ("mloop.components.infra_validate.InfraBlessing",)
+    file_name = "infra_blessing.json"
+    value_class = "mloop.components.infra_validate:InfraBlessing"
 
-    def save(self, value: Any, folder: Path) -> dict[str, Any]:
-        _write_json(folder, "infra_blessing.json", value.to_dict())
+    def properties(self, value: Any) -> dict[str, Any]:
         return {"blessed": value.blessed, "reasons": value.reasons[:20]}
-
-    def load(self, folder: Path) -> Any:
-        from mloop.components.infra_validate import InfraBlessing
-
-        return InfraBlessing.from_dict(_read_json(folder, "infra_blessing.json"))
 
 
 class HtmlReportMaterializer(Materializer):
