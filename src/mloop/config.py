@@ -49,6 +49,7 @@ class ProjectFile(_Strict):
     default_environment: str | None = None
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
     pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
+    monitoring: dict[str, Any] = Field(default_factory=dict)  # read by mloop.monitoring
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,25 @@ def quickstart_command(
             "point-in-time training set, materialization, online features).",
         ),
     ] = "lending_club",
+    loop: Annotated[
+        bool,
+        typer.Option(
+            "--loop",
+            help="The closed loop: the champion serves, drifted traffic arrives, monitoring "
+            "detects it, the controller retrains, the service swaps to the new version.",
+        ),
+    ] = False,
 ) -> None:
     """Run a demo end to end. The default, Lending Club: train, evaluate with slices against
     production, infra-validate, register and promote (or refuse, saying why)."""
+    if loop:
+        from mloop.cli.output import console
+        from mloop.cli.quickstart_loop import run_loop_quickstart
+
+        run_loop_quickstart(
+            project_dir or state_of(ctx).project_dir, fresh=fresh, echo=console().print
+        )
+        return
     if example == "flights":
         from mloop.cli.quickstart_flights import run_flights_quickstart
 

@@ -29,6 +29,7 @@ from mloop.metadata.entities import (
 )
 from mloop.metadata.feature_definitions import FeatureDefinitionStore
 from mloop.metadata.model_registry import ModelRegistryStore
+from mloop.metadata.monitoring_records import MonitoringStore
 
 MetricFilter = tuple[str, Literal[">", ">=", "<", "<=", "=", "!="], float]
 """``("auc", ">", 0.8)``: keep runs whose latest value of ``auc`` satisfies the comparison."""
@@ -190,6 +191,13 @@ class MetadataStore(ABC):
         from mloop.errors import StoreError
 
         raise StoreError(f"{type(self).__name__} cannot keep a model registry")
+
+    # -- monitoring (mloop.monitoring) ---------------------------------------------------------
+    def monitoring(self) -> MonitoringStore:
+        """Monitoring reports and alerts kept in this store."""
+        from mloop.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} cannot keep monitoring reports")
 
     # -- controller (mloop.controller) -------------------------------------------------------
     def controller_state(self) -> ControllerStateStore:

@@ -123,9 +123,7 @@ class SqlControllerStore(ControllerStateStore):
     def attach_run(self, event_id: str, run_id: str) -> None:
         with write_transaction(self._engine) as conn:
             conn.execute(
-                trigger_events.update()
-                .where(trigger_events.c.id == event_id)
-                .values(run_id=run_id)
+                trigger_events.update().where(trigger_events.c.id == event_id).values(run_id=run_id)
             )
 
     def finish_event(self, event_id: str, state: EventState, *, error: str | None = None) -> None:

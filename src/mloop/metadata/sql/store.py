@@ -42,6 +42,7 @@ from mloop.metadata.sql.controller_store import SqlControllerStore
 from mloop.metadata.sql.engine import create_engine, read_transaction, write_transaction
 from mloop.metadata.sql.features_store import SqlFeatureDefinitionStore
 from mloop.metadata.sql.migrate import ensure_schema
+from mloop.metadata.sql.monitoring_store import SqlMonitoringStore
 from mloop.metadata.sql.registry_store import SqlModelRegistryStore
 from mloop.metadata.sql.schema import (
     artifacts,
@@ -138,6 +139,9 @@ class SqlMetadataStore(MetadataStore):
 
     def model_registry(self) -> SqlModelRegistryStore:
         return SqlModelRegistryStore(self.engine)
+
+    def monitoring(self) -> SqlMonitoringStore:
+        return SqlMonitoringStore(self.engine)
 
     def controller_state(self) -> SqlControllerStore:
         return SqlControllerStore(self.engine)

@@ -1,0 +1,286 @@
+"""The controller: a loop of ticks that fires triggers and starts pipeline runs.
+
+One tick (every ``interval_s`` seconds): take or renew the leader lease; close events whose run
+ended; evaluate every pipeline's rules and record what fired (skipped if debounced); start
+pending events while the pipeline has fewer than ``max_concurrent`` runs and is not backing off.
+
+Runs start as subprocesses (``python -m mloop.controller.launch EVENT_ID``) in their own session:
+a pipeline changes the working directory and may use all memory or crash, so it must not share the
+controller's process; and a controller that stops (SIGTERM/SIGINT finish the current tick) leaves
+its runs to finish, to be closed by whichever controller ticks next. Only the lease holder starts
+runs, and each event is claimed with a conditional update, so a run is never started twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mloop._utils.clock import utc_now
+from mloop._utils.ids import new_id
+from mloop.config import Settings
+from mloop.controller.triggers import (
+    Policy,
+    ReportSource,
+    Trigger,
+    TriggerContext,
+    debounced,
+    parse_triggers,
+)
+from mloop.metadata.base import MetadataStore
+from mloop.metadata.controller_state import EventState, TriggerEvent
+from mloop.metadata.entities import RunState
+
+log = logging.getLogger("mloop.controller")
+
+LEASE_NAME = "controller"
+ORPHAN_AFTER_S = 120.0
+"""An event running this long (s) without a run id and without a live child of ours is failed."""
+
+
+@dataclass
+class TickResult:
+    """What one tick did (for logs, ``--once`` output and tests)."""
+
+    leader: bool
+    fired: list[TriggerEvent] = field(default_factory=list)
+    skipped: list[TriggerEvent] = field(default_factory=list)
+    started: list[TriggerEvent] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+
+class Controller:
+    """Evaluates the project's triggers and starts runs; ``run_forever`` is the daemon."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: MetadataStore,
+        *,
+        interval_s: float = 10.0,
+        lease_ttl_s: float | None = None,
+        holder: str | None = None,
+        reports: ReportSource | None = None,
+        launch_command: list[str] | None = None,
+    ) -> None:
+        from mloop.controller.reports import MonitoringReportSource
+
+        self.settings = settings
+        self.store = store
+        self.state = store.controller_state()
+        self.interval_s = float(interval_s)
+        self.lease_ttl_s = float(lease_ttl_s or max(15.0, 3 * self.interval_s))
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+        self.reports = reports or MonitoringReportSource(store)
+        self.launch_command = launch_command or [sys.executable, "-m", "mloop.controller.launch"]
+        self.started_at = utc_now()
+        self.rules: dict[str, tuple[list[Trigger], Policy]] = {
+            name: parse_triggers(name, cfg.triggers) for name, cfg in settings.pipelines.items()
+        }
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._stop = threading.Event()
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        """Tick until SIGTERM/SIGINT (or ``stop()``); the current tick always completes."""
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # a bad tick (database blip) must not end the daemon
+                    log.exception("controller tick failed; retrying in %.1f s", self.interval_s)
+                self._stop.wait(self.interval_s)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.state.release_lease(LEASE_NAME, self.holder)
+            log.info("controller %s stopped", self.holder)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        log.info("signal %d: finishing the current tick, then stopping", signum)
+        self._stop.set()
+
+    def tick(self, now: datetime | None = None) -> TickResult:
+        """One pass; does nothing but report ``leader=False`` unless this controller leads."""
+        now = now or utc_now()
+        if not self.state.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl_s):
+            return TickResult(leader=False)
+        result = TickResult(leader=True)
+        result.finished = self._reconcile(now)
+        for pipeline, (rules, policy) in self.rules.items():
+            self._evaluate(pipeline, rules, policy, now, result)
+        pipelines = set(self.rules) | {
+            e.pipeline for e in self.state.list_events(states=[EventState.PENDING], limit=1000)
+        }
+        for pipeline in sorted(pipelines):
+            _, policy = self.rules.get(pipeline, ([], Policy()))
+            result.started += self._start_pending(pipeline, policy, now)
+        return result
+
+    # -- the parts of a tick ----------------------------------------------------------------
+    def _evaluate(
+        self, pipeline: str, rules: list[Trigger], policy: Policy, now: datetime, out: TickResult
+    ) -> None:
+        runs = self.store.search_runs(pipeline_name=pipeline, limit=1)
+        ctx = TriggerContext(
+            pipeline=pipeline,
+            now=now,
+            started_at=self.started_at,
+            project_dir=self.settings.project_dir,
+            state=self.state,
+            reports=self.reports,
+            last_run_started=runs[0].started_at if runs else None,
+        )
+        for rule in rules:
+            firing = rule.check(ctx)
+            if firing is None:
+                continue
+            if rule.params:
+                firing.payload.setdefault("params", dict(rule.params))
+            if debounced(self.state, pipeline, firing.kind, now, policy.debounce_s):
+                event = self.state.record_event(
+                    pipeline,
+                    firing.kind,
+                    f"debounced: {firing.reason}",
+                    firing.payload,
+                    state=EventState.SKIPPED,
+                )
+                out.skipped.append(event)
+            else:
+                event = self.state.record_event(
+                    pipeline, firing.kind, firing.reason, firing.payload
+                )
+                out.fired.append(event)
+            log.info("%s trigger of %s: %s", firing.kind, pipeline, event.reason)
+
+    def _reconcile(self, now: datetime) -> list[str]:
+        """Close running events whose run ended (whoever started them)."""
+        closed: list[str] = []
+        for event in self.state.list_events(states=[EventState.RUNNING], limit=1000):
+            child = self._children.get(event.id)
+            exit_code = child.poll() if child is not None else None
+            if event.run_id is not None:
+                run = self.store.get_run(event.run_id)
+                if run.state is RunState.RUNNING:
+                    continue
+                ok = run.state is RunState.SUCCEEDED
+                self.state.finish_event(
+                    event.id,
+                    EventState.SUCCEEDED if ok else EventState.FAILED,
+                    error=None if ok else (run.error or run.state.value),
+                )
+            elif child is not None and exit_code is not None:
+                self.state.finish_event(
+                    event.id,
+                    EventState.FAILED,
+                    error=f"the run process exited with code {exit_code} before starting a run; "
+                    f"see {self._log_path(event.id)}",
+                )
+            elif (
+                child is None
+                and event.started_at is not None
+                and ((now - event.started_at).total_seconds() > ORPHAN_AFTER_S)
+            ):
+                self.state.finish_event(
+                    event.id,
+                    EventState.FAILED,
+                    error=f"no run started within {ORPHAN_AFTER_S:.0f} s (controller gone?)",
+                )
+            else:
+                continue
+            closed.append(event.id)
+            if child is not None and exit_code is not None:
+                self._children.pop(event.id, None)
+        return closed
+
+    def _start_pending(self, pipeline: str, policy: Policy, now: datetime) -> list[TriggerEvent]:
+        pending = self.state.list_events(pipeline=pipeline, states=[EventState.PENDING])
+        if not pending:
+            return []
+        if pipeline not in self.settings.pipelines:
+            for event in pending:
+                self.state.finish_event(
+                    event.id,
+                    EventState.FAILED,
+                    error=f"no pipeline {pipeline!r} in mloop.yaml; add it under `pipelines:`",
+                )
+            return []
+        running = len(self.state.list_events(pipeline=pipeline, states=[EventState.RUNNING]))
+        wait = self._backoff_left(pipeline, policy, now)
+        if wait > 0:
+            log.info("%s backing off %.0f s more after failures", pipeline, wait)
+            return []
+        started: list[TriggerEvent] = []
+        for event in reversed(pending):  # oldest first
+            if running >= policy.max_concurrent:
+                break
+            if not self.state.claim_event(event.id, self.holder):
+                continue  # another controller took it
+            try:
+                self._spawn(event)
+            except OSError as exc:
+                self.state.finish_event(
+                    event.id, EventState.FAILED, error=f"could not start the run process: {exc}"
+                )
+                continue
+            running += 1
+            started.append(self.state.get_event(event.id))
+        return started
+
+    def _backoff_left(self, pipeline: str, policy: Policy, now: datetime) -> float:
+        """Seconds until ``pipeline`` may start again after its consecutive failures (0: now)."""
+        done = self.state.list_events(
+            pipeline=pipeline, states=[EventState.SUCCEEDED, EventState.FAILED], limit=20
+        )
+        done.sort(key=lambda e: e.ended_at or e.created_at or now, reverse=True)
+        failures = 0
+        for event in done:
+            if event.state is not EventState.FAILED:
+                break
+            failures += 1
+        if failures == 0 or done[0].ended_at is None:
+            return 0.0
+        elapsed = (now - done[0].ended_at).total_seconds()
+        return max(0.0, policy.backoff_after(failures) - elapsed)
+
+    def _log_path(self, event_id: str) -> Path:
+        return self.settings.state_dir / "controller" / f"{event_id}.log"
+
+    def _spawn(self, event: TriggerEvent) -> None:
+        path = self._log_path(event.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "MLOOP_ENV": self.settings.environment}
+        with path.open("ab") as sink:
+            self._children[event.id] = subprocess.Popen(
+                [*self.launch_command, event.id],
+                cwd=self.settings.project_dir,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # Ctrl-C on the controller does not kill its runs
+            )
+        log.info("started %s for %s event %s", event.pipeline, event.kind, event.id)
+
+    def wait_for_children(self, timeout_s: float) -> None:
+        """Wait (up to ``timeout_s`` s each) for runs this controller started (tests, --once)."""
+        for child in list(self._children.values()):
+            try:
+                child.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("run process %d still going after %.0f s", child.pid, timeout_s)

@@ -1,0 +1,70 @@
+"""``python -m mloop.controller.launch EVENT_ID``: run the pipeline a trigger event asks for.
+
+The controller starts this in a subprocess. The run's ``trigger`` field is ``KIND:EVENT_ID`` and
+the event gets the run id as soon as the run row exists, so both directions link.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from mloop.config import Settings
+from mloop.metadata.controller_state import ControllerStateStore, EventState
+from mloop.pipelines.hooks import RunHook
+
+
+class _AttachRun(RunHook):
+    def __init__(self, state: ControllerStateStore, event_id: str) -> None:
+        self.state = state
+        self.event_id = event_id
+
+    def on_run_start(self, run, graph) -> None:  # type: ignore[no-untyped-def]
+        self.state.attach_run(self.event_id, run.id)
+
+
+def pipeline_reference(entrypoint: str, project_dir: Path) -> str:
+    """``file.py:function`` made absolute against the project folder (module refs unchanged)."""
+    path, sep, func = entrypoint.rpartition(":")
+    if not sep or not path.endswith(".py") or Path(path).is_absolute():
+        return entrypoint
+    return f"{project_dir / path}:{func}"
+
+
+def main(event_id: str, settings: Settings | None = None) -> int:
+    """Run the event's pipeline (project of ``settings``, default: found from the current
+    directory); 0 if the run succeeded."""
+    from mloop.config import load_settings
+    from mloop.metadata import connect
+    from mloop.pipelines.loading import load_pipeline
+
+    settings = settings or load_settings()
+    store = connect(settings.metadata_url)
+    state = store.controller_state()
+    event = state.get_event(event_id)
+    try:
+        configured = settings.pipelines[event.pipeline]
+        target = load_pipeline(pipeline_reference(configured.entrypoint, settings.project_dir))
+        params = {**configured.params, **dict(event.payload.get("params") or {})}
+        os.chdir(settings.project_dir)
+        handle = target.run_with(
+            params,
+            settings=settings,
+            trigger=f"{event.kind}:{event.id}",
+            hooks=[_AttachRun(state, event.id)],
+        )
+    except Exception as exc:
+        state.finish_event(event.id, EventState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        print(f"run for trigger event {event.id} failed: {exc}", file=sys.stderr)
+        return 1
+    ok = handle.state.value == "succeeded"
+    state.finish_event(event.id, EventState.SUCCEEDED if ok else EventState.FAILED)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: python -m mloop.controller.launch EVENT_ID", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(main(sys.argv[1]))

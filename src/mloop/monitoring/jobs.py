@@ -1,0 +1,259 @@
+"""``run_monitoring``: one monitoring job over one window of a model's prediction log.
+
+Read the window (Polars over the hourly Parquet folders), compute its statistics with
+``mloop.data.compute_statistics`` (the code training validation runs), compare them with the
+training reference found by lineage (else with the previous window), compare the outputs with
+the model's outputs on its training data, join the feedback labels for live metrics, then record
+everything: a ``monitoring`` run whose execution reads the reference artifact and writes a
+``MonitoringReport`` artifact (so lineage runs from training data to report), a row in
+``monitoring_reports``, alerts, and a rollback when a version on probation misbehaves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mloop._utils.clock import as_utc, utc_now
+from mloop._utils.ids import new_id
+from mloop.artifacts.base import ArtifactStore
+from mloop.data import DriftReport, compute_statistics, detect_drift
+from mloop.errors import ModelNotFoundError, ValidationError
+from mloop.metadata.base import MetadataStore
+from mloop.metadata.entities import Artifact, ExecutionState, RunState
+from mloop.monitoring.alerts import Notifier, evaluate_alerts
+from mloop.monitoring.performance import join_feedback, latency_percentiles, live_metrics
+from mloop.monitoring.reference import Reference, find_reference
+from mloop.monitoring.report import MonitoringReport
+from mloop.monitoring.rollback import RollbackPolicy, check_rollback
+from mloop.monitoring.rules import AlertRule
+from mloop.monitoring.settings import MonitoringSettings, load_monitoring_settings
+from mloop.monitoring.windows import (
+    LogWindow,
+    input_columns,
+    parse_duration,
+    read_feedback,
+    read_predictions,
+    window_outputs,
+)
+
+__all__ = ["MONITORING_EXPERIMENT", "compute_report", "run_monitoring"]
+
+log = logging.getLogger("mloop.monitoring")
+MONITORING_EXPERIMENT = "monitoring"
+REPORT_ARTIFACT_TYPE = "MonitoringReport"
+
+
+def _registry_version(store: MetadataStore, model: str, version: str | None) -> Any:
+    if version is None:
+        return None
+    try:
+        return store.model_registry().get_version(model, int(version))
+    except (ModelNotFoundError, ValueError):
+        return None
+
+
+def _drift(reference: Any, current_frame: Any, share_threshold: float) -> DriftReport | None:
+    if reference is None or current_frame.is_empty() or not current_frame.columns:
+        return None
+    return detect_drift(
+        reference, compute_statistics(current_frame), share_threshold=share_threshold
+    )
+
+
+def _by_version(frame: Any, labelled: Any) -> dict[str, dict[str, Any]]:
+    import polars as pl
+
+    out: dict[str, dict[str, Any]] = {}
+    versions = frame["version"].unique().to_list()
+    for version in versions:
+        rows = frame.filter(pl.col("version") == version)
+        lab = labelled.filter(pl.col("version") == version) if not labelled.is_empty() else labelled
+        out[str(version)] = {
+            "rows": rows.height,
+            "requests": rows["request_id"].n_unique(),
+            "labelled_rows": lab.height,
+            "metrics": live_metrics(lab),
+            "latency_ms": latency_percentiles(rows),
+        }
+    return out
+
+
+def compute_report(
+    store: MetadataStore,
+    artifacts: ArtifactStore,
+    log_dir: str | Path,
+    window: LogWindow,
+    *,
+    share_threshold: float = 0.5,
+) -> MonitoringReport:
+    """The report of ``window`` (nothing is written)."""
+    frame = read_predictions(log_dir, window)
+    report = MonitoringReport(
+        id=new_id(),
+        model=window.model,
+        window_start=window.start,
+        window_end=window.end,
+        created_at=utc_now(),
+    )
+    if frame.is_empty():
+        report.notes.append(f"no predictions of {window.model!r} logged in this window")
+        return report
+    report.num_rows = frame.height
+    report.num_requests = frame["request_id"].n_unique()
+    counts = Counter(str(v) for v in frame["version"].to_list())
+    report.versions = dict(counts)
+    report.version = counts.most_common(1)[0][0]
+    inputs = input_columns(frame)
+    # the training reference of the version that served most of the window
+    reference: Reference = find_reference(
+        store, artifacts, _registry_version(store, window.model, report.version), columns=inputs
+    )
+    report.notes.extend(reference.notes)
+    report.reference_source, report.reference_artifact_id = (
+        reference.source,
+        reference.artifact_id,
+    )
+    current_inputs = frame.select(inputs)
+    outputs = window_outputs(frame)
+    input_ref, output_ref = reference.statistics, reference.prediction_statistics
+    if input_ref is None or output_ref is None:
+        earlier = read_predictions(log_dir, window.previous())
+        if not earlier.is_empty():
+            if input_ref is None:
+                input_ref = compute_statistics(earlier.select(input_columns(earlier)))
+                report.reference_source = "previous_window"
+            if output_ref is None:
+                output_ref = compute_statistics(window_outputs(earlier))
+                report.notes.append("prediction drift is measured against the previous window")
+    if input_ref is not None:
+        keep = [c for c in inputs if c in input_ref.features]
+        report.drift = _drift(input_ref, current_inputs.select(keep), share_threshold)
+    report.prediction_drift = _drift(output_ref, outputs, share_threshold)
+    labelled = join_feedback(frame, read_feedback(log_dir, window))
+    report.labelled_rows = labelled.height
+    report.metrics = live_metrics(labelled)
+    report.latency_ms = latency_percentiles(frame)
+    report.by_version = _by_version(frame, labelled)
+    return report
+
+
+def _record(store: MetadataStore, artifacts: ArtifactStore, report: MonitoringReport) -> None:
+    """The monitoring run, its execution (reference in, report out) and the report row."""
+    run = store.create_run(
+        MONITORING_EXPERIMENT,
+        name=f"monitor {report.model}",
+        trigger="monitoring",
+        tags={"mloop.monitoring.model": report.model, "mloop.monitoring.report": report.id},
+    )
+    inputs = {"reference": report.reference_artifact_id} if report.reference_artifact_id else {}
+    execution = store.create_execution(
+        run.id,
+        "monitor",
+        params={
+            "model": report.model,
+            "window_start": report.window_start.isoformat(),
+            "window_end": report.window_end.isoformat(),
+        },
+        inputs=inputs,
+    )
+    report.run_id = run.id
+    try:
+        staging = artifacts.new_staging_dir()
+        report.artifact_id = new_id()
+        (staging / "report.json").write_text(report.to_json(indent=1), encoding="utf-8")
+        stored = artifacts.put_dir(staging, f"monitoring/{report.model}/{report.id}")
+        artifact = Artifact(
+            id=report.artifact_id,
+            type=REPORT_ARTIFACT_TYPE,
+            uri=stored.uri,
+            digest=stored.digest,
+            size=stored.size,
+            created_at=utc_now(),
+            properties={"model": report.model, "report_id": report.id, "run_id": run.id},
+        )
+        store.finish_execution(
+            execution.id,
+            ExecutionState.SUCCEEDED,
+            new_artifacts=[artifact],
+            outputs={"report": artifact.id},
+        )
+        store.finish_run(run.id, RunState.SUCCEEDED)
+    except BaseException as exc:
+        store.finish_execution(execution.id, ExecutionState.FAILED, error=str(exc))
+        store.finish_run(run.id, RunState.FAILED, error=str(exc))
+        raise
+    store.monitoring().add_report(report.record())
+
+
+def run_monitoring(
+    model: str,
+    *,
+    window: str | float | timedelta | None = None,
+    now: datetime | None = None,
+    settings: Any = None,
+    store: MetadataStore | None = None,
+    artifacts: ArtifactStore | None = None,
+    log_dir: str | Path | None = None,
+    rules: list[AlertRule | dict[str, Any]] | None = None,
+    rollback: RollbackPolicy | dict[str, Any] | None = None,
+    webhook: str | None = None,
+    notify: Notifier | None = None,
+    record: bool = True,
+) -> MonitoringReport:
+    """Monitor the window of ``model``'s prediction log ending at ``now`` (default: now).
+
+    Arguments left None come from the ``monitoring:`` section of mloop.yaml (``settings``:
+    ``load_settings()`` by default): ``window`` (e.g. ``"1h"``), ``log_dir`` (default the
+    project's ``.mloop``), alert ``rules``, the ``rollback`` policy and the ``webhook`` URL.
+    With ``record=False`` nothing is written and no alert is raised.
+    """
+    if not model or not isinstance(model, str):
+        raise ValidationError("run_monitoring needs a model name")
+    from mloop.artifacts import connect as connect_artifacts
+    from mloop.config import load_settings
+    from mloop.metadata import connect as connect_metadata
+
+    settings = settings or load_settings()
+    config: MonitoringSettings = load_monitoring_settings(settings, model)
+    store = store or connect_metadata(settings.metadata_url)
+    artifacts = artifacts or connect_artifacts(settings.artifact_root)
+    length = parse_duration(window) if window is not None else config.window
+    folder = Path(log_dir) if log_dir is not None else (config.log_dir or settings.state_dir)
+    span = LogWindow.ending(model, length, as_utc(now) if now is not None else None)
+    report = compute_report(store, artifacts, folder, span, share_threshold=config.share_threshold)
+    if not record:
+        return report
+    _record(store, artifacts, report)
+    chosen_rules = (
+        list(config.rules)
+        if rules is None
+        else [r if isinstance(r, AlertRule) else AlertRule.from_dict(r) for r in rules]
+    )
+    hook = webhook if webhook is not None else config.webhook
+    policy = (
+        config.rollback
+        if rollback is None
+        else (
+            rollback if isinstance(rollback, RollbackPolicy) else RollbackPolicy.from_dict(rollback)
+        )
+    )
+    outcomes = evaluate_alerts(
+        report, chosen_rules, store.monitoring(), webhook=hook, notify=notify
+    )
+    report.alerts = [o.alert for o in outcomes if o.alert is not None and o.action != "resolved"]
+    if policy is not None:
+        report.rollback = check_rollback(
+            store, report, policy, now=now, webhook=hook, notify=notify
+        )
+    log.info(
+        "monitoring %s: %d rows, share drifted %s, metrics %s",
+        model,
+        report.num_rows,
+        report.share_drifted,
+        report.metrics,
+    )
+    return report

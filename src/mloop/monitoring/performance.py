@@ -1,0 +1,86 @@
+"""Live performance: predictions joined with the feedback labels that arrived for them.
+
+The metrics are ``mloop.evaluation``'s (the evaluator's), so a live ``accuracy`` means what it
+meant when the model was blessed. Latency is per request (one value per ``request_id``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mloop.errors import MloopError
+from mloop.evaluation import classification_metrics, regression_metrics
+
+__all__ = ["join_feedback", "latency_percentiles", "live_metrics"]
+
+
+def join_feedback(frame: Any, feedback: Any) -> Any:
+    """The labelled rows of ``frame`` (a ``label`` column added); empty if none arrived."""
+    import polars as pl
+
+    if feedback.is_empty() or frame.is_empty():
+        return frame.head(0).with_columns(pl.lit(None).alias("label"))
+    labels = feedback.with_columns(pl.col("row").cast(frame["row"].dtype))
+    return frame.join(labels, on=["request_id", "row"], how="inner").filter(
+        pl.col("label").is_not_null()
+    )
+
+
+def _binary_labels(labels: np.ndarray) -> np.ndarray | None:
+    try:
+        as_float = labels.astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+    return as_float.astype(int) if set(np.unique(as_float)) <= {0.0, 1.0} else None
+
+
+def _differ(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Where a prediction is not its label; numbers compare as numbers, anything else as text
+    (feedback of mixed types is logged as text)."""
+    if predictions.dtype.kind in "biuf" and labels.dtype.kind in "biuf":
+        return predictions.astype(np.float64) != labels.astype(np.float64)
+
+    def text(v: Any) -> str:
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+    return np.asarray([text(v) for v in predictions]) != np.asarray([text(v) for v in labels])
+
+
+def live_metrics(labelled: Any) -> dict[str, float]:
+    """Evaluator metrics of labelled rows: classification when predictions are discrete
+    labels (``error_rate``: share of wrong predictions, 0-1), regression otherwise."""
+    if labelled.is_empty():
+        return {}
+    predictions = labelled["prediction"].to_numpy()
+    labels = labelled["label"].to_numpy()
+    float_predictions = predictions.dtype.kind == "f" and not np.allclose(
+        predictions, np.round(predictions)
+    )
+    if float_predictions:
+        return regression_metrics(labels.astype(np.float64), predictions.astype(np.float64))
+    metrics = {"error_rate": float(np.mean(_differ(predictions, labels)))}
+    metrics["accuracy"] = 1.0 - metrics["error_rate"]
+    binary = _binary_labels(labels)
+    if binary is not None and "prediction_proba" in labelled.columns:
+        lists = labelled["prediction_proba"]
+        widths = lists.list.len()
+        if lists.null_count() == 0 and widths.min() == 2 and widths.max() == 2:
+            try:
+                positive = lists.list.get(1).to_numpy().astype(np.float64)
+                found = classification_metrics(binary, positive)
+            except MloopError:
+                found = {}
+            metrics.update({k: v for k, v in found.items() if k != "accuracy"})
+    return metrics
+
+
+def latency_percentiles(frame: Any) -> dict[str, float]:
+    """p50 and p99 request latency in milliseconds (one value per request)."""
+    if frame.is_empty() or "latency_ms" not in frame.columns:
+        return {}
+    import polars as pl
+
+    lat = frame.group_by("request_id").agg(pl.col("latency_ms").max())["latency_ms"].to_numpy()
+    return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}

@@ -1,0 +1,162 @@
+"""The monitored project of the monitoring tests: scikit-learn models saved with mloop.models,
+registered with their training data (lineage), and prediction logs written by mloop.serving's
+own log writer."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FEATURES = ("income", "age", "city")
+
+
+def make_frame(n: int, seed: int, *, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Inputs and 0/1 labels; ``shift`` moves income and age by that many standard deviations."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "income": rng.normal(50.0 + 10.0 * shift, 10.0, n),
+            "age": rng.normal(40.0 + 12.0 * shift, 12.0, n),
+            "city": rng.choice(["paris", "lyon", "nice"], n).astype(object),
+        }
+    )
+    labels = ((frame["income"] - 50.0) / 10.0 + (frame["age"] - 40.0) / 24.0 > 0).astype(int)
+    return frame, labels.to_numpy()
+
+
+def _fit(kind: str, frame: pd.DataFrame, labels: np.ndarray) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["income", "age"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+        ]
+    )
+    clf = (
+        LogisticRegression() if kind == "good" else DummyClassifier(strategy="constant", constant=0)
+    )
+    return Pipeline([("prep", prep), ("clf", clf)]).fit(frame, labels)
+
+
+@dataclass
+class Project:
+    root: Path
+    model: str = "credit"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / ".mloop"
+
+    def store(self) -> Any:
+        from mloop.config import load_settings
+        from mloop.metadata import connect
+
+        return connect(load_settings().metadata_url)
+
+    def register(
+        self,
+        kind: str = "good",
+        *,
+        with_data: bool = True,
+        with_statistics: bool = False,
+        alias: bool = True,
+    ) -> int:
+        """Train, log the training data as a Dataset artifact, save, register; returns the
+        version (moved to ``production`` when ``alias``)."""
+        import mloop
+        import mloop.models
+        from mloop import registry
+
+        frame, labels = make_frame(600, seed=1)
+        model = _fit(kind, frame, labels)
+        work = self.root / f"work-{uuid.uuid4().hex[:8]}"
+        with mloop.start_run("training") as run:
+            data_id = None
+            if with_data:
+                (work / "data").mkdir(parents=True)
+                frame.assign(label=labels).to_parquet(work / "data" / "data.parquet")
+                data_id = mloop.log_artifact(
+                    work / "data", "train", artifact_type="Dataset", materializer="pandas.parquet"
+                ).id
+            if with_statistics:  # as the statistics step of a training pipeline records it
+                from mloop.data import compute_statistics
+
+                (work / "stats").mkdir(parents=True)
+                stats = compute_statistics(frame)
+                (work / "stats" / "statistics.json").write_text(stats.to_json())
+                mloop.log_artifact(work / "stats", "statistics", artifact_type="Statistics")
+            mloop.models.save_model(model, work / "pkg", input_example=frame.head(5))
+            version = registry.register_model(
+                self.model, work / "pkg", run=run, data_artifact_id=data_id
+            )
+        if alias:
+            registry.set_alias(self.model, "production", version.version, reason="test")
+        return version.version
+
+    def serve(
+        self,
+        version: int,
+        *,
+        rows: int = 400,
+        at: datetime | None = None,
+        shift: float = 0.0,
+        seed: int = 7,
+        latency_ms: float = 5.0,
+        feedback: float = 0.0,
+        request_rows: int = 4,
+    ) -> list[str]:
+        """Predict ``rows`` rows with ``version`` and log them as the service does, at ``at``
+        (default now - 5 min); send labels for a ``feedback`` share of the requests."""
+        import mloop.models
+        from mloop.serving.feedback import FeedbackRecord, feedback_rows
+        from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+
+        when = (at or datetime.now(timezone.utc) - timedelta(minutes=5)).timestamp()
+        pkg = self.store().model_registry().get_version(self.model, version)
+        from mloop.artifacts import connect as connect_artifacts
+        from mloop.config import load_settings
+
+        with connect_artifacts(load_settings().artifact_root).open_local(pkg.uri) as folder:
+            loaded = mloop.models.load_model(folder)
+        frame, labels = make_frame(rows, seed=seed, shift=shift)
+        predictions = loaded.predict(frame)
+        proba = loaded.predict_proba(frame)
+        log = ParquetLog(  # wired as mloop.serving's service wires it
+            self.log_dir / "predictions", lambda r: (r.model, r.timestamp, prediction_rows(r))
+        )
+        fb = ParquetLog(self.log_dir / "feedback", feedback_rows)
+        ids, sent = [], 0
+        for i, start in enumerate(range(0, rows, request_rows)):
+            rid = f"r{seed}-{i}-{uuid.uuid4().hex[:6]}"
+            part = slice(start, start + request_rows)
+            log.put(
+                PredictionRecord(
+                    model=self.model,
+                    version=str(version),
+                    route="champion",
+                    request_id=rid,
+                    timestamp=when + i * 0.01,
+                    latency_ms=latency_ms,
+                    inputs={c: frame[c].to_numpy()[part] for c in FEATURES},
+                    predictions=np.asarray(predictions[part]),
+                    probabilities=np.asarray(proba[part]),
+                )
+            )
+            ids.append(rid)
+            if sent < feedback * (i + 1):
+                fb.put(FeedbackRecord(self.model, rid, labels[part].tolist(), when + 60))
+                sent += 1
+        log.close()
+        fb.close()
+        return ids

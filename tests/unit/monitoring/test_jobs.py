@@ -1,0 +1,89 @@
+"""Monitoring jobs over real prediction logs (mloop.serving's writer) of registered models."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from mloop.monitoring import list_reports, render_html, run_monitoring
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture
+def served(project):
+    """Version 1 in production; a stable hour, then an hour whose inputs shifted."""
+    version = project.register()
+    project.serve(version, at=NOW - timedelta(minutes=90), seed=3, feedback=1.0)
+    project.serve(version, at=NOW - timedelta(minutes=30), seed=4, shift=1.5, feedback=0.5)
+    return project
+
+
+def test_stable_window_is_not_drifted(served) -> None:
+    report = run_monitoring("credit", window="1h", now=NOW - timedelta(hours=1))
+    assert report.num_rows == 400 and report.num_requests == 100 and report.version == "1"
+    assert report.reference_source == "computed_from_training_data"
+    assert any("computed from the training dataset" in n for n in report.notes)
+    assert report.share_drifted == 0.0 and not report.dataset_drifted
+    assert report.prediction_drift is not None and not report.prediction_drift.drifted_features
+
+
+def test_shifted_window_is_drifted(served) -> None:
+    report = run_monitoring("credit", window="1h", now=NOW)
+    assert report.num_rows == 400
+    assert set(report.drift.drifted_features) == {"income", "age"}
+    assert report.share_drifted == pytest.approx(2 / 3) and report.dataset_drifted
+    assert "city" not in report.drift.drifted_features
+    # the model says "yes" far more often on richer, older applicants
+    assert report.prediction_drift.drifted_features
+
+
+def test_live_performance_from_feedback(served) -> None:
+    report = run_monitoring("credit", window="1h", now=NOW - timedelta(hours=1))
+    assert report.labelled_rows == 400
+    assert report.metrics["accuracy"] > 0.9 and report.metrics["roc_auc"] > 0.95
+    assert report.metrics["error_rate"] == pytest.approx(1 - report.metrics["accuracy"])
+    half = run_monitoring("credit", window="1h", now=NOW)
+    assert half.labelled_rows == 200  # feedback for half of the requests
+    assert report.latency_ms == {"p50": 5.0, "p99": 5.0}
+
+
+def test_report_is_recorded_with_lineage_and_html(served, tmp_path) -> None:
+    first = run_monitoring("credit", window="1h", now=NOW - timedelta(hours=1))
+    second = run_monitoring("credit", window="1h", now=NOW)
+    store = served.store()
+    rows = list_reports("credit")
+    assert [r.id for r in rows] == [second.id, first.id]
+    assert rows[0].dataset_drifted and rows[0].share_drifted == pytest.approx(2 / 3)
+    assert rows[1].summary["metrics"]["accuracy"] == first.metrics["accuracy"]
+    artifact = store.get_artifact(second.artifact_id)
+    assert artifact.type == "MonitoringReport"
+    (execution,) = store.list_executions(second.run_id)
+    events = {e.kind.value: e.artifact_id for e in store.list_events(execution_id=execution.id)}
+    assert events == {"input": second.reference_artifact_id, "output": second.artifact_id}
+    page = render_html("credit", rows, second, store.monitoring().list_alerts("credit"))
+    assert '<script src="http' not in page and "Plotly.newPlot" in page
+    assert "share drifted" in page and "income" in page
+
+
+def test_empty_window_and_unregistered_reference(project) -> None:
+    empty = run_monitoring("credit", window="1h")
+    assert empty.num_rows == 0 and empty.share_drifted is None and empty.notes
+    version = project.register(with_data=False)
+    project.serve(version, at=NOW - timedelta(minutes=90), seed=3)
+    project.serve(version, at=NOW - timedelta(minutes=30), seed=4, shift=2.0)
+    report = run_monitoring("credit", window="1h", now=NOW)
+    assert report.reference_source == "previous_window"
+    assert any("neither a Statistics artifact" in n for n in report.notes)
+    assert {"income", "age"} <= set(report.drift.drifted_features)
+
+
+def test_statistics_artifact_of_the_producing_run_is_the_reference(project) -> None:
+    version = project.register(with_statistics=True)
+    project.serve(version, at=NOW - timedelta(minutes=30), seed=4, shift=1.5)
+    report = run_monitoring("credit", window="1h", now=NOW)
+    assert report.reference_source == "statistics_artifact"
+    kind = project.store().get_artifact(report.reference_artifact_id).type
+    assert kind == "Statistics" and not any("computed" in n for n in report.notes)
+    assert set(report.drift.drifted_features) == {"income", "age"}
