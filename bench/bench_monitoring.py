@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics as pystats
 import sys
 import tempfile
@@ -140,6 +141,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     rows = 200_000 if args.small else 1_000_000
+    work = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+    os.chdir(work)
+    try:
+        run_bench(work, rows, args.repeats)
+    finally:
+        os.chdir(tempfile.gettempdir())
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_bench(work: Path, rows: int, repeats: int) -> None:
+    """Train and register a model in ``work``, log ``rows`` predictions, time both sides."""
     from rich.console import Console
     from rich.table import Table
     from sklearn.compose import ColumnTransformer
@@ -152,8 +164,6 @@ def main() -> None:
     from mloop import registry
     from mloop.monitoring import run_monitoring
 
-    work = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
-    os.chdir(work)
     train, labels = make_training(5_000)
     prep = ColumnTransformer(
         [("num", "passthrough", FLOATS), ("cat", OneHotEncoder(handle_unknown="ignore"), STRINGS)]
@@ -171,7 +181,7 @@ def main() -> None:
     write_log(log, model, rows, end)
     size = sum(f.stat().st_size for f in log.rglob("*.parquet")) / 1e6
     mine, ref = [], []
-    for _ in range(args.repeats):  # alternate, so machine load hits both alike
+    for _ in range(repeats):  # alternate, so machine load hits both alike
         t = time.perf_counter()
         report = run_monitoring("bench", window="1h", now=end)
         mine.append(time.perf_counter() - t)

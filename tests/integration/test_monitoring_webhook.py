@@ -115,3 +115,7 @@ def test_monitor_cli(project_dir: Path, webhook, tmp_path: Path) -> None:
     assert [a["rule"] for a in alerts] == ["drift"] and alerts[0]["occurrences"] == 2
     bad = runner.invoke(app, ["monitor", "alerts", "--state", "closed"])
     assert bad.exit_code != 0 and "open" in bad.output
+    typo = runner.invoke(app, ["monitor", "run", "--model", "credt"])
+    assert typo.exit_code != 0 and "not registered" in typo.output
+    window = runner.invoke(app, ["monitor", "run", "--model", "credit", "--window", "1 hour"])
+    assert window.exit_code != 0 and "15m" in window.output

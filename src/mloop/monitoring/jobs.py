@@ -37,6 +37,7 @@ from mloop.monitoring.windows import (
     parse_duration,
     read_feedback,
     read_predictions,
+    safe_name,
     window_outputs,
 )
 
@@ -189,6 +190,18 @@ def _record(store: MetadataStore, artifacts: ArtifactStore, report: MonitoringRe
     store.monitoring().add_report(report.record())
 
 
+def _check_known(store: MetadataStore, log_dir: Path, model: str) -> None:
+    """A model neither registered nor ever logged is most likely a typo: say so."""
+    if (log_dir / "predictions" / safe_name(model)).is_dir():
+        return
+    try:
+        store.model_registry().get_model(model)
+    except ModelNotFoundError:
+        raise ModelNotFoundError(
+            model, f"it is not registered and {log_dir / 'predictions'} holds no log of it"
+        ) from None
+
+
 def run_monitoring(
     model: str,
     *,
@@ -224,6 +237,7 @@ def run_monitoring(
     length = parse_duration(window) if window is not None else config.window
     folder = Path(log_dir) if log_dir is not None else (config.log_dir or settings.state_dir)
     span = LogWindow.ending(model, length, as_utc(now) if now is not None else None)
+    _check_known(store, Path(folder), model)
     report = compute_report(store, artifacts, folder, span, share_threshold=config.share_threshold)
     if not record:
         return report

@@ -23,6 +23,7 @@ __all__ = [
     "prediction_frame",
     "read_feedback",
     "read_predictions",
+    "safe_name",
     "window_outputs",
 ]
 
@@ -68,8 +69,8 @@ class LogWindow:
         return LogWindow(self.model, self.start - (self.end - self.start), self.start)
 
 
-def _safe(name: str) -> str:
-    # the same folder-name rule as the serving log writer
+def safe_name(name: str) -> str:
+    """A model's folder name in the log (the serving log writer's rule)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "model"
 
 
@@ -104,7 +105,7 @@ def read_predictions(log_dir: str | Path, window: LogWindow) -> Any:
     import polars as pl
 
     files = _hour_files(
-        Path(log_dir) / "predictions" / _safe(window.model), window.start, window.end
+        Path(log_dir) / "predictions" / safe_name(window.model), window.start, window.end
     )
     if not files:
         return pl.DataFrame()
@@ -116,7 +117,7 @@ def read_feedback(log_dir: str | Path, window: LogWindow) -> Any:
     """Labels sent from the window's start onwards (feedback arrives after predictions)."""
     import polars as pl
 
-    files = _hour_files(Path(log_dir) / "feedback" / _safe(window.model), window.start, None)
+    files = _hour_files(Path(log_dir) / "feedback" / safe_name(window.model), window.start, None)
     if not files:
         return pl.DataFrame()
     frame = _scan(files).select("request_id", "row", "label").collect()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from mloop.monitoring import list_alerts, run_monitoring
+
+pytestmark = pytest.mark.slow  # real models and logs: a few seconds a file
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 RULES = [

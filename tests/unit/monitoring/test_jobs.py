@@ -6,7 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from mloop.errors import ModelNotFoundError
 from mloop.monitoring import list_reports, render_html, run_monitoring
+
+pytestmark = pytest.mark.slow  # real models and logs: a few seconds a file
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -68,9 +71,11 @@ def test_report_is_recorded_with_lineage_and_html(served, tmp_path) -> None:
 
 
 def test_empty_window_and_unregistered_reference(project) -> None:
+    with pytest.raises(ModelNotFoundError, match="holds no log of it"):
+        run_monitoring("credit", window="1h")
+    version = project.register(with_data=False)
     empty = run_monitoring("credit", window="1h")
     assert empty.num_rows == 0 and empty.share_drifted is None and empty.notes
-    version = project.register(with_data=False)
     project.serve(version, at=NOW - timedelta(minutes=90), seed=3)
     project.serve(version, at=NOW - timedelta(minutes=30), seed=4, shift=2.0)
     report = run_monitoring("credit", window="1h", now=NOW)

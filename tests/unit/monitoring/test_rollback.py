@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from mloop.monitoring import list_alerts, run_monitoring
 from mloop.monitoring.rollback import ROLLBACK_ACTOR, previous_version
+
+pytestmark = pytest.mark.slow  # real models and logs: a few seconds a file
 
 POLICY = {
     "alias": "production",
