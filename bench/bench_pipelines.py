@@ -158,7 +158,7 @@ def main() -> None:
     console = Console()
     rows: list[tuple[str, float, float | None, str]] = []
 
-    chain_t, warm_t, cached_t, change_t, ref_t = [], [], [], [], []
+    chain_t, warm_t, steady_t, cached_t, change_t, ref_t = [], [], [], [], [], []
     for r in range(args.repeat):
         folder = fresh_project()
         chain_t.append(timed(lambda r=r: chain.run(start=r)))
@@ -166,8 +166,16 @@ def main() -> None:
         change_t.append(timed(lambda r=r: chain.run(start=r, mid_k=2)))
         # new values all along the chain: every step executes, in a store that has history
         warm_t.append(timed(lambda r=r: chain.run(start=10_000 + r)))
+        # steady state: a project in use (several runs already in this store and process)
+        for k in range(5):
+            chain.run(start=20_000 + 100 * r + k)
+        steady_t.append(timed(lambda r=r: chain.run(start=30_000 + r)))
         ref_t.append(timed(lambda r=r, f=folder: reference_chain(f, N_CHAIN, r)))
-    for label, samples in (("first run, new store", chain_t), ("store with history", warm_t)):
+    for label, samples in (
+        ("first run, new store", chain_t),
+        ("4th run in the store", warm_t),
+        ("steady state, 10th run", steady_t),
+    ):
         overhead = (median_ms(samples) - median_ms(ref_t)) / N_CHAIN
         rows.append(
             (
