@@ -6,7 +6,9 @@
 3. a scikit-learn model is trained on Jan-Oct and scored on Nov-Dec against a constant baseline;
 4. the weather is materialized to the online store, the last observed hour is replayed as live
    data with ``push``, and departures are predicted from online features, computed by the same
-   definitions (including the on-demand view) as the training set.
+   definitions (including the on-demand view) as the training set;
+5. the model is saved as an mloop package, registered as ``flights_delay`` with the alias
+   ``production``, ready for ``mloop serve`` to answer entity-keyed requests (``SERVE_COMMAND``).
 
 Run: ``python examples/flights/demo.py [PROJECT_DIR] [--sample 0.2]`` or
 ``mloop quickstart --example flights``.
@@ -37,6 +39,13 @@ FEATURES = [
     "sched_hour",
 ]
 """Model inputs: the service's features, plus the scheduled hour sent with the request."""
+MODEL_NAME = "flights_delay"
+SERVE_COMMAND = (
+    f"mloop serve models:/{MODEL_NAME}@production --features delay_model_v1 --entity-key origin"
+)
+"""Serves the registered model; requests carry ``origin`` and the request-time ``sched_hour``
+(handed to the feature store as request data for the on-demand view); the weather comes from
+the online store."""
 
 
 def _definitions(project_dir: Path) -> Any:
@@ -75,6 +84,29 @@ def train(training: Any) -> tuple[Any, dict[str, float]]:
         "rows_without_weather": float(frame["temp"].isna().sum()),
     }
     return model, metrics
+
+
+def publish(model: Any, example: Any, project_dir: Path, metrics: dict[str, float]) -> int:
+    """Save ``model`` as an mloop package (signature from ``example``, exactly the ``FEATURES``
+    columns), register it as the next version of ``flights_delay`` in ``project_dir``'s registry
+    and point the alias ``production`` at it; returns the version."""
+    import tempfile
+
+    from mloop.config import load_settings
+    from mloop.models import save_model
+    from mloop.registry import default_registry
+
+    registry = default_registry(load_settings(project_dir))
+    with tempfile.TemporaryDirectory() as tmp:
+        package = save_model(model, Path(tmp) / MODEL_NAME, input_example=example[FEATURES])
+        version = registry.register_model(
+            MODEL_NAME,
+            package,
+            metrics=metrics,
+            description="Departure delay (minutes) from the weather at the origin airport.",
+        )
+    registry.set_alias(MODEL_NAME, "production", version.version, reason="flights demo")
+    return int(version.version)
 
 
 def main(project_dir: Path = HERE, sample: float = 1.0, say: Any = print) -> dict[str, Any]:
@@ -138,6 +170,8 @@ def main(project_dir: Path = HERE, sample: float = 1.0, say: Any = print) -> dic
             f"{minutes:5.1f} min (weather {status.value})"
         )
     store.close()
+    version = publish(model, rows, project_dir, metrics)
+    say(f"registered {MODEL_NAME} v{version} as models:/{MODEL_NAME}@production")
     return {
         "changes": [c.action for c in changes],
         "training_rows": len(training),
@@ -146,7 +180,9 @@ def main(project_dir: Path = HERE, sample: float = 1.0, say: Any = print) -> dic
         "materialized_rows": result.rows,
         "online": values,
         "statuses": {k: [s.value for s in v] for k, v in online.statuses.items()},
+        "departures": departures,
         "predictions": [float(p) for p in predicted],
+        "model_version": version,
         "seconds": time.perf_counter() - started,
     }
 
@@ -157,3 +193,4 @@ if __name__ == "__main__":
     parser.add_argument("--sample", type=float, default=1.0, help="Fraction of flights to use.")
     args = parser.parse_args()
     main(args.project_dir, args.sample)
+    print(f"serve it (in {args.project_dir}): {SERVE_COMMAND}")

@@ -64,4 +64,6 @@ def run_flights_quickstart(
         f"[green]done[/] in {summary['seconds']:.1f} s. Next: [bold]mloop --project-dir "
         f"{folder} features list[/], and [bold]... features serve[/] for HTTP reads."
     )
+    out.print("Serve the model with online features (in the demo folder):", markup=False)
+    out.print(f"  cd {folder} && {module.SERVE_COMMAND}", markup=False, soft_wrap=True)
     return summary

@@ -58,7 +58,15 @@ class OnlineFeatures:
         lengths = {len(v) for v in keys.values()}
         if len(lengths) != 1:
             raise InputSchemaError(self.entity_keys[0], "entity keys must have one value per row")
-        response = self.store.get_online_features(self.features, keys).to_dict()
+        # The other request columns travel with the keys as request data (as in Feast's entity
+        # rows): on-demand views compute from them, e.g. the hour of a departure.
+        request_data = {
+            k: list(v)
+            for k, v in columns.items()
+            if k not in keys and len(v) == next(iter(lengths))
+        }
+        response = self.store.get_online_features(self.features, {**keys, **request_data})
+        response = response.to_dict()
         out = {k: v for k, v in columns.items() if k in spec.kinds}
         for name in spec.names:
             if name in out:
