@@ -340,6 +340,14 @@ def _score_numeric(
     _score_binned(v, *_numeric_bins(ref, cur), method, alpha, override)
 
 
+# Distance methods on binned counts: (score, its chance level at these sample sizes).
+_DISTANCES = {
+    "psi": (dm.psi, dm.psi_noise),
+    "jensen_shannon": (dm.js_distance, dm.js_noise),
+    "linf": (dm.linf, dm.linf_noise),
+}
+
+
 def _score_binned(
     v: FeatureDrift,
     ref_counts: np.ndarray,
@@ -349,28 +357,13 @@ def _score_binned(
     override: float | None,
 ) -> None:
     n, m, bins = float(v.n_reference), float(v.n_current), len(ref_counts)
-    if method == "psi":
+    if method in _DISTANCES:
+        score, noise = _DISTANCES[method]
         _judge(
             v,
-            dm.psi(ref_counts, cur_counts),
-            FLOORS["psi"],
-            dm.psi_noise(n, m, bins, alpha),
-            override,
-        )
-    elif method == "jensen_shannon":
-        _judge(
-            v,
-            dm.js_distance(ref_counts, cur_counts),
-            FLOORS["jensen_shannon"],
-            dm.js_noise(n, m, bins, alpha),
-            override,
-        )
-    elif method == "linf":
-        _judge(
-            v,
-            dm.linf(ref_counts, cur_counts),
-            FLOORS["linf"],
-            dm.linf_noise(n, m, bins, alpha),
+            score(ref_counts, cur_counts),
+            FLOORS[method],
+            noise(n, m, bins, alpha),
             override,
         )
     elif method == "chi2":
