@@ -9,6 +9,13 @@ a pipeline changes the working directory and may use all memory or crash, so it 
 controller's process; and a controller that stops (SIGTERM/SIGINT finish the current tick) leaves
 its runs to finish, to be closed by whichever controller ticks next. Only the lease holder starts
 runs, and each event is claimed with a conditional update, so a run is never started twice.
+
+A launcher that dies before its run row exists (killed, out of memory, its controller killed
+first) is noticed by any controller: the event records the launcher's host and process id, and
+the launcher renews the event's heartbeat every ``launcher_heartbeat_s`` seconds until it ends.
+A controller on the same host fails the event as soon as that process is gone; any controller
+fails it once the heartbeat is older than ``launcher_timeout_s``. Once the run row exists, the
+run's own state (and its heartbeat lease) decide.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from mloop.controller.triggers import (
     debounced,
     parse_triggers,
 )
+from mloop.errors import ConfigError
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.controller_state import EventState, TriggerEvent
 from mloop.metadata.entities import RunState
@@ -43,8 +51,12 @@ from mloop.metadata.entities import RunState
 log = logging.getLogger("mloop.controller")
 
 LEASE_NAME = "controller"
-ORPHAN_AFTER_S = 120.0
-"""An event running this long (s) without a run id and without a live child of ours is failed."""
+LAUNCHER_HEARTBEAT_S = 2.0
+"""How often (s) a launcher renews its event's heartbeat."""
+LAUNCHER_TIMEOUT_S = 10.0
+"""A running event without a run whose launcher heartbeat is older than this (s) is failed."""
+HEARTBEAT_ENV = "MLOOP_LAUNCHER_HEARTBEAT_S"
+"""The variable that tells a launcher its heartbeat interval (s)."""
 
 
 @dataclass
@@ -71,6 +83,8 @@ class Controller:
         holder: str | None = None,
         reports: ReportSource | None = None,
         launch_command: list[str] | None = None,
+        launcher_heartbeat_s: float = LAUNCHER_HEARTBEAT_S,
+        launcher_timeout_s: float = LAUNCHER_TIMEOUT_S,
     ) -> None:
         from mloop.controller.reports import MonitoringReportSource
 
@@ -79,7 +93,15 @@ class Controller:
         self.state = store.controller_state()
         self.interval_s = float(interval_s)
         self.lease_ttl_s = float(lease_ttl_s or max(15.0, 3 * self.interval_s))
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+        self.host = socket.gethostname()
+        self.holder = holder or f"{self.host}:{os.getpid()}:{new_id()[:8]}"
+        self.launcher_heartbeat_s = float(launcher_heartbeat_s)
+        self.launcher_timeout_s = float(launcher_timeout_s)
+        if not 0 < self.launcher_heartbeat_s < self.launcher_timeout_s:
+            raise ConfigError(
+                f"the launcher heartbeat ({self.launcher_heartbeat_s} s) must be positive and "
+                f"shorter than the launcher timeout ({self.launcher_timeout_s} s)"
+            )
         self.reports = reports or MonitoringReportSource(store)
         self.launch_command = launch_command or [sys.executable, "-m", "mloop.controller.launch"]
         self.started_at = utc_now()
@@ -191,22 +213,40 @@ class Controller:
                     error=f"the run process exited with code {exit_code} before starting a run; "
                     f"see {self._log_path(event.id)}",
                 )
-            elif (
-                child is None
-                and event.started_at is not None
-                and ((now - event.started_at).total_seconds() > ORPHAN_AFTER_S)
-            ):
-                self.state.finish_event(
-                    event.id,
-                    EventState.FAILED,
-                    error=f"no run started within {ORPHAN_AFTER_S:.0f} s (controller gone?)",
-                )
+            elif child is None and (why := self._launcher_gone(event)) is not None:
+                self.state.finish_event(event.id, EventState.FAILED, error=why)
+                log.warning("event %s of %s failed: %s", event.id, event.pipeline, why)
             else:
                 continue
             closed.append(event.id)
             if child is not None and exit_code is not None:
                 self._children.pop(event.id, None)
         return closed
+
+    def _launcher_gone(self, event: TriggerEvent) -> str | None:
+        """Why a running event with no run yet, launched by someone else's process, is dead
+        (None: its launcher is alive, or may be). Judged on the wall clock, not the tick's."""
+        where = f"launcher pid {event.launcher_pid} on {event.launcher_host}"
+        if event.launcher_host == self.host and event.launcher_pid:
+            try:
+                os.kill(event.launcher_pid, 0)
+            except ProcessLookupError:
+                return (
+                    f"the {where} (started by {event.claimed_by}) exited before it started a "
+                    f"run; see {self._log_path(event.id)}"
+                )
+            except PermissionError:
+                pass  # it exists, under another user
+        last = event.heartbeat_at or event.started_at
+        if last is None:
+            return None
+        age = (utc_now() - last).total_seconds()
+        if age <= self.launcher_timeout_s:
+            return None
+        return (
+            f"no heartbeat from the {where} (started by {event.claimed_by}) for {age:.0f} s "
+            f"(limit {self.launcher_timeout_s:.0f} s) and no run started: the launcher is gone"
+        )
 
     def _start_pending(self, pipeline: str, policy: Policy, now: datetime) -> list[TriggerEvent]:
         pending = self.state.list_events(pipeline=pipeline, states=[EventState.PENDING])
@@ -264,9 +304,13 @@ class Controller:
     def _spawn(self, event: TriggerEvent) -> None:
         path = self._log_path(event.id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "MLOOP_ENV": self.settings.environment}
+        env = {
+            **os.environ,
+            "MLOOP_ENV": self.settings.environment,
+            HEARTBEAT_ENV: str(self.launcher_heartbeat_s),
+        }
         with path.open("ab") as sink:
-            self._children[event.id] = subprocess.Popen(
+            child = self._children[event.id] = subprocess.Popen(
                 [*self.launch_command, event.id],
                 cwd=self.settings.project_dir,
                 stdout=sink,
@@ -275,6 +319,8 @@ class Controller:
                 env=env,
                 start_new_session=True,  # Ctrl-C on the controller does not kill its runs
             )
+        # who launched it, so that any controller can tell when the launcher is gone
+        self.state.set_launcher(event.id, self.host, child.pid)
         log.info("started %s for %s event %s", event.pipeline, event.kind, event.id)
 
     def wait_for_children(self, timeout_s: float) -> None:

@@ -1,18 +1,26 @@
 """``python -m mloop.controller.launch EVENT_ID``: run the pipeline a trigger event asks for.
 
 The controller starts this in a subprocess. The run's ``trigger`` field is ``KIND:EVENT_ID`` and
-the event gets the run id as soon as the run row exists, so both directions link.
+the event gets the run id as soon as the run row exists, so both directions link. From its first
+moment to its end the launcher renews the event's heartbeat (every ``MLOOP_LAUNCHER_HEARTBEAT_S``
+seconds, 2 by default) from a background thread, so that any controller can tell a dead launcher
+from a slow one (see :mod:`mloop.controller.daemon`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import sys
+import threading
 from pathlib import Path
 
 from mloop.config import Settings
 from mloop.metadata.controller_state import ControllerStateStore, EventState
 from mloop.pipelines.hooks import RunHook
+
+log = logging.getLogger("mloop.controller")
 
 
 class _AttachRun(RunHook):
@@ -22,6 +30,47 @@ class _AttachRun(RunHook):
 
     def on_run_start(self, run, graph) -> None:  # type: ignore[no-untyped-def]
         self.state.attach_run(self.event_id, run.id)
+
+
+class EventHeartbeat:
+    """A daemon thread renewing ``event_id``'s heartbeat every ``interval_s`` seconds until
+    :meth:`stop` (or until the event is no longer running)."""
+
+    def __init__(self, state: ControllerStateStore, event_id: str, interval_s: float) -> None:
+        self.state = state
+        self.event_id = event_id
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mloop-heartbeat", daemon=True)
+
+    def start(self) -> EventHeartbeat:
+        self.state.set_launcher(self.event_id, socket.gethostname(), os.getpid())
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.interval_s + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                if not self.state.heartbeat_event(self.event_id):
+                    return  # finished (or failed by a controller): nothing left to keep alive
+            except Exception as exc:  # a database blip: try again at the next beat
+                log.warning("heartbeat of event %s failed: %s", self.event_id, exc)
+
+
+def heartbeat_interval() -> float:
+    """Seconds between heartbeats: ``MLOOP_LAUNCHER_HEARTBEAT_S`` (set by the controller)."""
+    from mloop.controller.daemon import HEARTBEAT_ENV, LAUNCHER_HEARTBEAT_S
+
+    value = os.environ.get(HEARTBEAT_ENV)
+    try:
+        seconds = float(value) if value else LAUNCHER_HEARTBEAT_S
+    except ValueError:
+        seconds = LAUNCHER_HEARTBEAT_S
+    return seconds if seconds > 0 else LAUNCHER_HEARTBEAT_S
 
 
 def pipeline_reference(entrypoint: str, project_dir: Path) -> str:
@@ -43,6 +92,7 @@ def main(event_id: str, settings: Settings | None = None) -> int:
     store = connect(settings.metadata_url)
     state = store.controller_state()
     event = state.get_event(event_id)
+    beat = EventHeartbeat(state, event.id, heartbeat_interval()).start()
     try:
         configured = settings.pipelines[event.pipeline]
         target = load_pipeline(pipeline_reference(configured.entrypoint, settings.project_dir))
@@ -55,9 +105,11 @@ def main(event_id: str, settings: Settings | None = None) -> int:
             hooks=[_AttachRun(state, event.id)],
         )
     except Exception as exc:
+        beat.stop()
         state.finish_event(event.id, EventState.FAILED, error=f"{type(exc).__name__}: {exc}")
         print(f"run for trigger event {event.id} failed: {exc}", file=sys.stderr)
         return 1
+    beat.stop()
     ok = handle.state.value == "succeeded"
     state.finish_event(event.id, EventState.SUCCEEDED if ok else EventState.FAILED)
     return 0 if ok else 1

@@ -31,7 +31,10 @@ class EventState(str, Enum):
 
 @dataclass(frozen=True)
 class TriggerEvent:
-    """One fired trigger and, once started, the run it started (``run_id``)."""
+    """One fired trigger and, once started, the run it started (``run_id``).
+
+    While running, ``claimed_by`` is the controller that started it and ``launcher_host`` /
+    ``launcher_pid`` the launcher process, which renews ``heartbeat_at`` every few seconds."""
 
     id: str
     pipeline: str
@@ -45,6 +48,9 @@ class TriggerEvent:
     claimed_by: str | None = None
     run_id: str | None = None
     error: str | None = None
+    launcher_host: str | None = None
+    launcher_pid: int | None = None
+    heartbeat_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,14 @@ class ControllerStateStore(ABC):
     @abstractmethod
     def finish_event(self, event_id: str, state: EventState, *, error: str | None = None) -> None:
         """Close a running (or pending) event as succeeded, failed or skipped."""
+
+    @abstractmethod
+    def set_launcher(self, event_id: str, host: str, pid: int) -> None:
+        """Record the launcher process of a running event (and count it as a heartbeat)."""
+
+    @abstractmethod
+    def heartbeat_event(self, event_id: str) -> bool:
+        """Renew a running event's ``heartbeat_at``; False once it is no longer running."""
 
     @abstractmethod
     def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:

@@ -39,7 +39,7 @@ def render_html(
         shared_xaxes=True,
         subplot_titles=(
             "input drift (share of features drifted, 0-1)",
-            "live metrics (labelled rows)",
+            "live metrics (labelled rows) and request error rate (0-1)",
             "latency per request (ms)",
         ),
         vertical_spacing=0.08,
@@ -69,6 +69,18 @@ def render_html(
                 y=[(r.summary.get("metrics") or {}).get(name) for r in rows],
                 name=name,
                 mode="lines+markers",
+            ),
+            row=2,
+            col=1,
+        )
+    for key, label in (("error_rate", "error rate"), ("server_error_rate", "5xx rate")):
+        fig.add_trace(
+            go.Scatter(
+                x=ends,
+                y=[r.summary.get(key) for r in rows],
+                name=f"{label} (failed requests)",
+                mode="lines+markers",
+                line={"dash": "dot"},
             ),
             row=2,
             col=1,

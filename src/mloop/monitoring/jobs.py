@@ -3,7 +3,8 @@
 Read the window (Polars over the hourly Parquet folders), compute its statistics with
 ``mloop.data.compute_statistics`` (the code training validation runs), compare them with the
 training reference found by lineage (else with the previous window), compare the outputs with
-the model's outputs on its training data, join the feedback labels for live metrics, then record
+the model's outputs on its training data, join the feedback labels for live metrics, count the
+failed requests of the error log for the error rate, then record
 everything: a ``monitoring`` run whose execution reads the reference artifact and writes a
 ``MonitoringReport`` artifact (so lineage runs from training data to report), a row in
 ``monitoring_reports``, alerts, and a rollback when a version on probation misbehaves.
@@ -25,7 +26,12 @@ from mloop.errors import ModelNotFoundError, ValidationError
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact, ExecutionState, RunState
 from mloop.monitoring.alerts import Notifier, evaluate_alerts
-from mloop.monitoring.performance import join_feedback, latency_percentiles, live_metrics
+from mloop.monitoring.performance import (
+    join_feedback,
+    latency_percentiles,
+    live_metrics,
+    request_errors,
+)
 from mloop.monitoring.reference import Reference, find_reference
 from mloop.monitoring.report import MonitoringReport
 from mloop.monitoring.rollback import RollbackPolicy, check_rollback
@@ -35,6 +41,7 @@ from mloop.monitoring.windows import (
     LogWindow,
     input_columns,
     parse_duration,
+    read_errors,
     read_feedback,
     read_predictions,
     safe_name,
@@ -65,22 +72,34 @@ def _drift(reference: Any, current_frame: Any, share_threshold: float) -> DriftR
     )
 
 
-def _by_version(frame: Any, labelled: Any) -> dict[str, dict[str, Any]]:
+def _by_version(frame: Any, labelled: Any, errors: Any) -> dict[str, dict[str, Any]]:
+    """Per served version: rows, requests (answered + failed) and the error rate, live
+    metrics and latency; a version that only failed requests appears too."""
     import polars as pl
 
     out: dict[str, dict[str, Any]] = {}
-    versions = frame["version"].unique().to_list()
-    for version in versions:
-        rows = frame.filter(pl.col("version") == version)
+    versions = set() if frame.is_empty() else {str(v) for v in frame["version"].unique()}
+    if not errors.is_empty():
+        versions |= {str(v) for v in errors["version"].unique() if v}
+    for version in sorted(versions):
+        rows = frame.filter(pl.col("version") == version) if not frame.is_empty() else frame
         lab = labelled.filter(pl.col("version") == version) if not labelled.is_empty() else labelled
-        out[str(version)] = {
+        failed = errors.filter(pl.col("version") == version) if not errors.is_empty() else errors
+        out[version] = {
             "rows": rows.height,
-            "requests": rows["request_id"].n_unique(),
+            **request_errors(rows, failed),
             "labelled_rows": lab.height,
             "metrics": live_metrics(lab),
             "latency_ms": latency_percentiles(rows),
         }
     return out
+
+
+def _count_errors(report: MonitoringReport, frame: Any, errors: Any) -> None:
+    counts = request_errors(frame, errors)
+    report.requests = counts["requests"]
+    report.failed_requests = counts["failed_requests"]
+    report.server_failed_requests = counts["server_failed_requests"]
 
 
 def compute_report(
@@ -93,6 +112,7 @@ def compute_report(
 ) -> MonitoringReport:
     """The report of ``window`` (nothing is written)."""
     frame = read_predictions(log_dir, window)
+    errors = read_errors(log_dir, window)
     report = MonitoringReport(
         id=new_id(),
         model=window.model,
@@ -100,8 +120,14 @@ def compute_report(
         window_end=window.end,
         created_at=utc_now(),
     )
+    _count_errors(report, frame, errors)
     if frame.is_empty():
         report.notes.append(f"no predictions of {window.model!r} logged in this window")
+        if report.failed_requests:  # every request failed: the error rate is still judged
+            report.notes.append(f"{report.failed_requests} request(s) failed")
+            report.by_version = _by_version(frame, frame, errors)
+            failed = Counter(str(v) for v in errors["version"].to_list() if v)
+            report.version = failed.most_common(1)[0][0] if failed else None
         return report
     report.num_rows = frame.height
     report.num_requests = frame["request_id"].n_unique()
@@ -138,7 +164,7 @@ def compute_report(
     report.labelled_rows = labelled.height
     report.metrics = live_metrics(labelled)
     report.latency_ms = latency_percentiles(frame)
-    report.by_version = _by_version(frame, labelled)
+    report.by_version = _by_version(frame, labelled, errors)
     return report
 
 
@@ -192,7 +218,7 @@ def _record(store: MetadataStore, artifacts: ArtifactStore, report: MonitoringRe
 
 def _check_known(store: MetadataStore, log_dir: Path, model: str) -> None:
     """A model neither registered nor ever logged is most likely a typo: say so."""
-    if (log_dir / "predictions" / safe_name(model)).is_dir():
+    if any((log_dir / kind / safe_name(model)).is_dir() for kind in ("predictions", "errors")):
         return
     try:
         store.model_registry().get_model(model)

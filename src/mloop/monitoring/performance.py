@@ -1,7 +1,10 @@
-"""Live performance: predictions joined with the feedback labels that arrived for them.
+"""Live performance: predictions joined with the feedback labels that arrived for them, the
+request error rate, and latency.
 
 The metrics are ``mloop.evaluation``'s (the evaluator's), so a live ``accuracy`` means what it
-meant when the model was blessed. Latency is per request (one value per ``request_id``).
+meant when the model was blessed. The error rate is the service's: failed requests (the error
+log) over all requests (failed ones plus the answered ones of the prediction log). Latency is
+per request (one value per ``request_id``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 from mloop.errors import MloopError
 from mloop.evaluation import classification_metrics, regression_metrics
 
-__all__ = ["join_feedback", "latency_percentiles", "live_metrics"]
+__all__ = ["join_feedback", "latency_percentiles", "live_metrics", "request_errors"]
 
 
 def join_feedback(frame: Any, feedback: Any) -> Any:
@@ -50,7 +53,8 @@ def _differ(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def live_metrics(labelled: Any) -> dict[str, float]:
     """Evaluator metrics of labelled rows: classification when predictions are discrete
-    labels (``error_rate``: share of wrong predictions, 0-1), regression otherwise."""
+    labels (``misclassification_rate``: share of wrong predictions, 0-1), regression
+    otherwise."""
     if labelled.is_empty():
         return {}
     predictions = labelled["prediction"].to_numpy()
@@ -60,8 +64,8 @@ def live_metrics(labelled: Any) -> dict[str, float]:
     )
     if float_predictions:
         return regression_metrics(labels.astype(np.float64), predictions.astype(np.float64))
-    metrics = {"error_rate": float(np.mean(_differ(predictions, labels)))}
-    metrics["accuracy"] = 1.0 - metrics["error_rate"]
+    metrics = {"misclassification_rate": float(np.mean(_differ(predictions, labels)))}
+    metrics["accuracy"] = 1.0 - metrics["misclassification_rate"]
     binary = _binary_labels(labels)
     if binary is not None and "prediction_proba" in labelled.columns:
         lists = labelled["prediction_proba"]
@@ -84,3 +88,31 @@ def latency_percentiles(frame: Any) -> dict[str, float]:
 
     lat = frame.group_by("request_id").agg(pl.col("latency_ms").max())["latency_ms"].to_numpy()
     return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}
+
+
+def request_errors(frame: Any, errors: Any) -> dict[str, Any]:
+    """Failed requests among all requests of a window (or of one version's part of it).
+
+    ``frame``: prediction-log rows (answered requests, counted by distinct ``request_id``; the
+    shadow's copies are not answers and are left out); ``errors``: error-log rows (one per
+    failed request). Returns ``requests`` (answered + failed), ``answered_requests``,
+    ``failed_requests``, ``server_failed_requests`` (5xx) and the shares ``error_rate`` and
+    ``server_error_rate`` (0-1; None when there were no requests)."""
+    import polars as pl
+
+    answered = 0
+    if not frame.is_empty():
+        if "route" in frame.columns:
+            frame = frame.filter(pl.col("route") != "shadow")
+        answered = frame["request_id"].n_unique()
+    failed = 0 if errors.is_empty() else errors.height
+    server = 0 if errors.is_empty() else errors.filter(pl.col("status") >= 500).height
+    total = answered + failed
+    return {
+        "requests": total,
+        "answered_requests": answered,
+        "failed_requests": failed,
+        "server_failed_requests": server,
+        "error_rate": failed / total if total else None,
+        "server_error_rate": server / total if total else None,
+    }

@@ -31,9 +31,12 @@ class MonitoringReport:
     ``drift`` compares the inputs with the training reference (``reference_source`` says which);
     ``prediction_drift`` the outputs (``prediction_drift_score`` is the largest per-output drift
     score); ``metrics`` are live metrics over ``labelled_rows`` rows that received feedback
-    (``error_rate`` is the share, 0-1, of wrong predictions of a classifier);
-    ``latency_ms`` holds p50/p99 per request in milliseconds; ``by_version`` the same per served
-    version (used by rollback)."""
+    (``misclassification_rate`` is the share, 0-1, of wrong predictions of a classifier);
+    ``requests`` counts every inference request of the window (``num_requests`` answered ones
+    plus ``failed_requests`` from the error log, ``server_failed_requests`` of them 5xx), so
+    ``error_rate`` is the share (0-1) of requests that failed; ``latency_ms`` holds p50/p99 per
+    answered request in milliseconds; ``by_version`` the same per served version (used by
+    rollback)."""
 
     id: str
     model: str
@@ -42,6 +45,9 @@ class MonitoringReport:
     created_at: datetime
     num_rows: int = 0
     num_requests: int = 0
+    requests: int = 0
+    failed_requests: int = 0
+    server_failed_requests: int = 0
     version: str | None = None
     versions: dict[str, int] = field(default_factory=dict)
     drift: DriftReport | None = None
@@ -68,6 +74,16 @@ class MonitoringReport:
         return bool(self.drift is not None and self.drift.dataset_drifted)
 
     @property
+    def error_rate(self) -> float | None:
+        """Failed requests over all requests (0-1), None without requests."""
+        return self.failed_requests / self.requests if self.requests else None
+
+    @property
+    def server_error_rate(self) -> float | None:
+        """Requests answered with a 5xx over all requests (0-1), None without requests."""
+        return self.server_failed_requests / self.requests if self.requests else None
+
+    @property
     def prediction_drift_score(self) -> float | None:
         if self.prediction_drift is None or not self.prediction_drift.judged:
             return None
@@ -83,6 +99,10 @@ class MonitoringReport:
             return self.latency_ms.get(metric[8:11]), self.num_requests
         if metric == "num_rows":
             return float(self.num_rows), self.num_rows
+        if metric in ("error_rate", "server_error_rate"):
+            return getattr(self, metric), self.requests
+        if metric in ("requests", "failed_requests"):
+            return float(getattr(self, metric)), self.requests
         if metric in self.metrics:
             return self.metrics[metric], self.labelled_rows
         return None, 0
@@ -100,6 +120,11 @@ class MonitoringReport:
                 "created_at": self.created_at.isoformat(),
                 "num_rows": self.num_rows,
                 "num_requests": self.num_requests,
+                "requests": self.requests,
+                "failed_requests": self.failed_requests,
+                "server_failed_requests": self.server_failed_requests,
+                "error_rate": self.error_rate,
+                "server_error_rate": self.server_error_rate,
                 "share_drifted": self.share_drifted,
                 "dataset_drifted": self.dataset_drifted,
                 "drifted_features": [] if self.drift is None else self.drift.drifted_features,

@@ -1,11 +1,11 @@
 """Automatic rollback: a newly promoted version that misbehaves on probation is demoted.
 
 When the alias (``production`` by default) moved to version N less than ``probation`` ago
-(read from the registry's alias history) and the live rows served by N break one of the
-policy's rules (error rate, a metric floor, latency), the alias moves back to the version it
-pointed at before, as ``mloop.registry.rollback`` does (the history is replayed as a stack), the
-move is recorded with kind ``rollback`` and the reason, and a critical alert is raised. After
-probation, the same breach only raises the ordinary alerts.
+(read from the registry's alias history) and the live requests served by N break one of the
+policy's rules (the error rate of N's own requests, a metric floor, latency), the alias moves
+back to the version it pointed at before, as ``mloop.registry.rollback`` does (the history is
+replayed as a stack), the move is recorded with kind ``rollback`` and the reason, and a critical
+alert is raised. After probation, the same breach only raises the ordinary alerts.
 """
 
 from __future__ import annotations
@@ -60,10 +60,16 @@ def previous_version(history: Sequence[AliasChange]) -> int | None:
     return stack[-2] if len(stack) >= 2 else None
 
 
+_REQUEST_METRICS = ("error_rate", "server_error_rate", "latency_p50_ms", "latency_p99_ms")
+
+
 def _version_value(report: MonitoringReport, version: str, metric: str) -> tuple[Any, int]:
     part = report.by_version.get(version) or {}
+    if metric in ("error_rate", "server_error_rate"):  # the version's own failed requests
+        return part.get(metric), int(part.get("requests", 0))
     if metric in ("latency_p50_ms", "latency_p99_ms"):
-        return (part.get("latency_ms") or {}).get(metric[8:11]), int(part.get("requests", 0))
+        answered = int(part.get("answered_requests", 0))
+        return (part.get("latency_ms") or {}).get(metric[8:11]), answered
     metrics = part.get("metrics") or {}
     return metrics.get(metric), int(part.get("labelled_rows", 0))
 
@@ -107,7 +113,8 @@ def check_rollback(
             return None
         assert verdict.value is not None
         reason = (
-            f"automatic rollback: version {current} {rule.describe(verdict.value)} on {n} rows "
+            f"automatic rollback: version {current} {rule.describe(verdict.value)} on {n} "
+            f"{'requests' if rule.metric in _REQUEST_METRICS else 'rows'} "
             f"within its {policy.probation} probation (report {report.id})"
         )
         change = rows.set_alias(

@@ -3,6 +3,7 @@
     rules:
       - {name: drift, metric: share_drifted, above: 0.3}
       - {name: accuracy-floor, metric: accuracy, below: 0.8, min_rows: 50}
+      - {name: errors, metric: error_rate, above: 0.05, min_rows: 100}
       - {name: slow, metric: latency_p99_ms, above: 250, severity: critical}
 
 A rule whose value is absent from a report (no labels yet, an empty window, fewer than
@@ -24,12 +25,16 @@ REPORT_VALUES = (
     "share_drifted",
     "prediction_drift",
     "error_rate",
+    "server_error_rate",
+    "requests",
+    "failed_requests",
     "latency_p50_ms",
     "latency_p99_ms",
     "num_rows",
 )
-"""Values every report may carry; any live metric name (``accuracy``, ``roc_auc``, ``rmse``...)
-is accepted too."""
+"""Values every report may carry (``error_rate``: failed requests over all requests, 0-1;
+``server_error_rate``: the 5xx ones); any live metric name (``accuracy``,
+``misclassification_rate``, ``roc_auc``, ``rmse``...) is accepted too."""
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -38,7 +43,8 @@ SEVERITIES = ("info", "warning", "critical")
 class AlertRule:
     """Fire when ``metric`` is above ``above`` or below ``below`` (exactly one is set).
 
-    ``min_rows``: rows (labelled rows, for live metrics) a report needs for the rule to judge."""
+    ``min_rows``: rows a report needs for the rule to judge: labelled rows for live metrics,
+    requests for ``error_rate`` and latency, logged rows otherwise."""
 
     name: str
     metric: str

@@ -7,6 +7,7 @@ monitoring:
   rules:
     - {name: drift, metric: share_drifted, above: 0.3}
     - {name: accuracy-floor, metric: accuracy, below: 0.8, min_rows: 50}
+    - {name: errors, metric: error_rate, above: 0.05, min_rows: 100}   # failed requests
   rollback: {alias: production, probation: 1h, rules: [{metric: error_rate, above: 0.2}]}
   models:                    # per-model overrides of any key above
     lending: {window: 30m}

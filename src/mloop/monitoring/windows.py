@@ -1,7 +1,8 @@
 """Reading windows of the prediction log and the feedback labels that arrived for them.
 
-The serving layer writes ``<log_dir>/predictions/<model>/date=YYYY-MM-DD/hour=HH/part-*.parquet``
-and ``<log_dir>/feedback/<model>/...`` (see docs/serving.md). Only the hour folders that overlap a
+The serving layer writes ``<log_dir>/predictions/<model>/date=YYYY-MM-DD/hour=HH/part-*.parquet``,
+``<log_dir>/feedback/<model>/...`` and, for failed requests, ``<log_dir>/errors/<model>/...``
+(see docs/serving.md). Only the hour folders that overlap a
 window are scanned, so the cost of a job follows the window, not the age of the log.
 """
 
@@ -21,6 +22,7 @@ __all__ = [
     "input_columns",
     "parse_duration",
     "prediction_frame",
+    "read_errors",
     "read_feedback",
     "read_predictions",
     "safe_name",
@@ -106,6 +108,20 @@ def read_predictions(log_dir: str | Path, window: LogWindow) -> Any:
 
     files = _hour_files(
         Path(log_dir) / "predictions" / safe_name(window.model), window.start, window.end
+    )
+    if not files:
+        return pl.DataFrame()
+    ts = pl.col("timestamp")
+    return _scan(files).filter((ts >= window.start) & (ts < window.end)).collect()
+
+
+def read_errors(log_dir: str | Path, window: LogWindow) -> Any:
+    """The failed requests of ``window`` (one row each: ``request_id``, ``version``, ``status``,
+    ``error_code``...), empty with no columns if none."""
+    import polars as pl
+
+    files = _hour_files(
+        Path(log_dir) / "errors" / safe_name(window.model), window.start, window.end
     )
     if not files:
         return pl.DataFrame()

@@ -27,6 +27,7 @@ from mloop.errors import (
     ValidationError,
 )
 from mloop.serving.batching import BatchResult, MicroBatcher
+from mloop.serving.error_log import RequestErrorRecord, error_rows
 from mloop.serving.errors import error_response, status_of
 from mloop.serving.feedback import feedback_rows, parse_feedback
 from mloop.serving.metrics import ServingMetrics
@@ -72,6 +73,7 @@ class PredictionService:
         self.arriving = 0  # requests received but not yet handed to a batcher
         self.predictions: ParquetLog | None = None
         self.feedback: ParquetLog | None = None
+        self.errors: ParquetLog | None = None  # failed inference requests
         if config.log_dir is not None:
             root = config.log_dir
             self.predictions = ParquetLog(
@@ -83,6 +85,12 @@ class PredictionService:
             self.feedback = ParquetLog(
                 root / "feedback",
                 feedback_rows,
+                flush_rows=config.log_flush_rows,
+                flush_interval_s=config.log_flush_interval_s,
+            )
+            self.errors = ParquetLog(
+                root / "errors",
+                error_rows,
                 flush_rows=config.log_flush_rows,
                 flush_interval_s=config.log_flush_interval_s,
             )
@@ -117,7 +125,7 @@ class PredictionService:
         return swapped
 
     async def start(self) -> None:
-        for log_ in (self.predictions, self.feedback):
+        for log_ in (self.predictions, self.feedback, self.errors):
             if log_ is not None:
                 log_.start()
         self.router.champion.start()
@@ -153,7 +161,7 @@ class PredictionService:
         for holder in (state.champion, state.canary, state.shadow):
             if holder is not None:
                 await holder.close()
-        for log_ in (self.predictions, self.feedback):
+        for log_ in (self.predictions, self.feedback, self.errors):
             if log_ is not None:
                 await asyncio.to_thread(log_.close)
 
@@ -201,8 +209,8 @@ class PredictionService:
                 raise ValidationError(f"the model refused this input: {exc}") from exc
             request_id = parsed[1] or request.headers.get("x-request-id") or uuid.uuid4().hex
             payload = encode(slot, request_id, result, parsed)
-        except MloopError as exc:
-            return self._failed(exc, protocol, slot, route, started)
+        except Exception as exc:  # mloop errors map to 4xx/5xx; anything else (a bug) is a 500
+            return self._failed(exc, protocol, slot, route, started, request)
         finally:
             if arriving:
                 self.arriving -= 1
@@ -226,7 +234,13 @@ class PredictionService:
         )
 
     def _failed(
-        self, exc: MloopError, protocol: str, slot: Slot | None, route: str, started: float
+        self,
+        exc: Exception,
+        protocol: str,
+        slot: Slot | None,
+        route: str,
+        started: float,
+        request: Request | None = None,
     ) -> Response:
         status, code = status_of(exc)
         self.metrics.observe_error(code, protocol)
@@ -241,9 +255,55 @@ class PredictionService:
                 seconds=time.perf_counter() - started,
                 rows=0,
             )
-        if status >= 500:
+        message = str(exc)
+        if not isinstance(exc, MloopError):  # as the app's last-resort handler answers
+            log.exception("unexpected error on a %s prediction", protocol, exc_info=exc)
+            message = "internal error in mloop (a bug); see the server log"
+        elif status >= 500:
             log.error("prediction failed: %s", exc)
-        return error_response(status, code, str(exc))
+        logged = str(exc) if isinstance(exc, MloopError) else f"{type(exc).__name__}: {exc}"
+        self._log_failure(request, protocol, slot, route, started, status, code, logged)
+        return error_response(status, code, message)
+
+    def _log_failure(
+        self,
+        request: Request | None,
+        protocol: str,
+        slot: Slot | None,
+        route: str,
+        started: float,
+        status: int,
+        code: str,
+        message: str,
+    ) -> None:
+        """Queue the failed request for the error log (monitoring's ``error_rate``): the
+        version it was routed to, else the champion's (empty before the first load)."""
+        if self.errors is None:
+            return
+        holder = self.router.champion
+        if slot is None and holder.ready:
+            slot = holder.slot
+        if slot is not None:
+            name, version = slot.model.name, slot.model.version_label
+        else:
+            name, version = _name_of_uri(holder.uri), ""
+        request_id = (request.headers.get("x-request-id") if request is not None else None) or (
+            uuid.uuid4().hex
+        )
+        self.errors.put(
+            RequestErrorRecord(
+                model=name,
+                version=version,
+                route=route,
+                protocol=protocol,
+                request_id=request_id,
+                timestamp=time.time(),
+                status=status,
+                error_code=code,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                message=message,
+            )
+        )
 
     @staticmethod
     def _check_name(model: ServedModel, name: str | None, version: str | None) -> None:
@@ -345,6 +405,15 @@ class PredictionService:
                     self.metrics.set_model(m.name, m.version_label, m.digest, role, False)
                 await holder.close()
         return self.router.state.describe()
+
+
+def _name_of_uri(uri: str) -> str:
+    """The model name a URI serves before it is loaded: ``models:/NAME@alias`` or
+    ``models:/NAME/3`` gives NAME, a package folder its folder name."""
+    if uri.startswith("models:/"):
+        rest = uri[len("models:/") :]
+        return rest.split("@", 1)[0].split("/", 1)[0]
+    return uri.rstrip("/").rsplit("/", 1)[-1] or uri
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -32,9 +32,10 @@ class ServingConfig:
     batch may wait for company, and only while the service is busy (an idle service never
     waits). ``max_body_bytes`` caps a request body. ``poll_interval_s`` is how often an alias
     (``models:/name@alias``) is re-read from the registry (0: never). ``log_dir`` receives the
-    prediction and feedback logs (None: no log). ``features`` (a feature service name or
-    ``view:feature`` references) with ``entity_keys`` lets requests carry only entity keys; the
-    missing inputs come from the online store of ``feature_repo`` (default: the cwd).
+    prediction, feedback and request-error logs (None: no log). ``features`` (a feature
+    service name or ``view:feature`` references) with ``entity_keys`` lets requests carry only
+    entity keys; the missing inputs come from the online store of ``feature_repo`` (default:
+    the cwd).
     """
 
     model_uri: str

@@ -31,6 +31,8 @@ def make_frame(n: int, seed: int, *, shift: float = 0.0) -> tuple[pd.DataFrame, 
 
 
 def _fit(kind: str, frame: pd.DataFrame, labels: np.ndarray) -> Any:
+    """``good``: logistic regression; ``constant``: always 0; ``strict``: logistic regression
+    whose encoder raises on an unknown city."""
     from sklearn.compose import ColumnTransformer
     from sklearn.dummy import DummyClassifier
     from sklearn.linear_model import LogisticRegression
@@ -40,11 +42,18 @@ def _fit(kind: str, frame: pd.DataFrame, labels: np.ndarray) -> Any:
     prep = ColumnTransformer(
         [
             ("num", StandardScaler(), ["income", "age"]),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+            # "strict" refuses a city it did not see in training (predict raises ValueError)
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="error" if kind == "strict" else "ignore"),
+                ["city"],
+            ),
         ]
     )
     clf = (
-        LogisticRegression() if kind == "good" else DummyClassifier(strategy="constant", constant=0)
+        DummyClassifier(strategy="constant", constant=0)
+        if kind == "constant"
+        else LogisticRegression()
     )
     return Pipeline([("prep", prep), ("clf", clf)]).fit(frame, labels)
 
@@ -160,3 +169,35 @@ class Project:
         log.close()
         fb.close()
         return ids
+
+    def fail(
+        self,
+        version: int | str,
+        *,
+        requests: int = 10,
+        status: int = 422,
+        at: datetime | None = None,
+    ) -> None:
+        """Log ``requests`` failed requests of ``version`` answered with ``status``, as the
+        service's error log records them, at ``at`` (default now - 5 min)."""
+        from mloop.serving.error_log import RequestErrorRecord, error_rows
+        from mloop.serving.prediction_log import ParquetLog
+
+        when = (at or datetime.now(timezone.utc) - timedelta(minutes=5)).timestamp()
+        log = ParquetLog(self.log_dir / "errors", error_rows)
+        for i in range(requests):
+            log.put(
+                RequestErrorRecord(
+                    model=self.model,
+                    version=str(version),
+                    route="champion",
+                    protocol="oip",
+                    request_id=f"e{status}-{i}-{uuid.uuid4().hex[:6]}",
+                    timestamp=when + i * 0.01,
+                    status=status,
+                    error_code="invalid_input" if status < 500 else "internal",
+                    latency_ms=1.0,
+                    message="x" * 2000,
+                )
+            )
+        log.close()

@@ -63,7 +63,7 @@ def test_metric_floor_needs_labels(project) -> None:
     labelled = run_monitoring("credit", window="1h", now=NOW, rules=RULES[2:])
     (alert,) = labelled.alerts
     assert alert.rule == "accuracy-floor" and alert.value < 0.8
-    assert labelled.metrics["error_rate"] > 0.2
+    assert labelled.metrics["misclassification_rate"] > 0.2
 
 
 def test_rules_come_from_mloop_yaml(project) -> None:

@@ -26,6 +26,7 @@ def served(project):
 def test_stable_window_is_not_drifted(served) -> None:
     report = run_monitoring("credit", window="1h", now=NOW - timedelta(hours=1))
     assert report.num_rows == 400 and report.num_requests == 100 and report.version == "1"
+    assert report.requests == 100 and report.failed_requests == 0 and report.error_rate == 0.0
     assert report.reference_source == "computed_from_training_data"
     assert any("computed from the training dataset" in n for n in report.notes)
     assert report.share_drifted == 0.0 and not report.dataset_drifted
@@ -46,7 +47,7 @@ def test_live_performance_from_feedback(served) -> None:
     report = run_monitoring("credit", window="1h", now=NOW - timedelta(hours=1))
     assert report.labelled_rows == 400
     assert report.metrics["accuracy"] > 0.9 and report.metrics["roc_auc"] > 0.95
-    assert report.metrics["error_rate"] == pytest.approx(1 - report.metrics["accuracy"])
+    assert report.metrics["misclassification_rate"] == pytest.approx(1 - report.metrics["accuracy"])
     half = run_monitoring("credit", window="1h", now=NOW)
     assert half.labelled_rows == 200  # feedback for half of the requests
     assert report.latency_ms == {"p50": 5.0, "p99": 5.0}

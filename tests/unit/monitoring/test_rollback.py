@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow  # real models and logs: a few seconds a file
 POLICY = {
     "alias": "production",
     "probation": "1h",
-    "rules": [{"metric": "error_rate", "above": 0.2, "min_rows": 50}],
+    "rules": [{"metric": "misclassification_rate", "above": 0.2, "min_rows": 50}],
 }
 
 
@@ -35,7 +35,7 @@ def test_bad_version_on_probation_is_rolled_back(project) -> None:
     assert _production(project) == good
     last = project.store().model_registry().alias_history("credit", "production")[-1]
     assert last.kind == "rollback" and last.actor == ROLLBACK_ACTOR
-    assert "error_rate" in last.reason and "probation" in last.reason
+    assert "misclassification_rate" in last.reason and "probation" in last.reason
     (alert,) = list_alerts("credit", state="open")
     assert alert.rule == "rollback:production" and alert.severity == "critical"
     assert sent and sent[-1]["alert"]["payload"]["to_version"] == good
@@ -51,7 +51,9 @@ def test_no_rollback_after_probation_or_when_healthy(project) -> None:
     project.serve(bad, at=later - timedelta(minutes=1), seed=5, feedback=1.0)
     report = run_monitoring("credit", window="1h", now=later, rollback=POLICY)
     assert report.rollback is None and _production(project) == bad
-    assert report.by_version[str(bad)]["metrics"]["error_rate"] > 0.2  # it did break the rule
+    assert (
+        report.by_version[str(bad)]["metrics"]["misclassification_rate"] > 0.2
+    )  # it did break the rule
     fine = project.register("good")
     now = datetime.now(timezone.utc)
     project.serve(fine, at=now - timedelta(seconds=30), seed=6, feedback=1.0)

@@ -38,6 +38,9 @@ def _event(row: Mapping[str, Any]) -> TriggerEvent:
         claimed_by=row["claimed_by"],
         run_id=row["run_id"],
         error=row["error"],
+        launcher_host=row["launcher_host"],
+        launcher_pid=row["launcher_pid"],
+        heartbeat_at=opt(row["heartbeat_at"]),
     )
 
 
@@ -73,6 +76,9 @@ class SqlControllerStore(ControllerStateStore):
             "claimed_by": None,
             "run_id": None,
             "error": None,
+            "launcher_host": None,
+            "launcher_pid": None,
+            "heartbeat_at": None,
         }
         with write_transaction(self._engine) as conn:
             conn.execute(trigger_events.insert().values(row))
@@ -141,6 +147,26 @@ class SqlControllerStore(ControllerStateStore):
                 )
                 .values(state=state.value, ended_at=utc_now(), error=error)
             )
+
+    def set_launcher(self, event_id: str, host: str, pid: int) -> None:
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                trigger_events.update()
+                .where(trigger_events.c.id == event_id)
+                .values(launcher_host=host, launcher_pid=int(pid), heartbeat_at=utc_now())
+            )
+
+    def heartbeat_event(self, event_id: str) -> bool:
+        stmt = (
+            trigger_events.update()
+            .where(
+                trigger_events.c.id == event_id,
+                trigger_events.c.state == EventState.RUNNING.value,
+            )
+            .values(heartbeat_at=utc_now())
+        )
+        with write_transaction(self._engine) as conn:
+            return conn.execute(stmt).rowcount == 1
 
     # -- leases -----------------------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:

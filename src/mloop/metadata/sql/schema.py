@@ -293,6 +293,9 @@ trigger_events = sa.Table(
     sa.Column("claimed_by", sa.String(255)),
     sa.Column("run_id", sa.String(32)),
     sa.Column("error", sa.Text),
+    sa.Column("launcher_host", sa.String(255)),  # where the launcher process runs (0006)
+    sa.Column("launcher_pid", sa.Integer),
+    sa.Column("heartbeat_at", _UTC),  # the launcher's last heartbeat
     sa.Index("ix_trigger_events_pipeline_created", "pipeline", "created_at"),
     sa.Index("ix_trigger_events_state", "state"),
 )
