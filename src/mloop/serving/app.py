@@ -21,6 +21,7 @@ from starlette.routing import Route
 from mloop.errors import InputSchemaError, ModelNotReadyError, RequestParseError
 from mloop.serving.batching import BatchResult
 from mloop.serving.errors import exception_handlers
+from mloop.serving.fast_routes import FastRoute, ServingApp
 from mloop.serving.metrics import CONTENT_TYPE_LATEST
 from mloop.serving.model_holder import Slot
 from mloop.serving.openapi import DOCS_HTML, openapi_document
@@ -66,13 +67,13 @@ def _mlflow_encode(
     return mlflow.encode_predictions(result.predictions)
 
 
-def create_app(config: ServingConfig, *, loader: Any = None) -> Starlette:
+def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
     """The ASGI app serving ``config.model_uri``; ``loader(uri) -> ServedModel`` replaces the
     default (package folder or registry) loader, e.g. in tests."""
     service = PredictionService(config, loader=loader)
 
     async def infer(request: Request) -> Response:
-        params = request.path_params
+        params = request.scope["path_params"]
         return await service.predict(
             request,
             "oip",
@@ -191,7 +192,19 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> Starlette:
         Route("/admin/reload", admin_reload, methods=["POST"]),
         Route("/admin/traffic", admin_traffic, methods=["GET", "PUT"]),
     ]
-    app = Starlette(routes=routes, exception_handlers=exception_handlers(), lifespan=lifespan)
+    # The inference routes are also answered ahead of Starlette's middleware (fast_routes.py);
+    # the Route entries above still give other methods their 405.
+    fast = [
+        FastRoute("/v2/models/{name}/infer", infer),
+        FastRoute("/v2/models/{name}/versions/{version}/infer", infer),
+        FastRoute("/invocations", invocations),
+    ]
+    app = ServingApp(
+        routes=routes,
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+        fast_routes=fast,
+    )
     app.state.service = service
     return app
 

@@ -2,10 +2,13 @@
 
 The batcher runs the model inline on the event loop. While a batch is being predicted, new
 requests pile up in the sockets; when it returns, the loop parses them and they join the next
-batch. The service tells the batcher how many requests are still on their way (received, not
-yet parsed and checked): a batch waits for those, for at most ``max_wait_s``, and never when
-none is coming. An idle service therefore never waits for company (a lone request is predicted
-on the next loop turn), while a busy one batches up to ``max_batch_rows`` rows.
+batch. The service tells the batcher how many requests are on their way: received but not yet
+parsed and checked, and (see :mod:`mloop.serving.returning_clients`) clients just answered that
+are likely to send their next request at once. A batch waits for those, for at most
+``max_wait_s`` after its oldest request, and never when none is coming: each arriving request
+re-judges the wait, so a batch fires as soon as the last expected request has joined. An idle
+service therefore never waits for company (a lone request is predicted on the next loop turn),
+while a busy one batches up to ``max_batch_rows`` rows.
 
 A batch whose prediction fails is retried request by request, so that one bad request fails
 alone and its neighbours are answered.
@@ -72,6 +75,7 @@ class MicroBatcher:
         self._pending_rows = 0
         self.arriving = arriving
         self._scheduled: asyncio.Handle | None = None
+        self._timed = False  # whether _scheduled is the max-wait timer (else: the next turn)
         self._oldest = 0.0  # when the oldest pending request was queued (loop time, s)
 
     async def submit(self, columns: Columns, rows: int, want_proba: bool = False) -> BatchResult:
@@ -87,9 +91,23 @@ class MicroBatcher:
         if self._pending_rows >= self.max_batch_rows:
             self._cancel()
             self._drain()
-        elif self._scheduled is None:
-            self._scheduled = loop.call_soon(self._drain)
+        else:
+            self._schedule(loop)
         return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Drain on the next loop turn (after the requests parsed in this one joined), or, while
+        more requests are expected, when the oldest has waited ``max_wait_s``."""
+        if self._should_wait(loop.time()):
+            if self._scheduled is None:
+                self._scheduled = loop.call_at(self._oldest + self.max_wait_s, self._drain)
+                self._timed = True
+            return
+        if self._scheduled is not None and self._timed:
+            self._cancel()
+        if self._scheduled is None:
+            self._scheduled = loop.call_soon(self._drain)
+            self._timed = False
 
     def _run_alone(self, columns: Columns, rows: int, want_proba: bool) -> BatchResult:
         predictions, probabilities = self.predict(columns, want_proba)
@@ -106,14 +124,14 @@ class MicroBatcher:
         self._scheduled = None
         loop = asyncio.get_running_loop()
         if self._should_wait(loop.time()):
-            self._scheduled = loop.call_soon(self._drain)  # let the others reach the queue
+            self._schedule(loop)  # company is still on its way: wait for it (bounded)
             return
         while self._pending:
             batch, rows = self._take()
             self._predict_batch(batch, rows)
             if self._pending and self._pending_rows < self.max_batch_rows:
                 self._oldest = loop.time()
-                self._scheduled = loop.call_soon(self._drain)
+                self._schedule(loop)
                 return
 
     def _should_wait(self, now: float) -> bool:

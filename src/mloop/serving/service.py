@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +33,14 @@ from mloop.serving.metrics import ServingMetrics
 from mloop.serving.model_holder import ModelHolder, Slot
 from mloop.serving.model_source import ServedModel, load_served_model, resolve_alias_version
 from mloop.serving.online_features import OnlineFeatures
-from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+from mloop.serving.prediction_log import (
+    ParquetLog,
+    PredictionRecord,
+    prediction_blocks,
+    prediction_rows,
+)
+from mloop.serving.request_ids import RequestIds
+from mloop.serving.returning_clients import ReturningClients
 from mloop.serving.routing import Router
 from mloop.serving.security import TokenGate
 from mloop.serving.settings import ServingConfig, TrafficSplit
@@ -43,6 +49,9 @@ from mloop.serving.signature_check import Columns, check_columns
 __all__ = ["ParsedRequest", "PredictionService"]
 
 log = logging.getLogger("mloop.serving")
+
+RETURN_WINDOW_WAITS = 5
+"""A client answered less than this many ``max_wait`` ago counts as on its way back."""
 
 ParsedRequest = tuple[dict[str, Any], str | None, bool]
 """(columns, request id or None, whether probabilities are wanted)."""
@@ -70,7 +79,10 @@ class PredictionService:
         self.router = Router(self._holder(config.model_uri, "champion", follow=True))
         self.router.champion.on_swap = self._on_swap("champion")
         self._background: set[asyncio.Task[Any]] = set()
+        self.ids = RequestIds()  # for requests that bring no id of their own
         self.arriving = 0  # requests received but not yet handed to a batcher
+        # clients just answered, likely back at once: batches wait for them (at most max_wait)
+        self.returning = ReturningClients(RETURN_WINDOW_WAITS * config.max_wait_ms / 1000.0)
         self.predictions: ParquetLog | None = None
         self.feedback: ParquetLog | None = None
         self.errors: ParquetLog | None = None  # failed inference requests
@@ -81,6 +93,7 @@ class PredictionService:
                 lambda r: (r.model, r.timestamp, prediction_rows(r)),
                 flush_rows=config.log_flush_rows,
                 flush_interval_s=config.log_flush_interval_s,
+                to_blocks=prediction_blocks,
             )
             self.feedback = ParquetLog(
                 root / "feedback",
@@ -113,8 +126,12 @@ class PredictionService:
             max_batch_rows=self.config.max_batch_size,
             max_wait_s=self.config.max_wait_ms / 1000.0,
             on_batch=lambda rows: self.metrics.observe_batch(name, version, rows),
-            arriving=lambda: self.arriving,
+            arriving=self._coming,
         )
+
+    def _coming(self) -> int:
+        """Requests on their way: being read and checked, or due from clients just answered."""
+        return self.arriving + self.returning.expected(time.monotonic())
 
     def _on_swap(self, role: str) -> Callable[[ServedModel | None, ServedModel], None]:
         def swapped(old: ServedModel | None, new: ServedModel) -> None:
@@ -187,6 +204,10 @@ class PredictionService:
         route = "champion"
         self.arriving += 1
         arriving = True
+        client = request.scope.get("client")  # (host, port) of the connection, or None
+        if client is not None:
+            client = tuple(client)
+            self.returning.arrived(client)
         try:
             self.gate.check_inference(request)
             body = await read_body(request, self.config.max_body_bytes)
@@ -207,13 +228,15 @@ class PredictionService:
                 raise
             except (ValueError, TypeError, KeyError) as exc:
                 raise ValidationError(f"the model refused this input: {exc}") from exc
-            request_id = parsed[1] or request.headers.get("x-request-id") or uuid.uuid4().hex
+            request_id = parsed[1] or request.headers.get("x-request-id") or self.ids.next()
             payload = encode(slot, request_id, result, parsed)
         except Exception as exc:  # mloop errors map to 4xx/5xx; anything else (a bug) is a 500
             return self._failed(exc, protocol, slot, route, started, request)
         finally:
             if arriving:
                 self.arriving -= 1
+            if client is not None:
+                self.returning.answered(client, time.monotonic())
         seconds = time.perf_counter() - started
         model = slot.model
         self.metrics.observe_request(
@@ -288,7 +311,7 @@ class PredictionService:
         else:
             name, version = _name_of_uri(holder.uri), ""
         request_id = (request.headers.get("x-request-id") if request is not None else None) or (
-            uuid.uuid4().hex
+            self.ids.next()
         )
         self.errors.put(
             RequestErrorRecord(

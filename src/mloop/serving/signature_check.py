@@ -105,6 +105,10 @@ def check_columns(spec: InputSpec, columns: Mapping[str, Sequence[Any] | np.ndar
 
 
 def _convert(name: str, kind: str, dtype: np.dtype, values: Any, allow_nan: bool) -> np.ndarray:
+    if type(values) is list and values:
+        plain = _from_plain_list(kind, dtype, values, allow_nan)
+        if plain is not None:
+            return plain
     try:
         raw = values if isinstance(values, np.ndarray) else np.asarray(values)
     except (ValueError, TypeError) as exc:
@@ -133,7 +137,8 @@ def _convert(name: str, kind: str, dtype: np.dtype, values: Any, allow_nan: bool
     if kind == "int":
         if code in "iu":
             return raw.astype(np.int64, copy=False)
-        if code == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all():
+        whole = code == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all()
+        if whole and (np.abs(raw) < 2.0**63).all():  # beyond int64 the cast would wrap
             return raw.astype(np.int64)
         if code == "f" and np.isnan(raw).any():
             raise InputSchemaError(name, "holds a missing value (NaN), which is not allowed")
@@ -147,6 +152,41 @@ def _convert(name: str, kind: str, dtype: np.dtype, values: Any, allow_nan: bool
     if code == "O" and all(isinstance(v, str) for v in raw):
         return raw
     raise InputSchemaError(name, f"expected strings, got {_what(raw)}")
+
+
+def _from_plain_list(kind: str, dtype: np.dtype, values: list[Any], allow_nan: bool) -> Any:
+    """The common case of a parsed JSON body, cheaply: a list holding only plain numbers (for
+    number columns) or only strings. None: anything else, for the general path to convert or
+    to refuse with its precise message. (numpy's own conversion of a short list costs more
+    than these loops, and would turn ``"1.5"`` or ``true`` into numbers silently.)"""
+    if kind == "float":
+        for v in values:
+            if type(v) is not float and type(v) is not int:
+                return None
+        if not allow_nan:
+            for v in values:
+                if v != v:  # NaN
+                    return None
+        try:
+            return np.array(values, dtype=dtype)
+        except OverflowError:
+            return None
+    if kind == "str":
+        for v in values:
+            if type(v) is not str:
+                return None
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    if kind == "int":
+        for v in values:
+            if type(v) is not int:
+                return None
+        try:
+            return np.array(values, dtype=np.int64)
+        except OverflowError:
+            return None
+    return None
 
 
 def _floats_from_objects(name: str, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:

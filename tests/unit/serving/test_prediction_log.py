@@ -6,7 +6,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from mloop.serving.feedback import FeedbackRecord, feedback_rows
-from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+from mloop.serving.prediction_log import (
+    ParquetLog,
+    PredictionRecord,
+    prediction_blocks,
+    prediction_rows,
+)
 
 HOUR = 3600.0
 T0 = 1_795_500_000.0  # some hour boundary region, UTC
@@ -69,3 +74,33 @@ def test_feedback_labels_of_mixed_types_are_kept_as_text(tmp_path) -> None:
     table = pq.read_table(next(tmp_path.rglob("*.parquet")))
     assert table.column("label").to_pylist() == ["1", "yes"]
     assert table.column("row").to_pylist() == [0, 1]
+
+
+def _read_all(root) -> list[dict]:
+    rows = []
+    for path in sorted(root.rglob("*.parquet")):
+        rows.extend(pq.read_table(path).to_pylist())
+    return sorted(rows, key=lambda r: (r["model"], r["request_id"], r["row"]))
+
+
+def test_bulk_conversion_writes_the_same_rows_as_record_by_record(tmp_path) -> None:
+    """prediction_blocks (the service's writer) and prediction_rows give identical logs, for
+    one-row and many-row requests, two models, two hours, and with probabilities."""
+    records = [record("a", T0 + i, f"r{i}", n=1 + i % 3) for i in range(9)]
+    records += [record("b", T0 + HOUR + 1, "s1", n=4), record("a", T0 + HOUR, "t1", n=1)]
+    proba = PredictionRecord(
+        "c", "2", "canary", "p1", T0, 2.0, {"x": np.array([1.0, 2.0])}, np.array([0, 1]),
+        np.array([[0.9, 0.1], [0.2, 0.8]]),
+    )  # fmt: skip
+    records.append(proba)
+    for folder, kw in (("bulk", {"to_blocks": prediction_blocks}), ("single", {})):
+        log = pred_log(tmp_path / folder, flush_interval_s=60, **kw)
+        log.start()
+        for r in records:
+            log.put(r)
+        log.close()
+    bulk, single = _read_all(tmp_path / "bulk"), _read_all(tmp_path / "single")
+    assert len(bulk) == sum(len(r.predictions) for r in records)
+    assert bulk == single
+    assert [r["row"] for r in bulk if r["request_id"] == "s1"] == [0, 1, 2, 3]
+    assert [r["prediction_proba"] for r in bulk if r["model"] == "c"] == [[0.9, 0.1], [0.2, 0.8]]

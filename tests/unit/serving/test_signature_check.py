@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mloop.errors import InputSchemaError
 from mloop.models import ColumnSpec, Signature
@@ -73,3 +75,35 @@ def test_nan_is_accepted_when_allowed() -> None:
     spec = spec_from_signature(SIG, allow_nan=True)
     out = check_columns(spec, good() | {"income": [None, 2.0]})
     assert np.isnan(out["income"][0]) and out["income"][1] == 2.0
+
+
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["float", "int", "str", "bool"]),
+    values=st.lists(_VALUES, min_size=1, max_size=6) | st.lists(st.floats(), min_size=1),
+    allow_nan=st.booleans(),
+)
+def test_the_plain_list_shortcut_agrees_with_the_general_conversion(kind, values, allow_nan):
+    """A JSON list takes a cheaper path; it must accept, convert and refuse exactly as the
+    general path does (a tuple of the same values takes the general path)."""
+    from mloop.serving.signature_check import _convert
+
+    dtype = np.dtype({"float": "float64", "int": "int64", "bool": "bool"}.get(kind, "object"))
+
+    def outcome(vals):
+        try:
+            arr = _convert("c", kind, dtype, vals, allow_nan)
+        except InputSchemaError as exc:
+            return ("error", str(exc))
+        return ("ok", arr.dtype, [repr(v) for v in arr.tolist()])
+
+    assert outcome(list(values)) == outcome(tuple(values))
