@@ -105,8 +105,12 @@ def test_monitor_cli(project_dir: Path, webhook, tmp_path: Path) -> None:
     assert doc["dataset_drifted"] and doc["labelled_rows"] == 400 and doc["alerts"]
     assert out.stat().st_size > 100_000 and "Plotly" in out.read_text()
     assert [b["event"] for b in received] == ["alert.opened"]
+    project.fail(version, requests=25, status=500)  # 400 rows in requests of 4: 100 answered
     human = runner.invoke(app, ["monitor", "run", "--model", "credit"])
     assert human.exit_code == 0 and "share 0.67" in human.stdout
+    assert "errors: 25 of 125 requests failed (error rate 20.00%; 25 server errors)" in " ".join(
+        human.stdout.split()
+    )
     listed = json.loads(runner.invoke(app, ["monitor", "reports", "--json"]).stdout)
     assert len(listed) == 2 and listed[0]["model"] == "credit"
     alerts = json.loads(

@@ -80,6 +80,11 @@ def run_command(
     if report.metrics:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(report.metrics.items()))
         out.print(f"live metrics on {report.labelled_rows} labelled rows: {shown}")
+    if report.requests:
+        out.print(
+            f"errors: {report.failed_requests} of {report.requests} requests failed "
+            f"(error rate {report.error_rate:.2%}; {report.server_failed_requests} server errors)"
+        )
     if report.latency_ms:
         out.print(
             f"latency p50 {report.latency_ms['p50']:.1f} ms, p99 {report.latency_ms['p99']:.1f} ms"
