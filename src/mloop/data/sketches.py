@@ -126,9 +126,29 @@ class DistinctSketch:
             sketch.update_from_keys(keys)
         return sketch
 
+    @classmethod
+    def of_value_groups(cls, groups: Sequence[Sequence[str]]) -> list[DistinctSketch]:
+        """One sketch per group of distinct string values (e.g. each column's frequency keys),
+        all hashed by one Polars query: per-column queries cost more than the hashing."""
+        import polars as pl
+
+        sketches = [cls() for _ in groups]
+        values = pl.Series([v for group in groups for v in group], dtype=pl.String)
+        if not len(values):
+            return sketches
+        keys = pl.select(cls.keys_expr(pl.lit(values))).to_series().to_numpy()
+        start = 0
+        for sketch, group in zip(sketches, groups, strict=True):
+            sketch.update_from_keys(keys[start : start + len(group)])
+            start += len(group)
+        return sketches
+
     def update_from_keys(self, keys: np.ndarray) -> None:
-        """Fold in ``bucket * 64 + rank`` keys from :meth:`keys_expr`."""
+        """Fold in ``bucket * 64 + rank`` keys from :meth:`keys_expr` (int64)."""
         if not len(keys):
+            return
+        if len(keys) < _HLL_M * 4:  # few keys (a column's distinct values): scatter them
+            np.maximum.at(self.registers, keys >> 6, (keys & 63).astype(np.uint8))
             return
         seen = np.bincount(keys, minlength=_HLL_M * 64).reshape(_HLL_M, 64) > 0
         top = np.where(seen.any(axis=1), 63 - np.argmax(seen[:, ::-1], axis=1), 0)

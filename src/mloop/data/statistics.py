@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from mloop.data._frames import DEFAULT_BATCH_ROWS, iter_batches
+from mloop.data._frames import iter_batches
 from mloop.data.sketches import DistinctSketch
 from mloop.data.types import (
     CATEGORICAL,
@@ -53,10 +54,16 @@ def compute_statistics(
     slice_by: str | None = None,
     *,
     max_values: int = MAX_VALUES,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> Statistics:
     """Statistics of ``data``: a pandas or Polars DataFrame, a Polars LazyFrame, an Arrow Table,
-    or a Parquet/CSV path (read in batches of ``batch_rows`` rows, so it may exceed memory).
+    or a Parquet/CSV path (read batch by batch, so it may exceed memory).
+
+    Batches hold about a sixteenth of the data, at least 8 MiB and at most 32 MiB
+    (:func:`~mloop.data._frames.batch_bytes_for`; CSV: 8 MiB blocks of text), or
+    ``batch_rows`` rows when that is given;
+    the result does not depend on the batch size beyond the sketches' stated error and
+    floating-point rounding of the moments.
 
     ``slice_by`` names a column: statistics are also computed per value of it (at most
     :data:`MAX_SLICES` values), keyed ``"column=value"`` in :attr:`Statistics.slices`.
@@ -64,6 +71,19 @@ def compute_statistics(
     """
     if max_values < 1:
         raise ValidationError(f"max_values must be >= 1, got {max_values}")
+    total = _one_pass(data, slice_by, max_values, batch_rows)
+    if slice_by is not None and len(total.slices) > MAX_SLICES:
+        raise ValidationError(
+            f"slice_by={slice_by!r} has {len(total.slices)} values, more than {MAX_SLICES}; "
+            "slice by a column with fewer distinct values (bucket it first)"
+        )
+    return total
+
+
+def _one_pass(
+    data: Any, slice_by: str | None, max_values: int, batch_rows: int | None
+) -> Statistics:
+    """Statistics of ``data``, read once, batch by batch."""
     total: Statistics | None = None
     # Quantile sketches are fed on a second thread while Polars (which releases the GIL)
     # summarises the next batch; at most two batches are in flight, bounding memory.
@@ -74,6 +94,7 @@ def compute_statistics(
             if slice_by is not None:
                 slices = _slice_statistics(batch, slice_by, max_values)
                 pending.statistics.slice_by, pending.statistics.slices = slice_by, slices
+            del batch  # the next batch is read while this one's sketches are fed: not both whole
             in_flight.append(sketcher.submit(pending.finish))
             while len(in_flight) > 1:
                 part = in_flight.popleft().result()
@@ -82,11 +103,6 @@ def compute_statistics(
             part = in_flight.popleft().result()
             total = part if total is None else total.merge(part)
     assert total is not None  # iter_batches yields at least one batch
-    if slice_by is not None and len(total.slices) > MAX_SLICES:
-        raise ValidationError(
-            f"slice_by={slice_by!r} has {len(total.slices)} values, more than {MAX_SLICES}; "
-            "slice by a column with fewer distinct values (bucket it first)"
-        )
     return total
 
 
@@ -143,12 +159,11 @@ def _summarise(batch: Any, max_values: int) -> _PendingBatch:
     import polars as pl
 
     kinds = {name: column_kind(dtype) for name, dtype in batch.schema.items()}
-    exprs: list[Any] = []
-    for name, dtype in batch.schema.items():
-        exprs.extend(_aggregations(name, dtype, kinds[name], max_values))
+    exprs = _query(tuple(batch.schema.items()), max_values)
     row = batch.select(exprs).row(0, named=True) if exprs else {}
     pending = _PendingBatch(Statistics(num_rows=batch.height))
     truncated: list[str] = []
+    exact: dict[str, list[str]] = {}
     for name, dtype in batch.schema.items():
         kind = kinds[name]
         feature = FeatureStatistics(
@@ -164,9 +179,8 @@ def _summarise(batch: Any, max_values: int) -> _PendingBatch:
                 pending.numeric[name] = batch.get_column(name)
         elif kind == CATEGORICAL:
             feature.categorical = _categorical_summary(row, name, max_values)
-            if feature.categorical.exact:
-                values = pl.Series(list(feature.categorical.frequencies), dtype=pl.String)
-                feature.distinct_sketch = DistinctSketch.of_values(values)
+            if feature.categorical.exact:  # every value is in the frequencies: sketch those
+                exact[name] = list(feature.categorical.frequencies)
             else:
                 truncated.append(name)
         elif kind == DATETIME:
@@ -174,6 +188,9 @@ def _summarise(batch: Any, max_values: int) -> _PendingBatch:
                 row[f"{name}\x00min"], row[f"{name}\x00max"], getattr(dtype, "time_zone", None)
             )
         pending.statistics.features[name] = feature
+    sketches = DistinctSketch.of_value_groups(list(exact.values()))  # one query for all
+    for name, sketch in zip(exact, sketches, strict=True):
+        pending.statistics.features[name].distinct_sketch = sketch
     if truncated:  # many distinct values: hash every row into the HLL sketch
         keys = batch.select(
             DistinctSketch.keys_expr(_as_strings(pl.col(n), batch.schema[n])).alias(n)
@@ -181,6 +198,15 @@ def _summarise(batch: Any, max_values: int) -> _PendingBatch:
         )
         pending.hll_keys = {n: keys.get_column(n) for n in truncated}
     return pending
+
+
+@lru_cache(maxsize=32)
+def _query(schema: tuple[tuple[str, Any], ...], max_values: int) -> list[Any]:
+    """The aggregations of a batch with this schema: built once, reused for every batch."""
+    exprs: list[Any] = []
+    for name, dtype in schema:
+        exprs.extend(_aggregations(name, dtype, column_kind(dtype), max_values))
+    return exprs
 
 
 def _as_strings(col: Any, dtype: Any) -> Any:
@@ -218,6 +244,8 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
                 col.is_nan().sum().alias(key + "nan"),
                 col.is_infinite().sum().alias(key + "inf"),
             ]
+    elif kind == CATEGORICAL and dtype == pl.Boolean:  # two values: a sum counts them
+        exprs.append(col.sum().alias(key + "true"))
     elif kind == CATEGORICAL:
         values = _as_strings(col.drop_nulls(), dtype)
         top = values.value_counts(sort=True).head(max_values + 1)  # one more: was it cut?
@@ -255,9 +283,14 @@ def _numeric_summary(row: dict[str, Any], name: str) -> NumericSummary:
 
 def _categorical_summary(row: dict[str, Any], name: str, max_values: int) -> CategoricalSummary:
     key = f"{name}\x00"
-    pairs = row[key + "freq"] or []
     frequencies: dict[str, int] = {}
-    for pair in pairs:
+    if key + "true" in row:  # a boolean column: counts of true and of false, most first
+        true = int(row[key + "true"] or 0)
+        counts = {"true": true, "false": int(row[key + "present"]) - true}
+        for value, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if count:
+                frequencies[value] = count
+    for pair in row.get(key + "freq") or []:
         value, count = pair.values()
         frequencies[str(value)] = int(count)
     summary = CategoricalSummary(
