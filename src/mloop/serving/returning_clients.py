@@ -33,9 +33,11 @@ class ReturningClients:
         self._answered.pop(client, None)
 
     def answered(self, client: Hashable, now: float) -> None:
-        """``client`` got its answer at ``now``: it may come back within the window."""
+        """``client`` got its answer at ``now``: it may come back within the window. (Old
+        entries are dropped here too, so that the map stays small even when nobody asks.)"""
         self._answered[client] = now
         self._answered.move_to_end(client)
+        self.expected(now)
 
     def expected(self, now: float) -> int:
         """How many answered clients may still come back (answered within the window)."""

@@ -204,7 +204,8 @@ class PredictionService:
         route = "champion"
         self.arriving += 1
         arriving = True
-        client = request.scope.get("client")  # (host, port) of the connection, or None
+        # (host, port) of the connection, tracked only when there are batches to wait for
+        client = request.scope.get("client") if self.config.max_batch_size > 1 else None
         if client is not None:
             client = tuple(client)
             self.returning.arrived(client)

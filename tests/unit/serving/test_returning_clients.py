@@ -33,6 +33,15 @@ def test_a_client_answered_again_moves_to_the_back_of_the_window() -> None:
     assert clients.expected(now=1.0125) == 1  # b expired, a (answered at 1.008) still counts
 
 
+def test_clients_that_never_come_back_are_forgotten_even_if_nobody_asks() -> None:
+    """An unbatched service never asks how many are coming; a stream of one-request
+    connections (no keep-alive) must not grow the map without bound."""
+    clients = ReturningClients(window_s=0.010)
+    for i in range(10_000):
+        clients.answered(("127.0.0.1", i), now=i * 0.001)
+    assert len(clients._answered) <= 11
+
+
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[int] = []
