@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,22 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def monitoring_kit() -> Any:
+    """tests/unit/monitoring/monitored_project.py as a module (a registered model, a prediction
+    log written as the service writes it, feedback, failed requests). Tests are imported with
+    --import-mode=importlib, so the kit is loaded by path, once."""
+    import importlib.util
+    import sys
+
+    name = "mloop_tests_monitored_project"
+    if name not in sys.modules:
+        path = Path(__file__).parent / "unit" / "monitoring" / "monitored_project.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -3,8 +3,6 @@ monitoring job (lineage, report, alerts, rollback) runs against it."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,19 +37,9 @@ def test_concurrent_jobs_open_one_alert(postgres_url: str) -> None:
     assert rows.list_alerts("m", state="open") == []
 
 
-def _kit() -> Any:
-    name = "mloop_tests_monitored_project"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "unit" / "monitoring" / "monitored_project.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def test_a_whole_monitoring_job_on_postgres(project_dir: Path, postgres_url: str) -> None:
+def test_a_whole_monitoring_job_on_postgres(
+    project_dir: Path, monitoring_kit: Any, postgres_url: str
+) -> None:
     """Lineage, report row, alerts (raised once, refreshed, resolved) and a rollback, with the
     metadata store on PostgreSQL: the project's mloop.yaml points there."""
     from mloop.metadata.lineage import lineage
@@ -62,7 +50,7 @@ def test_a_whole_monitoring_job_on_postgres(project_dir: Path, postgres_url: str
         f"environments:\n  dev:\n    metadata: '{postgres_url}'\n"
         "default_environment: dev\n"
     )
-    kit = _kit()
+    kit = monitoring_kit
     project = kit.Project(project_dir)
     store = project.store()
     assert store.url.startswith("postgresql")

@@ -4,8 +4,6 @@ transport), answers Open Inference Protocol requests and feedback, and monitorin
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,18 +12,6 @@ import httpx
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-def _kit() -> Any:
-    name = "mloop_tests_monitored_project"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "unit" / "monitoring" / "monitored_project.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _body(frame: Any, rid: str) -> dict[str, Any]:
@@ -62,12 +48,12 @@ async def _traffic(app: Any, frames: list[tuple[Any, Any]]) -> list[str]:
     return ids
 
 
-def test_monitoring_reads_the_service_log(project_dir: Path) -> None:
+def test_monitoring_reads_the_service_log(project_dir: Path, monitoring_kit: Any) -> None:
     from mloop.monitoring import run_monitoring
     from mloop.serving.app import create_app
     from mloop.serving.settings import ServingConfig
 
-    kit = _kit()
+    kit = monitoring_kit
     project = kit.Project(project_dir)
     project.register()
     frames = []

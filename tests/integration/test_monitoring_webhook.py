@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
-
-
-def _kit():
-    import importlib.util
-
-    name = "mloop_tests_monitored_project"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "unit" / "monitoring" / "monitored_project.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def Project(root: Path):
-    return _kit().Project(root)
-
 
 pytestmark = pytest.mark.integration
 
@@ -61,11 +43,13 @@ def webhook() -> Iterator[tuple[str, list[dict]]]:
         thread.join(5)
 
 
-def test_new_alerts_are_posted_once_as_json(project_dir: Path, webhook) -> None:
+def test_new_alerts_are_posted_once_as_json(
+    project_dir: Path, webhook, monitoring_kit: Any
+) -> None:
     from mloop.monitoring import run_monitoring
 
     url, received = webhook
-    project = Project(project_dir)
+    project = monitoring_kit.Project(project_dir)
     version = project.register()
     now = datetime.now(timezone.utc)
     project.serve(version, at=now - timedelta(minutes=5), shift=1.5, seed=2)
@@ -85,7 +69,7 @@ def test_dead_webhook_does_not_fail_the_job(project_dir: Path) -> None:
     assert post_json("http://127.0.0.1:9/none", {"x": 1}, timeout_s=0.5, attempts=2) is False
 
 
-def test_monitor_cli(project_dir: Path, webhook, tmp_path: Path) -> None:
+def test_monitor_cli(project_dir: Path, webhook, tmp_path: Path, monitoring_kit: Any) -> None:
     from mloop.cli.main import app
 
     url, received = webhook
@@ -94,7 +78,7 @@ def test_monitor_cli(project_dir: Path, webhook, tmp_path: Path) -> None:
         f"  webhook: {url}\n"
         "  rules:\n    - {name: drift, metric: share_drifted, above: 0.3}\n"
     )
-    project = Project(project_dir)
+    project = monitoring_kit.Project(project_dir)
     version = project.register()
     project.serve(version, shift=1.5, seed=2, feedback=1.0)
     runner = CliRunner()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,18 +22,6 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-def _kit() -> Any:
-    name = "mloop_tests_monitored_project"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "unit" / "monitoring" / "monitored_project.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @contextlib.contextmanager
@@ -115,12 +101,14 @@ def _error_log(log_dir: Path) -> Any:
     return pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
 
 
-def test_failed_requests_are_logged_and_make_the_error_rate(project_dir: Path) -> None:
+def test_failed_requests_are_logged_and_make_the_error_rate(
+    project_dir: Path, monitoring_kit: Any
+) -> None:
     from mloop.monitoring import run_monitoring
     from mloop.serving.app import create_app
     from mloop.serving.settings import ServingConfig
 
-    kit = _kit()
+    kit = monitoring_kit
     project = kit.Project(project_dir)
     project.register()
     config = ServingConfig("models:/credit@production", log_dir=project.log_dir, poll_interval_s=0)
@@ -206,13 +194,15 @@ def _wait_for_files(folder: Path, count: int, timeout_s: float = 30) -> None:
         time.sleep(0.05)
 
 
-def test_a_promoted_version_that_fails_requests_is_rolled_back(project_dir: Path) -> None:
+def test_a_promoted_version_that_fails_requests_is_rolled_back(
+    project_dir: Path, monitoring_kit: Any
+) -> None:
     from mloop import registry
     from mloop.monitoring import run_monitoring
     from mloop.serving.app import create_app
     from mloop.serving.settings import ServingConfig
 
-    kit = _kit()
+    kit = monitoring_kit
     project = kit.Project(project_dir)
     good = project.register("good")
     strict = project.register("strict", alias=False)  # raises on a city it never saw
