@@ -77,3 +77,6 @@ def test_trigger_explains_mistakes(project_dir: Path) -> None:
     assert unknown.returncode != 0 and "no pipeline 'nightly'" in unknown.stderr + unknown.stdout
     no_reason = mloop(project_dir, "trigger", "tiny")
     assert no_reason.returncode != 0 and "--reason" in no_reason.stderr + no_reason.stdout
+    short = mloop(project_dir, "controller", "--once", "--launcher-timeout", "1.5")
+    assert short.returncode != 0
+    assert "shorter than the launcher timeout (1.5 s)" in short.stderr + short.stdout

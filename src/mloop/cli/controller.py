@@ -29,6 +29,15 @@ def controller_command(
         float, typer.Option("--wait", min=0, help="With --once: seconds to wait for runs.")
     ] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="With --once: JSON output.")] = False,
+    launcher_timeout: Annotated[
+        float,
+        typer.Option(
+            "--launcher-timeout",
+            min=1.0,
+            help="Seconds without a heartbeat after which a run's launcher counts as dead "
+            "(it heartbeats every 2 s; on the same host a gone pid is noticed at once).",
+        ),
+    ] = 10.0,
     env: Annotated[
         str | None, typer.Option("--env", help="Environment of mloop.yaml (overrides global).")
     ] = None,
@@ -42,7 +51,9 @@ def controller_command(
 
     settings = state_of(ctx).settings(env)
     with open_store(settings.metadata_url) as store:
-        controller = Controller(settings, store, interval_s=interval)
+        controller = Controller(
+            settings, store, interval_s=interval, launcher_timeout_s=launcher_timeout
+        )
         if not once:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
             console().print(
