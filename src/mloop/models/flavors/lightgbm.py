@@ -24,13 +24,7 @@ class LightGBMFlavor(Flavor):
     def save(self, model: Any, folder: Path, example: Any | None) -> dict[str, Any]:
         booster = getattr(model, "booster_", model)
         booster.save_model(str(folder / FILE))
-        classes = getattr(model, "classes_", None)
-        kind = "booster"
-        if classes is not None:
-            kind = "classifier"
-        elif hasattr(model, "booster_"):
-            kind = "regressor"
-        return {"kind": kind, "classes": None if classes is None else [_plain(c) for c in classes]}
+        return booster_options(model, wrapped=hasattr(model, "booster_"))
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         import lightgbm
@@ -62,6 +56,15 @@ class LightGBMFlavor(Flavor):
         if raw.ndim == 1:  # binary: probability of the positive class
             return np.column_stack([1.0 - raw, raw])
         return raw
+
+
+def booster_options(model: Any, *, wrapped: bool) -> dict[str, Any]:
+    """What loading a gradient-boosting model needs besides its booster file: its ``kind``
+    (``classifier`` with its ``classes``, ``regressor`` for a scikit-learn wrapper without
+    classes, or a bare ``booster``). Shared by the LightGBM and XGBoost flavors."""
+    classes = getattr(model, "classes_", None)
+    kind = "classifier" if classes is not None else "regressor" if wrapped else "booster"
+    return {"kind": kind, "classes": None if classes is None else [_plain(c) for c in classes]}
 
 
 def _labels(proba: Any, classes: list[Any]) -> Any:

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mloop.models.flavors.base import Flavor, module_of
-from mloop.models.flavors.lightgbm import _labels
-from mloop.models.flavors.sklearn import _plain
+from mloop.models.flavors.lightgbm import _labels, booster_options
 
 FILE = "model.ubj"
 
@@ -25,13 +24,7 @@ class XGBoostFlavor(Flavor):
     def save(self, model: Any, folder: Path, example: Any | None) -> dict[str, Any]:
         booster = model.get_booster() if hasattr(model, "get_booster") else model
         booster.save_model(str(folder / FILE))
-        classes = getattr(model, "classes_", None)
-        kind = "booster"
-        if classes is not None:
-            kind = "classifier"
-        elif hasattr(model, "get_booster"):
-            kind = "regressor"
-        return {"kind": kind, "classes": None if classes is None else [_plain(c) for c in classes]}
+        return booster_options(model, wrapped=hasattr(model, "get_booster"))
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         import xgboost
