@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from mloop.cli.options import EnvOption
 from mloop.cli.state import state_of
 
 app = typer.Typer(add_completion=False)
@@ -38,9 +39,7 @@ def controller_command(
             "(it heartbeats every 2 s; on the same host a gone pid is noticed at once).",
         ),
     ] = 10.0,
-    env: Annotated[
-        str | None, typer.Option("--env", help="Environment of mloop.yaml (overrides global).")
-    ] = None,
+    env: EnvOption = None,
 ) -> None:
     """Evaluate the project's triggers and start pipeline runs, until stopped."""
     import logging

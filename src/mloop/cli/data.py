@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mloop.cli.options import JsonOption
+
 if TYPE_CHECKING:
     from mloop.data import Anomalies, DriftReport, Statistics
 
@@ -29,7 +31,6 @@ EXIT_DATA_INVALID = 1  # validate found blocking anomalies / drift --fail-on-dri
 PathArg = Annotated[
     Path, typer.Argument(help="Parquet/CSV file, Parquet folder, or statistics .json.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 HtmlOpt = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
 ]
@@ -54,7 +55,7 @@ def stats_command(
     slice_by: Annotated[
         str | None, typer.Option(help="Also profile per value of this column.")
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Compute a dataset's statistics and print them."""
     stats = load_statistics(path, slice_by)
@@ -101,7 +102,7 @@ def validate_command(
         str | None, typer.Option("--environment", help="e.g. TRAINING or SERVING.")
     ] = None,
     html: HtmlOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check a dataset against a schema; exit 1 on blocking anomalies."""
     from mloop.data import Schema, validate
@@ -137,7 +138,7 @@ def drift_command(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit 1 when the dataset drifted.")
     ] = False,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Compare two datasets feature by feature, from their statistics."""
     from mloop.data import Schema, detect_drift

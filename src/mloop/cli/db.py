@@ -6,10 +6,9 @@ migrated only on ``mloop db upgrade`` (Alembic), and a newer one is always refus
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
+from mloop.cli.options import JsonOption
 from mloop.cli.state import state_of
 
 app = typer.Typer(
@@ -42,7 +41,7 @@ def upgrade_command(ctx: typer.Context) -> None:
 @app.command("current")
 def current_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show the schema revision of the metadata database and the one this mloop expects."""
     from mloop.cli.output import console, print_json

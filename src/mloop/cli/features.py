@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mloop.cli.options import JsonOption
 from mloop.cli.state import state_of
 
 app = typer.Typer(
@@ -104,7 +105,7 @@ def apply_command(
         bool, typer.Option("--force", help="Allow (and record) an incompatible change.")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes only.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Store the definitions in the metadata store, versioned."""
     from dataclasses import asdict
@@ -150,7 +151,7 @@ def list_command(
     kind: Annotated[
         str | None, typer.Option(help="Only this kind: entities, views, on_demand, services.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the newest version of every definition."""
     from mloop.errors import ConfigError
@@ -192,7 +193,7 @@ def list_command(
 def describe_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name of an entity, view or service.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a definition's spec and its version history."""
     from mloop.errors import FeatureNotFoundError
@@ -255,7 +256,7 @@ def materialize_command(
     online_store: Annotated[
         str | None, typer.Option(help="sqlite, or a redis:// URL (default: the project's).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Load the newest offline rows into the online store (incremental by default)."""
     from mloop.features.store import FeatureStore

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mloop.cli.options import JsonOption
 from mloop.cli.state import open_store, state_of, store_exists
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def lineage_command(
     ref: Annotated[str, typer.Argument(help="A run id or an artifact id (or unique prefix).")],
     upstream: Annotated[bool, typer.Option("--upstream", help="Only what it came from.")] = False,
     downstream: Annotated[bool, typer.Option("--downstream", help="Only what it fed.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show what a run or artifact came from (--upstream) or fed (--downstream)."""
     from mloop.errors import ConfigError, NotFoundError

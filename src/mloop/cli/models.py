@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mloop.cli.options import JsonOption
 from mloop.cli.state import state_of
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _registry(ctx: typer.Context) -> ModelRegistry:

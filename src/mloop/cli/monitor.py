@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mloop.cli.options import JsonOption
 from mloop.cli.state import state_of
 
 app = typer.Typer(
@@ -17,8 +18,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("run")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mloop.cli.options import EnvOption
 from mloop.cli.state import state_of
 
 if TYPE_CHECKING:
@@ -49,9 +50,7 @@ def run_command(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Execute every step even if cached.")
     ] = False,
-    env: Annotated[
-        str | None, typer.Option("--env", help="Environment of mloop.yaml (overrides global).")
-    ] = None,
+    env: EnvOption = None,
 ) -> None:
     """Run a pipeline: mloop run pipelines/training.py:training -p n_estimators=200"""
     from mloop.cli.output import console

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mloop.cli.options import JsonOption
 from mloop.cli.state import open_store, state_of, store_exists
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def list_runs(
         typer.Option(help="Only runs in this state (running, succeeded, failed, abandoned)."),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs, newest first.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
     from mloop.metadata.entities import RunState
@@ -102,7 +103,7 @@ def list_runs(
 def show_run(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix of 6+ characters).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show one run: its steps, parameters and metrics."""
     from mloop.errors import RunNotFoundError

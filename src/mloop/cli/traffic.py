@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from mloop.cli.options import JsonOption
+
 app = typer.Typer(
     name="traffic",
     help="Show or change a running service's canary and shadow.",
@@ -28,7 +30,7 @@ def traffic(
     admin_token: Annotated[
         str | None, typer.Option(envvar="MLOOP_SERVE_ADMIN_TOKEN", show_default=False)
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Without options, show the traffic; with --canary/--shadow/--clear, change it."""
     import httpx

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from mloop.cli.options import EnvOption, JsonOption
 from mloop.cli.state import state_of
 
 app = typer.Typer(add_completion=False)
@@ -31,10 +32,8 @@ def trigger_command(
         bool, typer.Option("--list", help="List recent trigger events instead.")
     ] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="With --list.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    env: Annotated[
-        str | None, typer.Option("--env", help="Environment of mloop.yaml (overrides global).")
-    ] = None,
+    as_json: JsonOption = False,
+    env: EnvOption = None,
 ) -> None:
     """Record an on-demand trigger: mloop trigger training --reason 'new labels'"""
     from mloop.cli.output import console, format_time, print_json
