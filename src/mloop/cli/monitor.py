@@ -88,6 +88,12 @@ def run_command(
         out.print(
             f"latency p50 {report.latency_ms['p50']:.1f} ms, p99 {report.latency_ms['p99']:.1f} ms"
         )
+    for version, part in sorted(report.shadow.items()):
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(part["metrics"].items())) or "-"
+        out.print(
+            f"shadow version {version} (not served, not in the figures above): {part['rows']} "
+            f"rows; metrics on {part['labelled_rows']} labelled rows: {shown}"
+        )
     for note in report.notes:
         out.print(f"[dim]note: {note}[/]")
     for alert in report.alerts:

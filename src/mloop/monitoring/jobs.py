@@ -95,6 +95,39 @@ def _by_version(frame: Any, labelled: Any, errors: Any) -> dict[str, dict[str, A
     return out
 
 
+def _split_shadow(frame: Any) -> tuple[Any, Any]:
+    """(live rows, shadow rows) of a window. A shadow's rows are copies of requests the
+    champion answered: they never reach a user, so they stay out of live counts, drift, live
+    metrics, alerts and rollback, and are reported apart."""
+    import polars as pl
+
+    if frame.is_empty() or "route" not in frame.columns:
+        return frame, frame.head(0)
+    shadow = pl.col("route") == "shadow"
+    return frame.filter(~shadow | shadow.is_null()), frame.filter(shadow)
+
+
+def _shadow_part(shadow: Any, feedback: Any) -> dict[str, dict[str, Any]]:
+    """Per shadow version: rows, labelled rows, the metrics it would have had, latency."""
+    import polars as pl
+
+    out: dict[str, dict[str, Any]] = {}
+    if shadow.is_empty():
+        return out
+    labelled = join_feedback(shadow, feedback)
+    for version in sorted({str(v) for v in shadow["version"].unique()}):
+        rows = shadow.filter(pl.col("version") == version)
+        lab = labelled.filter(pl.col("version") == version) if not labelled.is_empty() else labelled
+        out[version] = {
+            "rows": rows.height,
+            "requests": rows["request_id"].n_unique(),
+            "labelled_rows": lab.height,
+            "metrics": live_metrics(lab),
+            "latency_ms": latency_percentiles(rows),
+        }
+    return out
+
+
 def _count_errors(report: MonitoringReport, frame: Any, errors: Any) -> None:
     counts = request_errors(frame, errors)
     report.requests = counts["requests"]
@@ -110,9 +143,11 @@ def compute_report(
     *,
     share_threshold: float = 0.5,
 ) -> MonitoringReport:
-    """The report of ``window`` (nothing is written)."""
-    frame = read_predictions(log_dir, window)
+    """The report of ``window`` (nothing is written). Live figures count only the rows users
+    were answered from; a shadow's rows are in ``report.shadow``."""
+    frame, shadow = _split_shadow(read_predictions(log_dir, window))
     errors = read_errors(log_dir, window)
+    feedback = read_feedback(log_dir, window)
     report = MonitoringReport(
         id=new_id(),
         model=window.model,
@@ -121,8 +156,11 @@ def compute_report(
         created_at=utc_now(),
     )
     _count_errors(report, frame, errors)
+    report.shadow = _shadow_part(shadow, feedback)
     if frame.is_empty():
         report.notes.append(f"no predictions of {window.model!r} logged in this window")
+        if report.shadow:
+            report.notes.append("only shadow predictions were logged (reported apart)")
         if report.failed_requests:  # every request failed: the error rate is still judged
             report.notes.append(f"{report.failed_requests} request(s) failed")
             report.by_version = _by_version(frame, frame, errors)
@@ -148,7 +186,7 @@ def compute_report(
     outputs = window_outputs(frame)
     input_ref, output_ref = reference.statistics, reference.prediction_statistics
     if input_ref is None or output_ref is None:
-        earlier = read_predictions(log_dir, window.previous())
+        earlier, _ = _split_shadow(read_predictions(log_dir, window.previous()))
         if not earlier.is_empty():
             if input_ref is None:
                 input_ref = compute_statistics(earlier.select(input_columns(earlier)))
@@ -160,7 +198,7 @@ def compute_report(
         keep = [c for c in inputs if c in input_ref.features]
         report.drift = _drift(input_ref, current_inputs.select(keep), share_threshold)
     report.prediction_drift = _drift(output_ref, outputs, share_threshold)
-    labelled = join_feedback(frame, read_feedback(log_dir, window))
+    labelled = join_feedback(frame, feedback)
     report.labelled_rows = labelled.height
     report.metrics = live_metrics(labelled)
     report.latency_ms = latency_percentiles(frame)

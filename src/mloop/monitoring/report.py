@@ -36,7 +36,9 @@ class MonitoringReport:
     plus ``failed_requests`` from the error log, ``server_failed_requests`` of them 5xx), so
     ``error_rate`` is the share (0-1) of requests that failed; ``latency_ms`` holds p50/p99 per
     answered request in milliseconds; ``by_version`` the same per served version (used by
-    rollback)."""
+    rollback). Every figure above counts only live traffic (champion and canary rows); a
+    shadow's rows, copies of requests it never answered, are in ``shadow`` (per version: rows,
+    requests, labelled rows, the metrics it would have had, latency)."""
 
     id: str
     model: str
@@ -58,6 +60,7 @@ class MonitoringReport:
     metrics: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
     by_version: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shadow: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     run_id: str | None = None
     artifact_id: str | None = None
@@ -138,6 +141,7 @@ class MonitoringReport:
                 "metrics": self.metrics,
                 "latency_ms": self.latency_ms,
                 "by_version": self.by_version,
+                "shadow": self.shadow,
                 "notes": self.notes,
                 "run_id": self.run_id,
                 "artifact_id": self.artifact_id,

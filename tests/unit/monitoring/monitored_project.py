@@ -124,9 +124,12 @@ class Project:
         latency_ms: float = 5.0,
         feedback: float = 0.0,
         request_rows: int = 4,
+        route: str = "champion",
+        request_ids: list[str] | None = None,
     ) -> list[str]:
         """Predict ``rows`` rows with ``version`` and log them as the service does, at ``at``
-        (default now - 5 min); send labels for a ``feedback`` share of the requests."""
+        (default now - 5 min); send labels for a ``feedback`` share of the requests. ``route``
+        and ``request_ids`` log a canary or a shadow (a shadow repeats the champion's ids)."""
         import mloop.models
         from mloop.serving.feedback import FeedbackRecord, feedback_rows
         from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
@@ -147,13 +150,13 @@ class Project:
         fb = ParquetLog(self.log_dir / "feedback", feedback_rows)
         ids, sent = [], 0
         for i, start in enumerate(range(0, rows, request_rows)):
-            rid = f"r{seed}-{i}-{uuid.uuid4().hex[:6]}"
+            rid = request_ids[i] if request_ids else f"r{seed}-{i}-{uuid.uuid4().hex[:6]}"
             part = slice(start, start + request_rows)
             log.put(
                 PredictionRecord(
                     model=self.model,
                     version=str(version),
-                    route="champion",
+                    route=route,
                     request_id=rid,
                     timestamp=when + i * 0.01,
                     latency_ms=latency_ms,

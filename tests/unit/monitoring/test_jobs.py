@@ -93,3 +93,37 @@ def test_statistics_artifact_of_the_producing_run_is_the_reference(project) -> N
     kind = project.store().get_artifact(report.reference_artifact_id).type
     assert kind == "Statistics" and not any("computed" in n for n in report.notes)
     assert set(report.drift.drifted_features) == {"income", "age"}
+
+
+def test_shadow_rows_stay_out_of_live_figures(project) -> None:
+    """A canary answers part of the traffic, a shadow sees copies of the champion's requests:
+    live counts, metrics and per-version figures hold only what users were answered from."""
+    champion = project.register()
+    canary = project.register(alias=False)
+    shadow = project.register("constant", alias=False)
+    at = NOW - timedelta(minutes=20)
+    ids = project.serve(champion, rows=280, at=at, seed=11, feedback=1.0)
+    project.serve(canary, rows=120, at=at, seed=12, feedback=1.0, route="canary")
+    project.serve(shadow, rows=280, at=at, seed=11, route="shadow", request_ids=ids)
+    report = run_monitoring("credit", window="1h", now=NOW)
+    assert report.num_rows == 400 and report.num_requests == 100
+    assert report.labelled_rows == 400 and report.requests == 100
+    assert report.versions == {str(champion): 280, str(canary): 120}
+    assert set(report.by_version) == {str(champion), str(canary)}
+    assert report.metrics["accuracy"] > 0.9  # the constant shadow would drag it down
+    part = report.shadow[str(shadow)]
+    assert part["rows"] == 280 and part["requests"] == 70 and part["labelled_rows"] == 280
+    assert part["metrics"]["accuracy"] < report.metrics["accuracy"]
+    assert report.to_dict()["shadow"][str(shadow)]["rows"] == 280
+    alone = run_monitoring("credit", window="1h", now=NOW, record=False)
+    assert alone.num_rows == 400
+
+
+def test_window_with_only_shadow_rows_has_no_live_rows(project) -> None:
+    champion = project.register()
+    shadow = project.register("constant", alias=False)
+    project.serve(shadow, rows=40, at=NOW - timedelta(minutes=20), route="shadow")
+    report = run_monitoring("credit", window="1h", now=NOW, record=False)
+    assert champion == 1 and report.num_rows == 0 and report.labelled_rows == 0
+    assert report.shadow[str(shadow)]["rows"] == 40
+    assert any("only shadow" in n for n in report.notes)
