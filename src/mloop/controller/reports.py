@@ -23,7 +23,9 @@ class MonitoringReportSource:
         self._store = store
 
     def reports_since(self, model: str, since: datetime | None) -> Sequence[ReportSummary]:
-        records = self._store.monitoring().list_reports(model, since=since, limit=100)
+        # filtered on created_at here: the store's ``since`` is on the window's end, and a
+        # report created now may cover a window that ended earlier
+        records = self._store.monitoring().list_reports(model, limit=100)
         found = [summarize(r) for r in records]
         found = [r for r in found if since is None or r.created_at > since]
         return sorted(found, key=lambda r: r.created_at)

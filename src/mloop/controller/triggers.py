@@ -184,7 +184,13 @@ class NewDataTrigger(Trigger):
 
 
 class _ReportTrigger(Trigger):
-    """Shared part of the drift and degradation rules: each report is looked at once."""
+    """Shared part of the drift and degradation rules: each report is looked at once.
+
+    Reports are judged when newer than what this rule last acted on (the report its last
+    event recorded); a rule that never fired judges reports newer than the pipeline's last
+    run (a run that started after a report already saw its data), and every report when the
+    pipeline never ran. The controller's own start time plays no part, so ``mloop monitor
+    run`` followed by ``mloop controller --once`` (from cron) acts on that report."""
 
     def __init__(self, model: str) -> None:
         if not model:
@@ -192,11 +198,7 @@ class _ReportTrigger(Trigger):
         self.model = model
 
     def check(self, ctx: TriggerContext) -> Firing | None:
-        last = ctx.last_event(self.kind)
-        since = ctx.started_at
-        if last is not None and "report_created_at" in last.payload:
-            since = as_utc(datetime.fromisoformat(last.payload["report_created_at"]))
-        for report in ctx.reports.reports_since(self.model, since):
+        for report in ctx.reports.reports_since(self.model, self._judged_until(ctx)):
             reason = self.breach(report)
             if reason is not None:
                 return Firing(
@@ -212,6 +214,16 @@ class _ReportTrigger(Trigger):
                     },
                 )
         return None
+
+    def _judged_until(self, ctx: TriggerContext) -> datetime | None:
+        """Reports created up to this instant were judged already (None: judge them all)."""
+        last = ctx.last_event(self.kind)
+        if last is not None:
+            if "report_created_at" in last.payload:
+                return as_utc(datetime.fromisoformat(last.payload["report_created_at"]))
+            if last.created_at is not None:
+                return as_utc(last.created_at)
+        return as_utc(ctx.last_run_started) if ctx.last_run_started is not None else None
 
     @abstractmethod
     def breach(self, report: ReportSummary) -> str | None: ...

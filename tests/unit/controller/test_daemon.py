@@ -145,3 +145,32 @@ def test_sigterm_ends_the_loop_after_the_tick_and_releases_the_lease(project_dir
     lease = ctl.state.get_lease(LEASE_NAME)
     assert lease.holder == ctl.holder and lease.expires_at <= utc_now()
     assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is back
+
+
+def test_once_acts_on_a_report_recorded_before_it_started(project_dir: Path, children) -> None:
+    """The cron pattern: a monitoring job records a drifted report, then a fresh controller
+    (``mloop controller --once``) reads it from the metadata store and starts the retrain."""
+    from mloop.metadata.monitoring_records import MonitoringRecord
+
+    settings_dir = project_dir
+    ctl = make(settings_dir, [{"drift": {"model": "lending"}}], launch_command=SLEEPER)
+    earlier = utc_now() - timedelta(minutes=1)
+    ctl.store.monitoring().add_report(
+        MonitoringRecord(
+            id="rep1",
+            model="lending",
+            window_start=earlier - timedelta(hours=1),
+            window_end=earlier,
+            created_at=earlier,
+            num_rows=400,
+            dataset_drifted=True,
+            version="1",
+            share_drifted=0.67,
+        )
+    )
+    fresh = make(settings_dir, [{"drift": {"model": "lending"}}], launch_command=SLEEPER)
+    children.append(fresh)
+    result = fresh.tick()
+    assert [e.payload["report_id"] for e in result.fired] == ["rep1"]
+    assert len(result.started) == 1
+    assert fresh.tick().fired == []

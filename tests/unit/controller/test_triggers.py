@@ -185,3 +185,24 @@ def test_debounce_ignores_skipped_events(state) -> None:
     assert debounced(state, "training", "drift", now, 60)
     assert not debounced(state, "training", "drift", now + timedelta(seconds=61), 60)
     assert not debounced(state, "training", "schedule", now, 60)
+
+
+def test_report_rules_judge_reports_from_before_the_controller_started(
+    state, tmp_path: Path
+) -> None:
+    """`mloop monitor run` then `mloop controller --once`: the report predates the controller."""
+    before_start = ReportSummary("early", "lending", "3", T0 - timedelta(minutes=5), 0.6)
+    reports = ListedReports([before_start])
+    rule = DriftTrigger("lending")
+    trained = T0 - timedelta(hours=2)
+    fired = fire_and_record(rule, ctx(state, tmp_path, T0, reports, last_run_started=trained))
+    assert fired is not None and fired.payload["report_id"] == "early"
+    assert rule.check(ctx(state, tmp_path, T0, reports)) is None  # acted on once
+
+
+def test_report_rules_skip_reports_a_later_run_already_saw(state, tmp_path: Path) -> None:
+    reports = ListedReports([report("old", -30, 0.9, roc_auc=0.5)])
+    retrained = T0 - timedelta(minutes=10)  # a run started after the report
+    for rule in (DriftTrigger("lending"), DegradationTrigger("lending", "roc_auc", 0.8)):
+        assert rule.check(ctx(state, tmp_path, T0, reports, last_run_started=retrained)) is None
+        assert rule.check(ctx(state, tmp_path, T0, reports, last_run_started=None)) is not None
