@@ -77,9 +77,13 @@ def evaluate_model(
     thresholds: Mapping[str, Any] | None = None,
     min_slice_rows: int = 30,
     registry: Any = None,
+    max_references: int = 5,
 ) -> tuple[Evaluation, Blessing, HtmlReport]:
     """Evaluate the candidate; when ``baseline`` (a ``models:/`` URI) resolves, evaluate that
-    model on the same rows and bless against it, else against the floors only."""
+    model on the same rows and bless against it, else against the floors only. When the
+    baseline names an alias, up to ``max_references`` versions the alias pointed at before
+    (not ones rolled back from) are scored on the same rows too, and the candidate must be
+    within tolerance of the best of them, so small losses cannot add up across promotions."""
     spec = ValidationSpec.from_dict(thresholds)
     candidate = score_model(
         package.load(),
@@ -90,7 +94,7 @@ def evaluate_model(
         name=f"candidate {package.digest[:12]}",
         min_slice_rows=min_slice_rows,
     )
-    base_eval = None
+    base_eval, references = None, []
     if baseline:
         registry = registry or project_registry()
         try:
@@ -107,12 +111,49 @@ def evaluate_model(
                 name=f"{baseline} (v{version.version})",
                 min_slice_rows=min_slice_rows,
             )
-    blessing = bless(candidate, spec, base_eval)
+            for earlier in _earlier_versions(registry, baseline, version, max_references):
+                references.append(
+                    score_model(
+                        registry.open_package(earlier).load(),
+                        test,
+                        label,
+                        positive=positive,
+                        name=f"v{earlier.version}",
+                        min_slice_rows=min_slice_rows,
+                    )
+                )
+    blessing = bless(candidate, spec, base_eval, references)
     report = HtmlReport(
         render_html(candidate, base_eval, blessing, title="Evaluation of the candidate model"),
         title="evaluation",
     )
     return candidate, blessing, report
+
+
+def _earlier_versions(registry: Any, baseline: str, current: Any, limit: int) -> list[Any]:
+    """Versions the baseline's alias pointed at before ``current``, newest first, leaving out
+    any that was rolled back from (it misbehaved) and any whose package is gone."""
+    from mloop.registry.uris import parse_model_uri
+
+    parsed = parse_model_uri(baseline)
+    if parsed.alias is None or limit <= 0:
+        return []
+    history = registry.alias_history(parsed.name, parsed.alias)
+    rolled_back = {c.from_version for c in history if c.kind == "rollback"}
+    found: list[Any] = []
+    seen = {current.version} | rolled_back
+    for change in reversed(history):
+        v = change.to_version
+        if change.kind != "set" or v is None or v in seen:
+            continue
+        seen.add(v)
+        try:
+            found.append(registry.get_model_version(parsed.name, v))
+        except ModelNotFoundError:
+            continue
+        if len(found) >= limit:
+            break
+    return found
 
 
 @step(cache=False, outputs=("evaluation", "blessing", "report"))
@@ -125,8 +166,10 @@ def evaluate(
     baseline: str | None = None,
     thresholds: dict[str, Any] | None = None,
     min_slice_rows: int = 30,
+    max_references: int = 5,
 ) -> tuple[Evaluation, Blessing, HtmlReport]:
-    """Evaluate ``model`` on ``test`` against ``baseline`` (e.g. ``models:/NAME@production``)."""
+    """Evaluate ``model`` on ``test`` against ``baseline`` (e.g. ``models:/NAME@production``)
+    and the best of up to ``max_references`` versions promoted before it."""
     import mloop
 
     evaluation, blessing, report = evaluate_model(
@@ -138,6 +181,7 @@ def evaluate(
         baseline=baseline,
         thresholds=thresholds,
         min_slice_rows=min_slice_rows,
+        max_references=max_references,
     )
     mloop.log_metrics({**evaluation.metrics, "blessed": float(blessing.blessed)})
     return evaluation, blessing, report

@@ -7,11 +7,16 @@ Three kinds of threshold, all in a ``ValidationSpec``:
   (absolute, in the metric's unit);
 - ``slice_tolerance``: no slice may be worse than the baseline's same slice by more than this,
   so "better overall but much worse in one region" is not blessed.
+
+The overall tolerance is also judged against the best of the earlier promoted versions
+(``references``, scored on the same rows): otherwise each candidate may lose ``tolerance`` to
+the one before it, and a chain of small losses (0.82687 -> 0.82682 -> 0.82663) ratchets down
+without bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,9 +108,16 @@ class Blessing:
 
 
 def bless(
-    candidate: Evaluation, spec: ValidationSpec, baseline: Evaluation | None = None
+    candidate: Evaluation,
+    spec: ValidationSpec,
+    baseline: Evaluation | None = None,
+    references: Sequence[Evaluation] = (),
 ) -> Blessing:
-    """Apply every threshold of ``spec``; without a baseline only the floors apply."""
+    """Apply every threshold of ``spec``; without a baseline only the floors apply.
+
+    ``references``: evaluations (on the same rows) of versions promoted before the baseline;
+    for each ``tolerance`` metric the candidate must also be within tolerance of the best of
+    them when that best beats the baseline (check kind ``best``)."""
     checks: list[Check] = []
     for metric, limit in sorted(spec.floors.items()):
         value = candidate.metrics.get(metric)
@@ -140,6 +152,7 @@ def bless(
                     f"{d.baseline:.4f} by {-d.gain:.4f} (tolerance {tol})",
                 )
             )
+        checks.extend(_best_checks(candidate, spec, baseline, references))
         for d in comparison.slices:
             tol = spec.slice_tolerance.get(d.metric)
             if tol is None or d.slice is None:
@@ -164,6 +177,47 @@ def bless(
         comparison,
         {k: v for k, v in candidate.metrics.items() if v == v},  # NaN left out
     )
+
+
+def _best_checks(
+    candidate: Evaluation,
+    spec: ValidationSpec,
+    baseline: Evaluation,
+    references: Sequence[Evaluation],
+) -> list[Check]:
+    """Tolerance against the best earlier version, for each metric where it beats the
+    baseline (where the baseline is the best, the baseline check already says it all)."""
+    checks = []
+    for metric, tol in sorted(spec.tolerance.items()):
+        value = candidate.metrics.get(metric)
+        higher = HIGHER_IS_BETTER.get(metric, True)
+        scored = [
+            (r.metrics[metric], r)
+            for r in references
+            if r.metrics.get(metric) is not None and r.metrics[metric] == r.metrics[metric]
+        ]
+        if value is None or not scored:
+            continue
+        best_value, best = (max if higher else min)(scored, key=lambda vr: vr[0])
+        base_value = baseline.metrics.get(metric)
+        if base_value is not None and (
+            best_value <= base_value if higher else best_value >= base_value
+        ):
+            continue
+        gain = value - best_value if higher else best_value - value
+        checks.append(
+            Check(
+                "best",
+                metric,
+                value,
+                tol,
+                gain >= -tol,
+                f"{metric} = {value:.5f} is worse than the best earlier version's "
+                f"{best_value:.5f} ({best.model}) by {-gain:.5f} (tolerance {tol}): small "
+                "losses may not add up across promotions",
+            )
+        )
+    return checks
 
 
 def _fmt(value: float | None) -> str:
