@@ -35,7 +35,15 @@ class EnvironmentConfig(_Strict):
     artifacts: str | None = None
     runner: dict[str, Any] = Field(default_factory=lambda: {"type": "local"})
     online_store: dict[str, Any] | None = None
-    approval: str | None = None
+
+
+# Keys a reader may expect from the design that mloop does not act on yet: refused with what
+# to do instead, never accepted and ignored (an ignored ``approval: manual`` is a production
+# deploy nobody approved).
+_NOT_YET = {
+    "approval": "promotion approvals are not implemented yet (level 2 CI/CD); remove the key "
+    "and gate promotions with `mloop models alias` by hand",
+}
 
 
 class PipelineConfig(_Strict):
@@ -146,6 +154,8 @@ def read_project_file(path: Path) -> ProjectFile:
 
 
 def _explain(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden" and err["loc"] and err["loc"][-1] in _NOT_YET:
+        return f"'{err['loc'][-1]}' is not supported: {_NOT_YET[str(err['loc'][-1])]}"
     if err["type"] == "extra_forbidden":
         return "unknown setting; see docs/configuration.md for the settings there are"
     if err["type"] == "missing":

@@ -275,3 +275,22 @@ def test_the_demo_project_file_is_valid(project_dir: Path) -> None:
     assert settings.project == "lending_club"
     assert settings.metadata_url == f"sqlite:///{demo / '.mloop' / 'mloop.db'}"
     assert "training" in settings.pipelines
+
+
+def test_a_key_not_acted_on_yet_is_refused_not_ignored(project_dir: Path) -> None:
+    """`approval: manual` must not be accepted while nothing enforces it (issue 17.7)."""
+    path = write_project(
+        project_dir,
+        """
+        environments:
+          prod:
+            metadata: sqlite:///p.db
+            approval: manual
+        """,
+    )
+    with pytest.raises(ProjectFileError) as caught:
+        load_settings()
+    error = caught.value
+    assert (error.line, error.key) == (5, "environments.prod.approval")
+    assert "not implemented yet" in str(error) and "remove the key" in str(error)
+    assert str(path) in str(error)
