@@ -291,6 +291,6 @@ def test_a_key_not_acted_on_yet_is_refused_not_ignored(project_dir: Path) -> Non
     with pytest.raises(ProjectFileError) as caught:
         load_settings()
     error = caught.value
-    assert (error.line, error.key) == (5, "environments.prod.approval")
+    assert (error.line, error.key) == (4, "environments.prod.approval")
     assert "not implemented yet" in str(error) and "remove the key" in str(error)
     assert str(path) in str(error)
