@@ -86,8 +86,11 @@ class Step(Generic[F]):
 
     def __call__(self, *args: Any, after: Sequence[Any] = (), **kwargs: Any) -> Any:
         graph = _tracing.get()
-        if graph is None:
-            return self.func(*args, **kwargs)
+        if graph is None:  # a plain call: the function itself (unit tests, notebooks)
+            from mloop.tracking.fluent import plain_step_call
+
+            with plain_step_call(self.name):
+                return self.func(*args, **kwargs)
         return self._trace(graph, args, kwargs, after)
 
     def _trace(

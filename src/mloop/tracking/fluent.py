@@ -15,6 +15,7 @@ NULL) and never passes a metric filter. Non-numbers raise ``ValidationError`` na
 
 from __future__ import annotations
 
+import logging
 import numbers
 import shutil
 from collections.abc import Iterator, Mapping
@@ -79,7 +80,12 @@ class _Binding:
         return self.artifacts_arg
 
 
+log = logging.getLogger("mloop.tracking")
 _current: ContextVar[_Binding | None] = ContextVar("mloop_active_run", default=None)
+# Set while a step runs as a plain function call with no active run (a unit test, a notebook):
+# the step's own log_params / log_metrics / set_tags have nowhere to go and are dropped (logged
+# at INFO) instead of failing the call. Outside such a call they still raise.
+_plain_step: ContextVar[str | None] = ContextVar("mloop_plain_step", default=None)
 
 
 class ActiveRun:
@@ -190,18 +196,41 @@ def run_context(
             _current.reset(token)
 
 
+@contextmanager
+def plain_step_call(step_name: str) -> Iterator[None]:
+    """Mark a step's plain call (no pipeline, no active run): tracking calls are dropped."""
+    token = _plain_step.set(step_name)
+    try:
+        yield
+    finally:
+        _plain_step.reset(token)
+
+
+def _dropped(what: str) -> bool:
+    """True when ``what`` runs inside a plain step call with no run: say so, drop it."""
+    step_name = _plain_step.get()
+    if step_name is None or _current.get() is not None:
+        return False
+    log.info("%s in step %r called outside a run: not recorded", what, step_name)
+    return True
+
+
 def log_params(params: Mapping[str, Any]) -> None:
     """Record params (stored as strings). Logging a key again with another value raises
     ``ValidationError``: params describe a run and do not change."""
-    binding = _require_active("log_params")
     _check_keys("param", params)
+    if _dropped("log_params"):
+        return
+    binding = _require_active("log_params")
     binding.store().log_params(binding.run_id, params)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int = 0) -> None:
     """Record metric values at ``step`` (buffered; see the module docstring)."""
-    binding = _require_active("log_metrics")
     _check_keys("metric", metrics)
+    if _dropped("log_metrics"):
+        return
+    binding = _require_active("log_metrics")
     if type(step) is not int and (isinstance(step, bool) or not isinstance(step, numbers.Integral)):
         raise ValidationError(f"log_metrics: step must be an integer, got {step!r}")
     now, step, execution_id = utc_now(), int(step), binding.execution_id
@@ -220,8 +249,10 @@ def log_metrics(metrics: Mapping[str, float], step: int = 0) -> None:
 
 def set_tags(tags: Mapping[str, Any]) -> None:
     """Set tags on the active run (values stored as strings; a key set again is overwritten)."""
-    binding = _require_active("set_tags")
     _check_keys("tag", tags)
+    if _dropped("set_tags"):
+        return
+    binding = _require_active("set_tags")
     binding.store().set_tags(binding.run_id, {k: str(v) for k, v in tags.items()})
 
 
