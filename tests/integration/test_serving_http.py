@@ -243,6 +243,12 @@ def test_traffic_is_changed_from_the_cli(tmp_path: Path) -> None:
             app, ["traffic", "--url", url, "--clear"], env={"MLOOP_SERVE_ADMIN_TOKEN": "wrong"}
         )
         assert refused.exit_code == 2 and "403" in refused.output
+        kept = runner.invoke(app, ["traffic", "--url", url, "--shadow", str(credit)], env=env)
+        assert kept.exit_code == 0 and "(100%)" in kept.output  # the canary stays (17.4)
+        assert "shadow    " + str(credit) in kept.output
+        off = runner.invoke(app, ["traffic", "--url", url, "--canary", "off", "--json"], env=env)
+        assert off.exit_code == 0 and '"canary": null' in off.output, off.output
+        assert str(credit) in off.output  # the shadow stays
         cleared = runner.invoke(app, ["traffic", "--url", url, "--clear", "--json"], env=env)
         assert cleared.exit_code == 0 and '"canary": null' in cleared.output
         assert httpx.post(f"{url}/invocations", json=body).json() == {"predictions": [1]}

@@ -19,20 +19,27 @@ app = typer.Typer(
 )
 
 
+_OFF = ("off", "none")
+
+
 @app.command()
 def traffic(
     url: Annotated[str, typer.Option(help="The service's base URL.")] = "http://127.0.0.1:8080",
     canary: Annotated[
-        str | None, typer.Option(help="Send PERCENT of requests to URI: URI:PERCENT.")
+        str | None,
+        typer.Option(help="Send PERCENT of requests to URI: URI:PERCENT; 'off' removes it."),
     ] = None,
-    shadow: Annotated[str | None, typer.Option(help="Mirror every request to URI.")] = None,
+    shadow: Annotated[
+        str | None, typer.Option(help="Mirror every request to URI; 'off' removes it.")
+    ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove canary and shadow.")] = False,
     admin_token: Annotated[
         str | None, typer.Option(envvar="MLOOP_SERVE_ADMIN_TOKEN", show_default=False)
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Without options, show the traffic; with --canary/--shadow/--clear, change it."""
+    """Without options, show the traffic; with --canary/--shadow/--clear, change it. A change
+    is partial: --shadow leaves a canary set earlier in place, and the other way round."""
     import httpx
     import orjson
 
@@ -44,12 +51,16 @@ def traffic(
     change = clear or canary is not None or shadow is not None
     try:
         if change:
-            body: dict[str, object] = {"canary": None, "shadow": None}
-            if canary:
+            body: dict[str, object] = {"canary": None, "shadow": None} if clear else {}
+            if canary and canary.lower() not in _OFF:
                 uri, pct = parse_canary(canary)
                 body["canary"] = {"uri": uri, "percent": pct}
-            if shadow:
+            elif canary is not None:
+                body["canary"] = None
+            if shadow and shadow.lower() not in _OFF:
                 body["shadow"] = {"uri": shadow}
+            elif shadow is not None:
+                body["shadow"] = None
             resp = httpx.put(
                 f"{url}/admin/traffic", content=orjson.dumps(body), headers=headers, timeout=120
             )

@@ -161,7 +161,7 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         if request.method == "GET":
             return _json(service.router.state.describe())
         doc = _json_body(await read_body(request, service.config.max_body_bytes))
-        return _json(await service.set_traffic(_traffic_from(doc)))
+        return _json(await service.set_traffic(_traffic_from(doc, service.current_traffic())))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -221,13 +221,18 @@ def _json_body(body: bytes) -> dict[str, Any]:
     return doc
 
 
-def _traffic_from(doc: dict[str, Any]) -> TrafficSplit:
-    """``{"canary": {"uri": ..., "percent": 10} | null, "shadow": {"uri": ...} | null}``."""
+def _traffic_from(doc: dict[str, Any], current: TrafficSplit) -> TrafficSplit:
+    """A partial update of the ``current`` split: ``{"canary": {"uri": ..., "percent": 10} |
+    null, "shadow": {"uri": ...} | null}``; a key left out keeps what it had, null removes."""
     unknown = [k for k in doc if k not in ("canary", "shadow")]
     if unknown:
         raise InputSchemaError(unknown[0], "is not a traffic field; use 'canary' and 'shadow'")
     canary, shadow = doc.get("canary"), doc.get("shadow")
-    canary_uri, percent, shadow_uri = None, 0.0, None
+    canary_uri, percent, shadow_uri = current.canary_uri, current.canary_percent, current.shadow_uri
+    if "canary" in doc and canary is None:
+        canary_uri, percent = None, 0.0
+    if "shadow" in doc and shadow is None:
+        shadow_uri = None
     if canary is not None:
         if not isinstance(canary, dict) or not isinstance(canary.get("uri"), str):
             raise InputSchemaError("canary", "must be {'uri': ..., 'percent': 0-100} or null")

@@ -406,29 +406,45 @@ class PredictionService:
         """Load ``uri`` (default: the champion's own URI, re-resolved) and swap it in."""
         return await self.router.champion.reload(uri)
 
+    def current_traffic(self) -> TrafficSplit:
+        """The split in force now (what a partial admin change starts from)."""
+        state = self.router.state
+        return TrafficSplit(
+            state.canary.uri if state.canary is not None else None,
+            state.canary_percent if state.canary is not None else 0.0,
+            state.shadow.uri if state.shadow is not None else None,
+        )
+
     async def set_traffic(self, traffic: TrafficSplit) -> dict[str, object]:
-        """Load the new challengers, then switch traffic to them in one step."""
+        """Load the new challengers, then switch traffic to them in one step. A challenger
+        whose URI is unchanged keeps its loaded model (a canary's share can change alone)."""
         if not 0.0 <= traffic.canary_percent <= 100.0:
             raise InputSchemaError("canary.percent", "must be within 0-100")
-        canary = shadow = None
-        if traffic.canary_uri:
-            canary = self._holder(traffic.canary_uri, "canary", follow=False)
-            canary.on_swap = self._on_swap("canary")
-            await canary.reload()
-        if traffic.shadow_uri:
-            shadow = self._holder(traffic.shadow_uri, "shadow", follow=False)
-            shadow.on_swap = self._on_swap("shadow")
-            await shadow.reload()
+        state = self.router.state
+        canary = await self._challenger(state.canary, traffic.canary_uri, "canary")
+        shadow = await self._challenger(state.shadow, traffic.shadow_uri, "shadow")
         old = self.router.replace(
             canary=canary, canary_percent=traffic.canary_percent, shadow=shadow
         )
         for holder, role in ((old.canary, "canary"), (old.shadow, "shadow")):
-            if holder is not None:
+            if holder is not None and holder is not canary and holder is not shadow:
                 if holder.ready:
                     m = holder.slot.model
                     self.metrics.set_model(m.name, m.version_label, m.digest, role, False)
                 await holder.close()
         return self.router.state.describe()
+
+    async def _challenger(
+        self, current: ModelHolder | None, uri: str | None, role: str
+    ) -> ModelHolder | None:
+        if not uri:
+            return None
+        if current is not None and current.uri == uri:
+            return current
+        holder = self._holder(uri, role, follow=False)
+        holder.on_swap = self._on_swap(role)
+        await holder.reload()
+        return holder
 
 
 def _name_of_uri(uri: str) -> str:

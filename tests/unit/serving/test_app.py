@@ -256,6 +256,37 @@ def test_reload_swaps_the_model_and_traffic_routes_canary_and_shadow(
     assert set(routes["champion"]) == {"credit", "ones"}
 
 
+def test_traffic_changes_are_partial_updates(packages, kit, tmp_path) -> None:
+    """Setting a shadow keeps the canary set earlier (issue 17.4); null removes one role;
+    a canary whose URI is unchanged keeps its loaded model when only its share changes."""
+    auth = {"authorization": "Bearer adm"}
+    canary = {"uri": str(packages["zeros"]), "percent": 30}
+
+    async def main():
+        app = create_app(config(packages, admin_token="adm", log_dir=tmp_path))
+        service = app.state.service
+        async with kit.serving(app) as c:
+            states = [(await c.put("/admin/traffic", json={"canary": canary}, headers=auth))]
+            held = service.router.state.canary
+            shadow = {"shadow": {"uri": str(packages["credit"])}}
+            states.append(await c.put("/admin/traffic", json=shadow, headers=auth))
+            share = {"canary": {**canary, "percent": 60}}
+            states.append(await c.put("/admin/traffic", json=share, headers=auth))
+            same_holder = service.router.state.canary is held
+            states.append(await c.put("/admin/traffic", json={"canary": None}, headers=auth))
+            states.append(await c.put("/admin/traffic", json={}, headers=auth))
+            states.append(await c.get("/admin/traffic", headers=auth))
+            return [r.json() for r in states], same_holder
+
+    (first, with_shadow, reshare, no_canary, unchanged, shown), same_holder = kit.run(main())
+    assert first["canary"]["percent"] == 30 and first["shadow"] is None
+    assert with_shadow["canary"]["percent"] == 30 and with_shadow["canary"]["uri"] == canary["uri"]
+    assert with_shadow["shadow"]["uri"] == str(packages["credit"])
+    assert reshare["canary"]["percent"] == 60 and reshare["shadow"] is not None and same_holder
+    assert no_canary["canary"] is None and no_canary["shadow"]["uri"] == str(packages["credit"])
+    assert unchanged == no_canary == shown
+
+
 def test_prediction_log_and_feedback_are_written_on_shutdown(packages, kit, tmp_path) -> None:
     async def main():
         app = create_app(config(packages, log_dir=tmp_path, log_flush_interval_s=60))
