@@ -11,7 +11,8 @@ The tree::
     │   ├── RunNotFoundError
     │   ├── ExecutionNotFoundError
     │   ├── ArtifactNotFoundError
-    │   └── PipelineNotFoundError
+    │   ├── PipelineNotFoundError
+    │   └── UnknownRequestError     feedback for request ids the service never answered
     ├── ValidationError (ValueError) input or data that breaks a rule
     │   ├── PipelineDefinitionError a pipeline graph that cannot run (cycle, bad wiring)
     │   ├── FeatureDefinitionError  a malformed Entity / FeatureView / FeatureService
@@ -63,6 +64,7 @@ __all__ = [
     "TimestampTypeError",
     "TrainingCheckError",
     "UnauthorizedError",
+    "UnknownRequestError",
     "UnsafePathError",
     "ValidationError",
 ]
@@ -252,6 +254,21 @@ class ModelNotFoundError(NotFoundError):
             "models and 'mloop models show NAME' their versions and aliases"
         )
         self.reference = reference
+
+
+class UnknownRequestError(NotFoundError):
+    """``/feedback`` named request ids that the prediction service never answered."""
+
+    def __init__(self, request_ids: list[str]):
+        shown = ", ".join(repr(r) for r in request_ids[:10])
+        more = f" and {len(request_ids) - 10} more" if len(request_ids) > 10 else ""
+        super().__init__(
+            f"no prediction was answered with request id(s) {shown}{more}; nothing of this "
+            "feedback was recorded. Send the id the service answered with (the 'id' of an "
+            "Open Inference Protocol answer or the x-request-id header); a prediction answered "
+            "by another worker in the last few seconds may not be in the log yet: retry then"
+        )
+        self.request_ids = list(request_ids)
 
 
 class TrainingCheckError(ValidationError):

@@ -23,6 +23,7 @@ from mloop.errors import (
     MloopError,
     NotFoundError,
     PayloadTooLargeError,
+    UnknownRequestError,
     ValidationError,
 )
 from mloop.serving.batching import BatchResult, MicroBatcher
@@ -39,10 +40,11 @@ from mloop.serving.prediction_log import (
     prediction_blocks,
     prediction_rows,
 )
-from mloop.serving.request_ids import RequestIds
+from mloop.serving.request_ids import RequestIds, load_key
 from mloop.serving.returning_clients import ReturningClients
 from mloop.serving.routing import Router
 from mloop.serving.security import TokenGate
+from mloop.serving.served_ids import ServedIds
 from mloop.serving.settings import ServingConfig, TrafficSplit
 from mloop.serving.signature_check import Columns, check_columns
 
@@ -79,7 +81,13 @@ class PredictionService:
         self.router = Router(self._holder(config.model_uri, "champion", follow=True))
         self.router.champion.on_swap = self._on_swap("champion")
         self._background: set[asyncio.Task[Any]] = set()
-        self.ids = RequestIds()  # for requests that bring no id of their own
+        # for requests that bring no id of their own; signed with a key every worker shares
+        key = load_key(config.log_dir)
+        self.ids = RequestIds(key)
+        self.failed_ids = RequestIds(key, purpose=b"failed")  # never pass for answered ones
+        self.served = ServedIds(
+            self.ids, config.log_dir / "predictions" if config.log_dir is not None else None
+        )
         self.arriving = 0  # requests received but not yet handed to a batcher
         # clients just answered, likely back at once: batches wait for them (at most max_wait)
         self.returning = ReturningClients(RETURN_WINDOW_WAITS * config.max_wait_ms / 1000.0)
@@ -229,7 +237,11 @@ class PredictionService:
                 raise
             except (ValueError, TypeError, KeyError) as exc:
                 raise ValidationError(f"the model refused this input: {exc}") from exc
-            request_id = parsed[1] or request.headers.get("x-request-id") or self.ids.next()
+            request_id = parsed[1] or request.headers.get("x-request-id")
+            if request_id:
+                self.served.remember(request_id)
+            else:
+                request_id = self.ids.next()
             payload = encode(slot, request_id, result, parsed)
         except Exception as exc:  # mloop errors map to 4xx/5xx; anything else (a bug) is a 500
             return self._failed(exc, protocol, slot, route, started, request)
@@ -312,7 +324,7 @@ class PredictionService:
         else:
             name, version = _name_of_uri(holder.uri), ""
         request_id = (request.headers.get("x-request-id") if request is not None else None) or (
-            self.ids.next()
+            self.failed_ids.next()
         )
         self.errors.put(
             RequestErrorRecord(
@@ -397,6 +409,9 @@ class PredictionService:
         body = await read_body(request, self.config.max_body_bytes)
         name = self.router.champion.slot.model.name
         records = parse_feedback(body, name)
+        unknown = await asyncio.to_thread(self.served.unknown, [r.request_id for r in records])
+        if unknown:
+            raise UnknownRequestError(unknown)
         if self.feedback is not None:
             for record in records:
                 self.feedback.put(record)
