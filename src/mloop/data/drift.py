@@ -146,8 +146,8 @@ class DriftReport:
 
 
 def detect_drift(
-    reference_stats: Statistics,
-    current_stats: Statistics,
+    reference_stats: Statistics | Any,
+    current_stats: Statistics | Any,
     schema: Schema | None = None,
     *,
     alpha: float = DEFAULT_ALPHA,
@@ -158,12 +158,12 @@ def detect_drift(
 
     ``schema`` may override a feature's method and threshold (``FeatureSchema.drift``).
     ``alpha`` is the family-wise false-alarm rate spread over the features compared.
+    Either side may also be a frame or a Parquet/CSV path (profiled once here).
     """
-    for what, value in (("reference_stats", reference_stats), ("current_stats", current_stats)):
-        if not isinstance(value, Statistics):
-            raise ValidationError(
-                f"detect_drift: {what} must be Statistics, got {type(value).__name__}"
-            )
+    from mloop.data.statistics import as_statistics
+
+    reference_stats = as_statistics(reference_stats, "detect_drift: reference_stats")
+    current_stats = as_statistics(current_stats, "detect_drift: current_stats")
     if not 0 < alpha < 1:
         raise ValidationError(f"alpha must be within (0, 1), got {alpha}")
     names = [

@@ -238,7 +238,7 @@ _HEADER = """\
 
 
 def infer_schema(
-    stats: Statistics,
+    stats: Statistics | Any,
     *,
     label: str | None = None,
     max_vocabulary: int = MAX_VOCABULARY,
@@ -250,10 +250,11 @@ def infer_schema(
     numeric domains are the observed range widened by its own width per side (a non-negative
     column stays non-negative); string columns with at most ``max_vocabulary`` distinct values
     (fewer than half their rows) get that vocabulary. ``label`` marks a column absent from
-    SERVING data.
+    SERVING data. ``stats`` may also be a frame or a Parquet/CSV path (profiled first).
     """
-    if not isinstance(stats, Statistics):
-        raise ValidationError(f"infer_schema takes Statistics, got {type(stats).__name__}")
+    from mloop.data.statistics import as_statistics
+
+    stats = as_statistics(stats, "infer_schema's input")
     features: dict[str, FeatureSchema] = {}
     for name, f in stats.features.items():
         presence = f.presence

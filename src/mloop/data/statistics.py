@@ -308,3 +308,17 @@ def _categorical_summary(row: dict[str, Any], name: str, max_values: int) -> Cat
         summary.other_count = present - sum(frequencies.values())
         summary.exact = False
     return summary
+
+
+def as_statistics(data: Any, what: str = "data") -> Statistics:
+    """``data`` itself when it is :class:`Statistics`, else its statistics (a pandas or Polars
+    frame, a LazyFrame, an Arrow table, or a Parquet/CSV path), computed once here; so
+    ``infer_schema``, ``validate`` and ``detect_drift`` take frames as well as statistics."""
+    if isinstance(data, Statistics):
+        return data
+    if data is None or isinstance(data, (int, float, bool, dict, list, tuple)):
+        raise ValidationError(
+            f"{what} must be Statistics, a DataFrame (pandas, Polars, Arrow) or a Parquet/CSV "
+            f"path, got {type(data).__name__}"
+        )
+    return compute_statistics(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mloop.data.schema import FeatureSchema, Schema
@@ -102,16 +103,23 @@ class Anomalies:
 
 
 def validate(
-    stats: Statistics,
-    schema: Schema,
+    stats: Statistics | Any,
+    schema: Schema | str | Path,
     environment: str | None = None,
     *,
-    reference: Statistics | None = None,
+    reference: Statistics | Any | None = None,
 ) -> Anomalies:
     """Anomalies of ``stats`` against ``schema`` in ``environment`` (``None``: every feature
-    expected); with ``reference``, drifted features are reported too."""
-    if not isinstance(stats, Statistics):
-        raise ValidationError(f"validate takes Statistics, got {type(stats).__name__}")
+    expected); with ``reference``, drifted features are reported too. ``stats`` and
+    ``reference`` may be frames or Parquet/CSV paths (profiled once here), ``schema`` a
+    schema YAML file."""
+    from mloop.data.statistics import as_statistics
+
+    stats = as_statistics(stats, "validate's data")
+    if reference is not None:
+        reference = as_statistics(reference, "validate's reference")
+    if isinstance(schema, (str, Path)):
+        schema = Schema.from_yaml(Path(schema))
     if not isinstance(schema, Schema):
         raise ValidationError(f"validate needs a Schema, got {type(schema).__name__}")
     expected = schema.expected_in(environment)
