@@ -15,10 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from mloop.metadata.model_registry import AliasChange, ModelVersion, RegisteredModel
-from mloop.registry.registry import ModelRegistry, default_actor, default_registry
+from mloop.registry.registry import NO_REASON, ModelRegistry, default_actor, default_registry
 from mloop.registry.uris import ModelUri, parse_model_uri
 
 __all__ = [
+    "NO_REASON",
     "AliasChange",
     "ModelRegistry",
     "ModelUri",
@@ -46,8 +47,10 @@ def register_model(name: str, package_or_path: Any, run: Any = None, **kwargs: A
 
 
 def set_alias(
-    name: str, alias: str, version: int, *, reason: str, actor: str | None = None
+    name: str, alias: str, version: int, *, reason: str | None = None, actor: str | None = None
 ) -> AliasChange:
+    """Point ``name@alias`` at ``version``; ``reason`` joins the alias history (recorded as
+    ``NO_REASON`` when not given)."""
     return default_registry().set_alias(name, alias, version, reason=reason, actor=actor)
 
 

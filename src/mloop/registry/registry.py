@@ -31,6 +31,9 @@ from mloop.registry.uris import parse_model_uri
 __all__ = ["ModelRegistry", "default_actor", "default_registry"]
 
 
+NO_REASON = "(no reason given)"
+
+
 def default_actor() -> str:
     """``user@host``: who moved an alias when the caller does not say."""
     try:
@@ -139,15 +142,21 @@ class ModelRegistry:
         alias: str,
         version: int,
         *,
-        reason: str,
+        reason: str | None = None,
         actor: str | None = None,
     ) -> AliasChange:
-        """Point ``alias`` at ``version``; the move, its actor and reason join the history."""
+        """Point ``alias`` at ``version``; the move, its actor and reason join the history.
+        Without a ``reason`` the history says so (``NO_REASON``), so a later reader knows none
+        was given rather than guessing one was lost; a blank one is refused (a mistake)."""
+        reason = NO_REASON if reason is None else reason
         return self._rows.set_alias(
             name, alias, int(version), actor=actor or default_actor(), reason=reason
         )
 
-    def delete_alias(self, name: str, alias: str, *, reason: str, actor: str | None = None) -> None:
+    def delete_alias(
+        self, name: str, alias: str, *, reason: str | None = None, actor: str | None = None
+    ) -> None:
+        reason = NO_REASON if reason is None else reason
         self._rows.set_alias(name, alias, None, actor=actor or default_actor(), reason=reason)
 
     def get_alias(self, name: str, alias: str) -> ModelVersion | None:

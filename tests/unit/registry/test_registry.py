@@ -134,3 +134,22 @@ def test_open_package_verifies_the_registry_digest(registry, make_package):
 def test_names_are_checked(registry, make_package):
     with pytest.raises(ValidationError, match="not valid"):
         registry.register_model("a/b", make_package())
+
+
+def test_set_alias_without_a_reason_records_that_none_was_given(project_dir, tmp_path) -> None:
+    """reason is optional (issue 16.5); the history says plainly that none was given."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    import mloop.models
+    from mloop import registry
+
+    x = np.arange(20, dtype=float).reshape(-1, 1)
+    model = LogisticRegression().fit(x, (x[:, 0] > 9).astype(int))
+    mloop.models.save_model(model, tmp_path / "pkg")
+    version = registry.register_model("noreason", tmp_path / "pkg")
+    change = registry.set_alias("noreason", "production", version.version)
+    assert change.reason == registry.NO_REASON == "(no reason given)"
+    registry.set_alias("noreason", "staging", version.version, reason="checked by hand")
+    history = registry.alias_history("noreason")
+    assert [c.reason for c in history] == [registry.NO_REASON, "checked by hand"]
