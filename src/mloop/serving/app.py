@@ -53,6 +53,7 @@ def _oip_encode(slot: Slot, request_id: str, result: BatchResult, parsed: Parsed
         predictions=result.predictions,
         probabilities=result.probabilities,
         outputs=outputs,
+        classes=model.classes,
     )
 
 
@@ -111,7 +112,13 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         model = slot.model
         service._check_name(model, request.path_params["name"], request.path_params.get("version"))
         doc = oip_v2.model_metadata(
-            model.name, model.version, model.flavor, model.spec, model.has_proba, model.output_dtype
+            model.name,
+            model.version,
+            model.flavor,
+            model.spec,
+            model.has_proba,
+            model.output_dtype,
+            model.classes,
         )
         return _json(doc)
 

@@ -38,6 +38,11 @@ class ServedModel:
     output_dtype: str = ""
 
     @property
+    def classes(self) -> list[Any] | None:
+        """The class labels, in the order of the probability columns (None: no classes)."""
+        return self.loaded.classes if self.has_proba else None
+
+    @property
     def version_label(self) -> str:
         """The version for logs and metrics: the registry's, else the digest's first 12."""
         return self.version if self.version is not None else self.digest[:12]
@@ -49,7 +54,8 @@ class ServedModel:
         frame = pd.DataFrame(columns, copy=False)
         loaded = self.loaded
         options = loaded.manifest.flavor_options
-        predictions = np.asarray(loaded.flavor.predict(loaded.native, frame, options))
+        native = loaded.flavor.predict(loaded.native, frame, options)
+        predictions = np.asarray(loaded.to_labels(native))
         proba = None
         if want_proba and self.has_proba:
             proba = np.asarray(loaded.flavor.predict_proba(loaded.native, frame, options))
