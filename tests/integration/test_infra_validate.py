@@ -81,7 +81,7 @@ def test_a_server_that_cannot_start_is_not_blessed(package, frame, monkeypatch):
         package, frame, server="minimal", single_requests=1, startup_timeout_s=30
     )
     assert not result.blessed and result.requests == 0
-    assert "did not report ready" in result.reasons[0]
+    assert "exited (exit code 1) before it was ready" in result.reasons[0]
     assert "No module named" in result.reasons[0]  # the server's own error is quoted
 
 

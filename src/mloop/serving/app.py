@@ -88,17 +88,23 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         return await service.predict(request, "mlflow", _mlflow_parse, _mlflow_encode)
 
     async def live(request: Request) -> Response:
-        return _json({"live": True})
+        # live while the model is loaded or loading; a model that failed to load at start
+        # never will, and the process is on its way out
+        if service.live:
+            return _json({"live": True})
+        message = str(service.fatal)
+        return _json({"live": False, "error_code": "not_live", "message": message}, 503)
 
     async def ready(request: Request) -> Response:
         holder = service.router.champion
         if holder.ready:
             return _json({"ready": True})
-        why = f": {holder.last_error}" if holder.last_error else ""
-        return _json(
-            {"ready": False, "error_code": "not_ready", "message": f"model not loaded yet{why}"},
-            503,
-        )
+        if service.fatal is not None:
+            message = str(service.fatal)
+        else:
+            why = f": {holder.last_error}" if holder.last_error else ""
+            message = f"model not loaded yet{why}"
+        return _json({"ready": False, "error_code": "not_ready", "message": message}, 503)
 
     async def server_metadata(request: Request) -> Response:
         from mloop import __version__

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from mloop.errors import ValidationError
+from mloop.errors import MloopError, ModelLoadError, ValidationError
 from mloop.serving.signature_check import Columns, InputSpec, spec_from_signature
 
-__all__ = ["ServedModel", "load_served_model", "resolve_alias_version"]
+__all__ = ["ServedModel", "load_failure", "load_served_model", "resolve_alias_version"]
 
 MODELS_SCHEME = "models:/"
 
@@ -120,3 +120,20 @@ def resolve_alias_version(uri: str) -> str | None:
     from mloop.serving.registry_access import alias_version
 
     return str(alias_version(parsed.name, parsed.alias))
+
+
+def load_failure(uri: str, exc: BaseException) -> ModelLoadError:
+    """The one-line error for a model that could not be found or loaded: mloop's own errors
+    already say what to do; anything else (unpickling a class that is not importable, a
+    library that fails) gets the advice to load it where it was saved."""
+    if isinstance(exc, ModelLoadError):
+        return exc
+    if isinstance(exc, MloopError):
+        reason = str(exc)
+    else:
+        reason = (
+            f"{type(exc).__name__}: {exc}; the package needs the code and libraries it was "
+            "saved with: install them here, or retrain and register it again"
+        )
+    text = " ".join(reason.split())  # one line, whatever the cause's message looked like
+    return ModelLoadError(f"cannot serve {uri}: {text}", uri=uri)
