@@ -150,6 +150,7 @@ def test_both_protocols_accept_nulls_the_signature_allows_and_answer_class_label
     assert set(labels) <= set(CLASSES)
     with served(package) as url, httpx.Client(base_url=url, timeout=30) as client:
         meta = client.get("/v2/models/credit").json()
+        openapi = client.get("/openapi.json").json()
         oip_answer = client.post(
             "/v2/models/credit/infer", json=oip(ROWS, ("predict", "predict_proba"))
         )
@@ -164,6 +165,12 @@ def test_both_protocols_accept_nulls_the_signature_allows_and_answer_class_label
         records[1]["debt"] = None
         refused_mlflow = client.post("/invocations", json={"dataframe_records": records})
 
+    records = list(_record_schemas(openapi))
+    assert records, "the OpenAPI document has no record schema"
+    for props in records:
+        assert props["income"] == {"type": "number", "nullable": True}
+        assert props["home"] == {"type": "string", "nullable": True}
+        assert props["debt"] == {"type": "number"}
     inputs = {i["name"]: i for i in meta["inputs"]}
     assert inputs["income"]["parameters"] == {"nullable": True}
     assert "parameters" not in inputs["debt"]
@@ -186,6 +193,19 @@ def test_both_protocols_accept_nulls_the_signature_allows_and_answer_class_label
         doc = answer.json()
         assert doc["error_code"] == "invalid_input"
         assert "'debt'" in doc["message"] and "missing value" in doc["message"]
+
+
+def _record_schemas(doc: object) -> Iterator[dict]:
+    """Every ``properties`` object of the document that describes a record of the inputs."""
+    if isinstance(doc, dict):
+        props = doc.get("properties")
+        if isinstance(props, dict) and {"income", "debt", "home"} <= set(props):
+            yield props
+        for value in doc.values():
+            yield from _record_schemas(value)
+    elif isinstance(doc, list):
+        for value in doc:
+            yield from _record_schemas(value)
 
 
 def test_allow_nan_still_accepts_nulls_everywhere(package):
