@@ -106,3 +106,22 @@ def test_auto_preprocessing_imputes_only_where_the_training_data_has_nulls() -> 
     ).fit(clean, [0, 1, 0, 1])
     kinds = {name: type(t).__name__ for name, t, _ in plain.named_steps["encode"].transformers}
     assert kinds == {"categorical": "OneHotEncoder", "numeric": "StandardScaler"}
+
+
+def test_label_encoding_rules() -> None:
+    from mloop.components.train import encode_labels
+    from mloop.errors import ValidationError
+
+    y, classes = encode_labels(np.array(["b", "a", "c", "a"], dtype=object))
+    assert y.tolist() == [1, 0, 2, 0] and classes == ["a", "b", "c"]
+    y, classes = encode_labels(
+        np.array([1, 0, 0]), original=np.array(["bad", "good", "good"]), positive="bad"
+    )
+    assert y.tolist() == [1, 0, 0] and classes == ["good", "bad"]
+    _, classes = encode_labels(
+        np.array([1, 0, 0]), original=np.array(["bad", "ok", "fine"]), positive="bad"
+    )
+    assert classes == ["not bad", "bad"]  # several other labels: no single name for class 0
+    assert encode_labels(np.array([1, 0, 1]))[1] is None  # numbers are left as they are
+    with pytest.raises(ValidationError, match="missing values"):
+        encode_labels(np.array(["a", None, "b"], dtype=object))
