@@ -47,6 +47,7 @@ __all__ = [
     "MissingJoinKeyError",
     "MloopError",
     "ModelCompatibilityError",
+    "ModelLoadError",
     "ModelNotFoundError",
     "ModelNotReadyError",
     "NotFoundError",
@@ -333,3 +334,12 @@ class DataValidationError(ValidationError):
             "Fix the data upstream, or edit the schema if the change is intended"
         )
         self.anomalies, self.artifact_id = anomalies, artifact_id
+
+
+class ModelLoadError(MloopError):
+    """A prediction service could not find or load its model when it started, so it exits
+    instead of answering 503 forever; the message names the model, the reason and the fix."""
+
+    def __init__(self, message: str, *, uri: str = ""):
+        super().__init__(message)
+        self.uri = uri

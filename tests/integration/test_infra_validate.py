@@ -81,7 +81,7 @@ def test_a_server_that_cannot_start_is_not_blessed(package, frame, monkeypatch):
         package, frame, server="minimal", single_requests=1, startup_timeout_s=30
     )
     assert not result.blessed and result.requests == 0
-    assert "did not report ready" in result.reasons[0]
+    assert "exited (exit code 1) before it was ready" in result.reasons[0]
     assert "No module named" in result.reasons[0]  # the server's own error is quoted
 
 
@@ -91,3 +91,52 @@ def test_a_corrupt_package_is_not_blessed_and_never_served(package, frame, tmp_p
     result = validate_infra(broken, frame, server="mloop", single_requests=1, startup_timeout_s=60)
     assert not result.blessed and result.requests == 0
     assert "corrupt or was modified" in result.reasons[0]
+
+
+CUSTOM = '''
+from sklearn.linear_model import LogisticRegression
+
+
+class LocalModel(LogisticRegression):
+    """Importable only where this file is on sys.path: the pipeline's process, not a server."""
+'''
+
+
+@pytest.mark.parametrize("server", ["mloop", "minimal"])
+def test_an_unloadable_candidate_fails_as_soon_as_its_server_exits(
+    server, frame, tmp_path, monkeypatch
+):
+    """The package loads in-process but not in the fresh server process: the validation fails
+    with the server's own reason once the server has exited, not after the ready timeout (120 s
+    here: a test that waited it out would run into pytest's timeout)."""
+    import importlib
+
+    code = tmp_path / f"code_{server}"
+    code.mkdir()
+    module_name = f"local_model_{server}"
+    (code / f"{module_name}.py").write_text(CUSTOM)
+    monkeypatch.syspath_prepend(str(code))
+    module = importlib.import_module(module_name)
+    x = frame[["amount", "rate"]].fillna(0.5)
+    model = module.LocalModel(max_iter=500).fit(x, (x["rate"] > 0.5).astype(int))
+    package = save_model(model, tmp_path / "local", input_example=x.head(5))
+    assert package.load().predict(x.head(2)).shape == (2,)  # fine in this process
+
+    result = validate_infra(package, x, server=server, single_requests=1, startup_timeout_s=120)
+    assert not result.blessed and result.requests == 0
+    (reason,) = result.reasons
+    assert "exited (exit code 2) before it was ready" in reason
+    assert f"No module named '{module_name}'" in reason
+
+
+def test_a_candidate_without_signature_fails_with_the_servers_reason(frame, tmp_path):
+    """``mloop serve`` refuses a package without a signature; validation quotes why."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = frame[["amount", "rate"]].fillna(0.5)
+    model = LogisticRegression(max_iter=500).fit(x, (x["rate"] > 0.5).astype(int))
+    package = save_model(model, tmp_path / "bare")  # no input example: no signature
+    result = validate_infra(package, x, server="mloop", single_requests=1, startup_timeout_s=120)
+    assert not result.blessed and result.requests == 0
+    assert "exited (exit code 2) before it was ready" in result.reasons[0]
+    assert "has no signature" in result.reasons[0]

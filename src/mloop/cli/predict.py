@@ -1,7 +1,8 @@
 """``mloop predict MODEL_URI --input data.parquet --output preds.parquet``: batch prediction.
 
 Streams the input in chunks (``--chunk-size`` rows), checks each against the model's signature
-as the online service does, and writes the rows with a ``prediction`` column.
+as the online service does (nulls only where it allows them), and writes the rows with a
+``prediction`` column (a classifier's class labels) and, with ``--proba``, ``proba_<class>``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ def predict(
     with_proba: Annotated[
         bool, typer.Option("--proba", help="Add one proba_<class> column per class.")
     ] = False,
-    allow_nan: Annotated[bool, typer.Option("--allow-nan", help="Accept NaN in numbers.")] = False,
+    allow_nan: Annotated[
+        bool,
+        typer.Option(
+            "--allow-nan", help="Accept null/NaN in every input, also where the signature does not."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Predict every row of --input into --output."""

@@ -1,10 +1,11 @@
 """``mloop serve MODEL_URI``: the online prediction service.
 
 MODEL_URI is ``models:/name@alias`` (followed as the alias moves), ``models:/name/3`` or a
-package folder. The service binds 127.0.0.1 unless ``--host`` says otherwise; tokens come from
-the environment (``MLOOP_SERVE_TOKEN``, ``MLOOP_SERVE_ADMIN_TOKEN``) so they stay out of shell
-history and process listings. Traffic (canary, shadow) can be changed while it runs with
-``mloop traffic`` or ``PUT /admin/traffic``.
+package folder. A model that cannot be found or loaded at start ends the command with one line
+saying why (exit code 2) instead of a service answering 503. The service binds 127.0.0.1
+unless ``--host`` says otherwise; tokens come from the environment (``MLOOP_SERVE_TOKEN``,
+``MLOOP_SERVE_ADMIN_TOKEN``) so they stay out of shell history and process listings. Traffic
+(canary, shadow) can be changed while it runs with ``mloop traffic`` or ``PUT /admin/traffic``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def serve(
         float, typer.Option(help="Seconds between alias checks in the registry (0: never).")
     ] = 5.0,
     allow_nan: Annotated[
-        bool, typer.Option("--allow-nan", help="Accept null/NaN in numeric inputs.")
+        bool,
+        typer.Option(
+            "--allow-nan",
+            help="Accept null/NaN in every input, also where the model's signature does not "
+            "(by default only columns with nulls in the training data accept them).",
+        ),
     ] = False,
     features: Annotated[
         str | None,

@@ -2,7 +2,8 @@
 mloop.components.infra_server PACKAGE_DIR`` in a fresh process.
 
 It loads the package (digest verified), binds 127.0.0.1 on a free port, prints one JSON line
-``{"port": N, "pid": P}`` on stdout once it is ready, and serves:
+``{"port": N, "pid": P}`` on stdout once it is ready (or, when the package cannot be loaded, one
+``error: ...`` line on stderr and exits with code 2), and serves:
 ``GET /ping`` and ``POST /invocations`` (MLflow scoring's ``dataframe_split`` form, answering
 ``{"predictions": [...], "probabilities": [[...]]}``). Bad input gets a 422 naming the problem.
 ``mloop.serving`` replaces this with the full service; this stays small on purpose.
@@ -65,7 +66,11 @@ def main(argv: list[str]) -> int:
 
     from mloop.models import load_model
 
-    model = load_model(argv[0])
+    try:
+        model = load_model(argv[0])
+    except Exception as exc:  # the one line the validator quotes; exit at once, never hang
+        print(f"error: cannot serve {argv[0]}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -8,6 +8,10 @@ latency under ``max_p95_ms`` (ms). The result is an InfraBlessing artifact.
 PACKAGE --port N``, MLflow scoring protocol) on a free port and waits for ``GET /ping``;
 ``server="minimal"`` runs :mod:`mloop.components.infra_server`, a small stand-alone server that
 also returns probabilities (used where the full service is not wanted).
+
+A server that cannot load the candidate exits at once with its reason on stderr (``error:
+cannot serve ...``); the wait for readiness watches the process and fails as soon as it has
+exited, quoting that reason, instead of waiting out the startup timeout.
 """
 
 from __future__ import annotations
@@ -70,8 +74,40 @@ def _rss_mb(pid: int) -> float | None:
     return None
 
 
-def _read_ready_line(proc: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:
-    """The server's first stdout line (its port), waiting at most ``timeout_s`` seconds."""
+class ServerStartError(ValidationError):
+    """The model server exited, or did not get ready in time, before answering a request."""
+
+
+def _exited(proc: subprocess.Popen[bytes], errors: Any) -> ServerStartError:
+    """The error for a server process that has exited: its exit code and its own reason."""
+    try:
+        code: Any = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        code = "none yet"  # it closed its output but lingers; _stop ends it
+    return ServerStartError(
+        f"the model server exited (exit code {code}) before it was ready: {_reason(errors)}"
+    )
+
+
+def _reason(errors: Any) -> str:
+    """The server's reason from its stderr: its ``error:`` line, else its last line (the
+    exception of a traceback)."""
+    errors.flush()
+    errors.seek(0)
+    lines = [ln.strip() for ln in errors.read().decode(errors="replace").splitlines()]
+    errors.seek(0, os.SEEK_END)
+    lines = [ln for ln in lines if ln]
+    for line in lines:
+        if line.startswith("error:"):
+            return line[len("error:") :].strip()
+    return lines[-1][-500:] if lines else "it wrote nothing on stderr"
+
+
+def _read_ready_line(
+    proc: subprocess.Popen[bytes], timeout_s: float, errors: Any
+) -> dict[str, Any]:
+    """The server's first stdout line (its port), waiting at most ``timeout_s`` seconds;
+    ``ServerStartError`` as soon as the process exits without one."""
     assert proc.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
@@ -91,7 +127,11 @@ def _read_ready_line(proc: subprocess.Popen[bytes], timeout_s: float) -> dict[st
                 return json.loads(buffer.split(b"\n", 1)[0])
     finally:
         selector.close()
-    raise ValidationError(f"the model server did not report ready within {timeout_s:.0f} s")
+    if proc.poll() is None and time.monotonic() >= deadline:
+        raise ServerStartError(
+            f"the model server did not report ready within {timeout_s:.0f} s: {_reason(errors)}"
+        )
+    raise _exited(proc, errors)  # its stdout closed: it is exiting
 
 
 def _payload(frame: Any) -> dict[str, Any]:
@@ -144,20 +184,25 @@ def _command(server: str, package: ModelPackage) -> tuple[list[str], int | None]
     raise ValidationError(f"server {server!r} is not 'mloop' or 'minimal'")
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, timeout_s: float) -> None:
-    """Poll ``GET /ping`` every 0.1 s until it answers 200, the process exits, or the
-    deadline passes (``ValidationError``)."""
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, timeout_s: float, errors: Any) -> None:
+    """Poll ``GET /ping`` every 0.1 s until it answers 200; ``ServerStartError`` as soon as
+    the process has exited (a model it cannot load makes it exit) or when the deadline
+    passes."""
     import httpx
 
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise _exited(proc, errors)
         try:
             if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise ValidationError(f"the model server did not report ready within {timeout_s:.0f} s")
+    raise ServerStartError(
+        f"the model server did not report ready within {timeout_s:.0f} s: {_reason(errors)}"
+    )
 
 
 def validate_infra(
@@ -214,12 +259,11 @@ def validate_infra(
     try:
         try:
             if port is None:
-                port = int(_read_ready_line(proc, startup_timeout_s)["port"])
+                port = int(_read_ready_line(proc, startup_timeout_s, errors)["port"])
             else:
-                _wait_ready(proc, port, startup_timeout_s)
-        except ValidationError as exc:
-            err = _stderr_tail(proc, errors)
-            return InfraBlessing(False, [f"{exc}: {err}"], 0, 0, budget=budget)
+                _wait_ready(proc, port, startup_timeout_s, errors)
+        except ServerStartError as exc:
+            return InfraBlessing(False, [str(exc)], 0, 0, budget=budget)
         startup_s = time.monotonic() - started
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
@@ -270,13 +314,6 @@ def validate_infra(
         rss_mb=rss,
         budget=budget,
     )
-
-
-def _stderr_tail(proc: subprocess.Popen[bytes], errors: Any) -> str:
-    _stop(proc)
-    errors.seek(0)
-    text = errors.read().decode(errors="replace").strip()
-    return text[-500:] if text else f"exit code {proc.returncode}"
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

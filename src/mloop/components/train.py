@@ -5,7 +5,14 @@ included) on a frame, check the fit, and output a model package.
                   estimator="sklearn.linear_model:LogisticRegression", params={"C": 0.1})
 
 ``estimator`` is a dotted path ``module:Class`` so that it is a parameter (recorded, part of
-the cache key); ``preprocess="auto"`` one-hot encodes string columns and scales numbers first.
+the cache key); ``preprocess="auto"`` one-hot encodes string columns and scales numbers first,
+after imputing missing values where the training data has any (the median of a number column,
+a ``(missing)`` category for a string column).
+
+The package records which inputs held missing values in the full training data (they are the
+ones the served model accepts nulls in) and the class labels as the data had them: with
+``positive="bad"`` the model is fitted on 1/0 but answers ``"bad"``/``"good"``, and string
+labels are encoded to 0..k-1 before fitting (XGBoost needs that) and answered as strings.
 """
 
 from __future__ import annotations
@@ -34,13 +41,16 @@ __all__ = [
 register_model_materializers()
 
 EXAMPLE_ROWS = 5
+MISSING_CATEGORY = "(missing)"
+"""What ``preprocess="auto"`` puts in place of a missing value in a string column."""
 
 
 def build_estimator(
     estimator: str, params: Mapping[str, Any] | None, *, preprocess: str, frame: Any
 ) -> Any:
     """The unfitted estimator: ``module:Class(**params)``, behind a ColumnTransformer when
-    ``preprocess == "auto"`` (one-hot for string columns, standard scaling for numbers)."""
+    ``preprocess == "auto"`` (one-hot for string columns, standard scaling for numbers, each
+    group imputed first when ``frame`` holds a missing value in it)."""
     module_name, _, cls_name = estimator.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), cls_name)
@@ -60,7 +70,8 @@ def build_estimator(
     if preprocess != "auto":
         raise ValidationError(f"preprocess {preprocess!r} is not 'auto' or 'none'")
     from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     text = [
@@ -69,14 +80,54 @@ def build_estimator(
         if frame[c].dtype.kind in "OUSb" or str(frame[c].dtype) in ("str", "string", "category")
     ]
     numbers = [c for c in frame.columns if c not in text]
+    with_nulls = set(nullable_columns(frame))
     parts = []
     if text:
-        parts.append(
-            ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), text)
-        )
+        encode: Any = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        if with_nulls.intersection(text):
+            fill = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
+            encode = make_pipeline(fill, encode)
+        parts.append(("categorical", encode, text))
     if numbers:
-        parts.append(("numeric", StandardScaler(), numbers))
+        scale: Any = StandardScaler()
+        if with_nulls.intersection(numbers):
+            scale = make_pipeline(SimpleImputer(strategy="median"), scale)
+        parts.append(("numeric", scale, numbers))
     return Pipeline([("encode", ColumnTransformer(parts)), ("model", model)])
+
+
+def nullable_columns(frame: Any) -> list[str]:
+    """The columns of a pandas frame that hold a missing value (null or NaN)."""
+    found = frame.isna().any()
+    return [str(c) for c in frame.columns if found[c]]
+
+
+def encode_labels(y: Any, *, original: Any = None, positive: Any = None) -> tuple[Any, Any]:
+    """``(labels to fit on, class labels to record)``. With ``positive`` the fit labels are
+    already 1/0 and the classes are ``[the other label, positive]`` (``"not <positive>"``
+    when the column holds several others); string labels are encoded to 0..k-1 (sorted, as
+    ``LabelEncoder`` does) and recorded; numbers and booleans are left as they are (None)."""
+    import numpy as np
+
+    if positive is not None:
+        others = [] if original is None else [v for v in _distinct(original) if v != positive]
+        negative = others[0] if len(others) == 1 else f"not {positive}"
+        return y, [negative, positive]
+    arr = np.asarray(y)
+    if arr.dtype.kind in "biuf":
+        return y, None
+    if any(v is None or v != v for v in arr):
+        raise ValidationError(
+            "the label column holds missing values; drop those rows or fill them before training"
+        )
+    classes, codes = np.unique(arr, return_inverse=True)
+    return codes.astype("int64"), list(classes)
+
+
+def _distinct(values: Any) -> list[Any]:
+    import pandas as pd
+
+    return [v.item() if hasattr(v, "item") else v for v in pd.unique(pd.Series(values).dropna())]
 
 
 def features_and_labels(
@@ -135,8 +186,13 @@ def train_model(
     metadata: Mapping[str, Any] | None = None,
 ) -> ModelPackage:
     """Fit ``estimator`` (an unfitted object) with the checks and package it (signature from
-    the first rows) in a private temporary folder."""
+    the first rows, nullability from all of them, class labels as the data had them) in a
+    private temporary folder."""
+    from mloop.models.package import as_pandas
+
     x, y = features_and_labels(data, label, positive=positive, features=features)
+    original = as_pandas(data)[label].to_numpy() if positive is not None else None
+    y, classes = encode_labels(y, original=original, positive=positive)
     fitted = fit_checked(estimator, x, y, fit_params=fit_params)
     folder = Path(tempfile.mkdtemp(prefix="mloop-train-")) / "model"
     package = save_model(
@@ -145,6 +201,8 @@ def train_model(
         input_example=x.head(EXAMPLE_ROWS),
         code_digest=code_digest,
         metadata={"label": label, "positive": positive, **dict(metadata or {})},
+        nullable=nullable_columns(x),
+        classes=classes,
     )
     return open_package(package.path, copy=True)
 

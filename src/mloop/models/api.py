@@ -12,13 +12,14 @@ import shutil
 import tempfile
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from mloop import plugins
 from mloop.errors import ModelCompatibilityError, ValidationError
+from mloop.models.class_labels import ClassLabels, class_labels
 from mloop.models.flavors import Flavor, flavor_by_name, flavor_for
 from mloop.models.package import (
     Manifest,
@@ -105,12 +106,16 @@ class ModelPackage:
 
 
 class LoadedModel:
-    """A model ready to predict: inputs are checked and cast against the signature first."""
+    """A model ready to predict: inputs are checked and cast against the signature first.
+
+    A classifier answers with its class labels as trained (``manifest.classes``), also when
+    the native model predicts encoded ones (0/1 from a label-encoded or ``positive`` target)."""
 
     def __init__(self, native: Any, flavor: Flavor, manifest: Manifest) -> None:
         self.native = native
         self.flavor = flavor
         self.manifest = manifest
+        self._labels = ClassLabels.of(manifest)
 
     @property
     def signature(self) -> Signature | None:
@@ -126,7 +131,16 @@ class LoadedModel:
 
     @property
     def classes(self) -> list[Any] | None:
+        """The class labels in the order of ``predict_proba``'s columns (None: regressor)."""
+        if self.manifest.classes is not None:
+            return self.manifest.classes
         return self.manifest.flavor_options.get("classes")
+
+    def to_labels(self, native_predictions: Any) -> Any:
+        """Native predictions (what the flavor returns) as the class labels users know."""
+        if self._labels is None:
+            return native_predictions
+        return self._labels.map(native_predictions)
 
     def prepare(self, data: Any) -> Any:
         """``data`` as a pandas frame with the signature's columns, in its order and dtypes;
@@ -156,8 +170,9 @@ class LoadedModel:
         return frame
 
     def predict(self, data: Any) -> Any:
-        """Predictions as a numpy array (labels for classifiers)."""
-        return self.flavor.predict(self.native, self.prepare(data), self.manifest.flavor_options)
+        """Predictions as a numpy array (class labels for classifiers)."""
+        native = self.flavor.predict(self.native, self.prepare(data), self.manifest.flavor_options)
+        return self.to_labels(native)
 
     def predict_proba(self, data: Any) -> Any:
         """Class probabilities ``(rows, classes)``; ``ValidationError`` when the model has none."""
@@ -184,11 +199,18 @@ def save_model(
     code_digest: str | None = None,
     flavor_options: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    nullable: Iterable[str] = (),
+    classes: Any = None,
 ) -> ModelPackage:
     """Save ``model`` as a package in the new (or empty) folder ``path``.
 
-    The signature is inferred from ``input_example`` (and the model's output on it);
-    ``code_digest`` names the code that trained it (the pipeline passes the step's digest).
+    The signature is inferred from ``input_example`` (and the model's output on it); an input
+    accepts missing values when the example holds one there or ``nullable`` names it (the
+    columns with nulls in the full training data). ``classes`` gives a classifier's class
+    labels when the model was fitted on encoded ones (a list in the order of the encoded
+    classes 0, 1, ..., or a fitted ``LabelEncoder``); by default they are the model's own
+    ``classes_``. ``code_digest`` names the code that trained it (the pipeline passes the
+    step's digest).
     """
     folder = Path(path)
     if folder.exists() and any(folder.iterdir()):
@@ -199,14 +221,16 @@ def save_model(
     try:
         options = chosen.save(model, folder, example)
         options.update(flavor_options or {})
+        labels = class_labels(classes, options.get("classes"))
         if example is not None:
             (folder / EXAMPLE_NAME).write_text(
                 example.to_json(orient="split", index=False, date_format="iso"), encoding="utf-8"
             )
         signature = None
         if example is not None:
-            loaded = LoadedModel(chosen.load(folder, options), chosen, _bare(chosen, options))
-            signature = infer_signature(example, loaded.predict(example))
+            bare = _bare(chosen, options, labels)
+            loaded = LoadedModel(chosen.load(folder, options), chosen, bare)
+            signature = infer_signature(example, loaded.predict(example), nullable=nullable)
         manifest = write_manifest(
             folder,
             flavor=chosen.name,
@@ -215,6 +239,7 @@ def save_model(
             code_digest=code_digest,
             flavor_options=options,
             metadata=dict(metadata or {}),
+            classes=labels,
         )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -222,9 +247,9 @@ def save_model(
     return ModelPackage(folder, manifest)
 
 
-def _bare(flavor: Flavor, options: dict[str, Any]) -> Manifest:
+def _bare(flavor: Flavor, options: dict[str, Any], classes: list[Any] | None) -> Manifest:
     """A manifest stand-in used to call the model once before the real one is written."""
-    return Manifest(flavor.name, None, {}, {}, "", flavor_options=options)
+    return Manifest(flavor.name, None, {}, {}, "", flavor_options=options, classes=classes)
 
 
 def open_package(path: str | Path, *, copy: bool = False) -> ModelPackage:

@@ -1,11 +1,13 @@
 """What a model package is on disk: a folder with the model's files and ``mloop-model.json``.
 
 The manifest records the flavor that wrote the model, the input and output signature inferred from
-an input example, the versions of the libraries the model needs, the digest of the code that
-trained it, and the SHA-256 of every file. The package digest is the SHA-256 over the sorted
-``(path, file digest)`` pairs and the manifest fields that decide loading (flavor, its options,
-signature, format version): it names the model's bytes and how they load, and is checked before
-anything is deserialized (some flavors unpickle, and unpickling runs code).
+an input example (with which inputs accept missing values), a classifier's class labels, the
+versions of the libraries the model needs, the digest of the code that trained it, and the SHA-256
+of every file. The package digest is the SHA-256 over the sorted ``(path, file digest)`` pairs and
+the manifest fields that decide loading and answers (flavor, its options, signature, class labels,
+format version): it names the model's bytes and how they load, and is checked before anything is
+deserialized (some flavors unpickle, and unpickling runs code). Fields added later (nullability,
+class labels) join the digest only when recorded, so an older package keeps its digest.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,11 +43,32 @@ FORMAT_VERSION = 1
 @dataclass(frozen=True)
 class ColumnSpec:
     """One named input or output: ``dtype`` is a numpy/pandas dtype name (``float64``,
-    ``int64``, ``bool``, ``object`` for strings), ``shape`` uses -1 for the row dimension."""
+    ``int64``, ``bool``, ``object`` for strings), ``shape`` uses -1 for the row dimension.
+
+    ``nullable`` says whether the model accepts a missing value (null/NaN) in this column:
+    True when the input example (or, in the ``train`` component, the training data) held one,
+    False when it held none, None when unknown (packages saved before mloop recorded it)."""
 
     name: str
     dtype: str
     shape: tuple[int, ...] = (-1,)
+    nullable: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+        if self.nullable is not None:  # absent when unknown: older packages keep their digest
+            data["nullable"] = self.nullable
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnSpec:
+        nullable = data.get("nullable")
+        return cls(
+            data["name"],
+            data["dtype"],
+            tuple(data.get("shape", (-1,))),
+            None if nullable is None else bool(nullable),
+        )
 
 
 @dataclass(frozen=True)
@@ -58,18 +82,21 @@ class Signature:
     def input_names(self) -> list[str]:
         return [c.name for c in self.inputs]
 
+    @property
+    def nullable_inputs(self) -> list[str]:
+        """The inputs that accept a missing value (``nullable`` True)."""
+        return [c.name for c in self.inputs if c.nullable]
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "inputs": [{**asdict(c), "shape": list(c.shape)} for c in self.inputs],
-            "outputs": [{**asdict(c), "shape": list(c.shape)} for c in self.outputs],
+            "inputs": [c.to_dict() for c in self.inputs],
+            "outputs": [c.to_dict() for c in self.outputs],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
         def specs(items: list[dict[str, Any]]) -> tuple[ColumnSpec, ...]:
-            return tuple(
-                ColumnSpec(i["name"], i["dtype"], tuple(i.get("shape", (-1,)))) for i in items
-            )
+            return tuple(ColumnSpec.from_dict(i) for i in items)
 
         return cls(specs(data.get("inputs", [])), specs(data.get("outputs", [])))
 
@@ -81,11 +108,22 @@ def _dtype_name(dtype: Any) -> str:
     return name
 
 
-def infer_signature(example: Any, output: Any = None) -> Signature:
+def infer_signature(example: Any, output: Any = None, *, nullable: Iterable[str] = ()) -> Signature:
     """The signature of ``example`` (pandas or Polars frame, dict of columns, or 2-D array) and,
-    when given, of the model's ``output`` on it."""
+    when given, of the model's ``output`` on it. An input is nullable when the example holds a
+    missing value in it or when it is named in ``nullable`` (e.g. the columns that held one in
+    the full training data, of which the example is only the first rows)."""
     frame = as_pandas(example)
-    inputs = tuple(ColumnSpec(str(c), _dtype_name(frame[c].dtype)) for c in frame.columns)
+    known = {str(c) for c in nullable}
+    missing = frame.isna().any()
+    inputs = tuple(
+        ColumnSpec(
+            str(c),
+            _dtype_name(frame[c].dtype),
+            nullable=bool(missing[c]) or str(c) in known,
+        )
+        for c in frame.columns
+    )
     outputs: tuple[ColumnSpec, ...] = ()
     if output is not None:
         import numpy as np
@@ -132,6 +170,9 @@ class Manifest:
     flavor_options: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    classes: list[Any] | None = None
+    """A classifier's class labels as its training labels had them (``["bad", "good"]``), in
+    the order of its ``predict_proba`` columns; None for regressors and older packages."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -153,6 +194,7 @@ class Manifest:
             flavor_options=dict(data.get("flavor_options", {})),
             metadata=dict(data.get("metadata", {})),
             format_version=int(data.get("format_version", FORMAT_VERSION)),
+            classes=None if data.get("classes") is None else list(data["classes"]),
         )
 
 
@@ -186,15 +228,23 @@ def package_digest(files: dict[str, str], loading: dict[str, Any] | None = None)
 
 
 def _loading_fields(
-    flavor: str, flavor_options: dict[str, Any], signature: Signature | None, format_version: int
+    flavor: str,
+    flavor_options: dict[str, Any],
+    signature: Signature | None,
+    format_version: int,
+    classes: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """What of the manifest changes how a package loads and what it accepts."""
-    return {
+    """What of the manifest changes how a package loads, what it accepts and what it answers.
+    ``classes`` joins only when recorded, so that older packages keep their digest."""
+    fields = {
         "flavor": flavor,
         "flavor_options": flavor_options,
         "signature": None if signature is None else signature.to_dict(),
         "format_version": format_version,
     }
+    if classes is not None:
+        fields["classes"] = classes
+    return fields
 
 
 def write_manifest(
@@ -206,6 +256,7 @@ def write_manifest(
     code_digest: str | None,
     flavor_options: dict[str, Any],
     metadata: dict[str, Any],
+    classes: list[Any] | None = None,
 ) -> Manifest:
     """Hash the files the flavor wrote and write the manifest beside them."""
     files = file_digests(folder)
@@ -215,13 +266,14 @@ def write_manifest(
         libraries=libraries,
         files=files,
         digest=package_digest(
-            files, _loading_fields(flavor, flavor_options, signature, FORMAT_VERSION)
+            files, _loading_fields(flavor, flavor_options, signature, FORMAT_VERSION, classes)
         ),
         code_digest=code_digest,
         created_at=utc_now().isoformat(),
         python=platform.python_version(),
         flavor_options=flavor_options,
         metadata=metadata,
+        classes=classes,
     )
     text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str)
     (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
@@ -246,7 +298,11 @@ def verify_package(folder: Path, manifest: Manifest, expected_digest: str | None
     ``expected_digest``, e.g. from the registry) describe. Runs before any deserialization."""
     actual_files = file_digests(folder)
     loading = _loading_fields(
-        manifest.flavor, manifest.flavor_options, manifest.signature, manifest.format_version
+        manifest.flavor,
+        manifest.flavor_options,
+        manifest.signature,
+        manifest.format_version,
+        manifest.classes,
     )
     actual = package_digest(actual_files, loading)
     if actual != manifest.digest or actual_files != manifest.files:

@@ -39,6 +39,24 @@ def _binary_labels(labels: np.ndarray) -> np.ndarray | None:
     return as_float.astype(int) if set(np.unique(as_float)) <= {0.0, 1.0} else None
 
 
+def _labels_as_binary(
+    predictions: np.ndarray, positive: np.ndarray, labels: np.ndarray
+) -> np.ndarray | None:
+    """1/0 labels from class labels: the second class (probability column 1) is the one the
+    model predicts where that probability is over 0.5 (a classifier answers its labels, e.g.
+    ``"bad"``/``"good"``). None when that cannot be told or a label is neither class."""
+    ones = {str(v) for v in predictions[positive > 0.5]}
+    zeros = {str(v) for v in predictions[positive < 0.5]}
+    if len(ones) != 1 or len(zeros) > 1 or ones == zeros:
+        return None
+    (second,) = ones
+    text = np.asarray([str(v) for v in labels])
+    others = set(text.tolist()) - {second}
+    if len(others) > 1 or (zeros and not others <= zeros):
+        return None
+    return (text == second).astype(int)
+
+
 def _differ(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Where a prediction is not its label; numbers compare as numbers, anything else as text
     (feedback of mixed types is logged as text)."""
@@ -67,12 +85,16 @@ def live_metrics(labelled: Any) -> dict[str, float]:
     metrics = {"misclassification_rate": float(np.mean(_differ(predictions, labels)))}
     metrics["accuracy"] = 1.0 - metrics["misclassification_rate"]
     binary = _binary_labels(labels)
-    if binary is not None and "prediction_proba" in labelled.columns:
+    if "prediction_proba" in labelled.columns:
         lists = labelled["prediction_proba"]
         widths = lists.list.len()
         if lists.null_count() == 0 and widths.min() == 2 and widths.max() == 2:
             try:
                 positive = lists.list.get(1).to_numpy().astype(np.float64)
+                if binary is None:  # class labels ("bad"/"good"): 1 for the second class
+                    binary = _labels_as_binary(predictions, positive, labels)
+                if binary is None:
+                    raise MloopError("the labels are not the model's two classes")
                 found = classification_metrics(binary, positive)
             except MloopError:
                 found = {}

@@ -53,6 +53,7 @@ def _oip_encode(slot: Slot, request_id: str, result: BatchResult, parsed: Parsed
         predictions=result.predictions,
         probabilities=result.probabilities,
         outputs=outputs,
+        classes=model.classes,
     )
 
 
@@ -87,17 +88,23 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         return await service.predict(request, "mlflow", _mlflow_parse, _mlflow_encode)
 
     async def live(request: Request) -> Response:
-        return _json({"live": True})
+        # live while the model is loaded or loading; a model that failed to load at start
+        # never will, and the process is on its way out
+        if service.live:
+            return _json({"live": True})
+        message = str(service.fatal)
+        return _json({"live": False, "error_code": "not_live", "message": message}, 503)
 
     async def ready(request: Request) -> Response:
         holder = service.router.champion
         if holder.ready:
             return _json({"ready": True})
-        why = f": {holder.last_error}" if holder.last_error else ""
-        return _json(
-            {"ready": False, "error_code": "not_ready", "message": f"model not loaded yet{why}"},
-            503,
-        )
+        if service.fatal is not None:
+            message = str(service.fatal)
+        else:
+            why = f": {holder.last_error}" if holder.last_error else ""
+            message = f"model not loaded yet{why}"
+        return _json({"ready": False, "error_code": "not_ready", "message": message}, 503)
 
     async def server_metadata(request: Request) -> Response:
         from mloop import __version__
@@ -111,7 +118,13 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         model = slot.model
         service._check_name(model, request.path_params["name"], request.path_params.get("version"))
         doc = oip_v2.model_metadata(
-            model.name, model.version, model.flavor, model.spec, model.has_proba, model.output_dtype
+            model.name,
+            model.version,
+            model.flavor,
+            model.spec,
+            model.has_proba,
+            model.output_dtype,
+            model.classes,
         )
         return _json(doc)
 

@@ -6,6 +6,10 @@ assignment, so a request sees either the old model or the new one, never neither
 already inside the old slot's batcher finish there. When the URI names an alias
 (``models:/name@alias``), the holder polls the registry and reloads when the alias moves; an
 admin call reloads at once (the same path serves a rollback).
+
+A first load that fails is reported to ``on_first_failure`` when one is set (the service then
+stops: a model that cannot be found or loaded at start will not appear by waiting); without
+one it is logged and the holder keeps following its alias.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class ModelHolder:
         self._tasks: list[asyncio.Task[None]] = []
         self.last_error: BaseException | None = None
         self.on_swap: Callable[[ServedModel | None, ServedModel], None] | None = None
+        self.on_first_failure: Callable[[BaseException], None] | None = None
 
     @property
     def slot(self) -> Slot:
@@ -81,7 +86,10 @@ class ModelHolder:
     async def _first_load(self) -> None:
         try:
             await self.reload()
-        except Exception as exc:  # kept in last_error; readiness stays false, the log says why
+        except Exception as exc:  # kept in last_error; readiness stays false
+            if self.on_first_failure is not None:
+                self.on_first_failure(exc)
+                return
             log.error("loading %s failed: %s", self.uri, exc)
         if self.poll_interval_s > 0 and self._resolve_version is not None:
             await self._follow()

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from mloop.errors import ValidationError
+from mloop.errors import MloopError, ModelLoadError, ValidationError
 from mloop.serving.signature_check import Columns, InputSpec, spec_from_signature
 
-__all__ = ["ServedModel", "load_served_model", "resolve_alias_version"]
+__all__ = ["ServedModel", "load_failure", "load_served_model", "resolve_alias_version"]
 
 MODELS_SCHEME = "models:/"
 
@@ -38,6 +38,11 @@ class ServedModel:
     output_dtype: str = ""
 
     @property
+    def classes(self) -> list[Any] | None:
+        """The class labels, in the order of the probability columns (None: no classes)."""
+        return self.loaded.classes if self.has_proba else None
+
+    @property
     def version_label(self) -> str:
         """The version for logs and metrics: the registry's, else the digest's first 12."""
         return self.version if self.version is not None else self.digest[:12]
@@ -49,7 +54,8 @@ class ServedModel:
         frame = pd.DataFrame(columns, copy=False)
         loaded = self.loaded
         options = loaded.manifest.flavor_options
-        predictions = np.asarray(loaded.flavor.predict(loaded.native, frame, options))
+        native = loaded.flavor.predict(loaded.native, frame, options)
+        predictions = np.asarray(loaded.to_labels(native))
         proba = None
         if want_proba and self.has_proba:
             proba = np.asarray(loaded.flavor.predict_proba(loaded.native, frame, options))
@@ -114,3 +120,20 @@ def resolve_alias_version(uri: str) -> str | None:
     from mloop.serving.registry_access import alias_version
 
     return str(alias_version(parsed.name, parsed.alias))
+
+
+def load_failure(uri: str, exc: BaseException) -> ModelLoadError:
+    """The one-line error for a model that could not be found or loaded: mloop's own errors
+    already say what to do; anything else (unpickling a class that is not importable, a
+    library that fails) gets the advice to load it where it was saved."""
+    if isinstance(exc, ModelLoadError):
+        return exc
+    if isinstance(exc, MloopError):
+        reason = str(exc)
+    else:
+        reason = (
+            f"{type(exc).__name__}: {exc}; the package needs the code and libraries it was "
+            "saved with: install them here, or retrain and register it again"
+        )
+    text = " ".join(reason.split())  # one line, whatever the cause's message looked like
+    return ModelLoadError(f"cannot serve {uri}: {text}", uri=uri)

@@ -52,6 +52,14 @@ def _ok(schema: dict[str, Any] | None = None, media: str = "application/json") -
     return {"200": {"description": "OK", "content": content}}
 
 
+def _value(spec: Any, col: str) -> dict[str, Any]:
+    """The JSON schema of one value of ``col`` (``nullable`` where it accepts null)."""
+    schema: dict[str, Any] = {"type": _JSON_TYPES[spec.kinds[col]]}
+    if spec.accepts_missing(col):
+        schema["nullable"] = True
+    return schema
+
+
 def openapi_document(model: Any | None) -> dict[str, Any]:
     """The OpenAPI 3.0 document; ``model`` (a ServedModel, or None before loading) shapes the
     request schemas."""
@@ -76,7 +84,7 @@ def openapi_document(model: Any | None) -> dict[str, Any]:
                             "type": "string",
                             "enum": [oip_datatype(kind, spec.dtypes[col])],
                         },
-                        "data": {"type": "array", "items": {"type": _JSON_TYPES[kind]}},
+                        "data": {"type": "array", "items": _value(spec, col)},
                     },
                 }
             )
@@ -84,7 +92,7 @@ def openapi_document(model: Any | None) -> dict[str, Any]:
         record = {
             "type": "object",
             "required": list(spec.names),
-            "properties": {c: {"type": _JSON_TYPES[spec.kinds[c]]} for c in spec.names},
+            "properties": {c: _value(spec, c) for c in spec.names},
         }
     infer_body = {
         "type": "object",

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from mloop.errors import (
     InputSchemaError,
     MloopError,
+    ModelLoadError,
     NotFoundError,
     PayloadTooLargeError,
     UnknownRequestError,
@@ -32,7 +33,12 @@ from mloop.serving.errors import error_response, status_of
 from mloop.serving.feedback import feedback_rows, parse_feedback
 from mloop.serving.metrics import ServingMetrics
 from mloop.serving.model_holder import ModelHolder, Slot
-from mloop.serving.model_source import ServedModel, load_served_model, resolve_alias_version
+from mloop.serving.model_source import (
+    ServedModel,
+    load_failure,
+    load_served_model,
+    resolve_alias_version,
+)
 from mloop.serving.online_features import OnlineFeatures
 from mloop.serving.prediction_log import (
     ParquetLog,
@@ -80,6 +86,11 @@ class PredictionService:
             )
         self.router = Router(self._holder(config.model_uri, "champion", follow=True))
         self.router.champion.on_swap = self._on_swap("champion")
+        self.router.champion.on_first_failure = self._champion_failed
+        self.fatal: ModelLoadError | None = None
+        """Set when the champion could not be loaded at start: the service cannot serve."""
+        self.on_fatal: Callable[[ModelLoadError], None] | None = None
+        """Called once ``fatal`` is set (the server runner stops the process with it)."""
         self._background: set[asyncio.Task[Any]] = set()
         # for requests that bring no id of their own; signed with a key every worker shares
         key = load_key(config.log_dir)
@@ -149,6 +160,18 @@ class PredictionService:
 
         return swapped
 
+    def _champion_failed(self, exc: BaseException) -> None:
+        self.fatal = load_failure(self.config.model_uri, exc)
+        if self.on_fatal is not None:
+            self.on_fatal(self.fatal)
+        else:
+            log.error("%s", self.fatal)
+
+    @property
+    def live(self) -> bool:
+        """True while the service can serve or is still loading its model."""
+        return self.fatal is None
+
     async def start(self) -> None:
         for log_ in (self.predictions, self.feedback, self.errors):
             if log_ is not None:
@@ -164,7 +187,7 @@ class PredictionService:
         """Hold startup until the champion is loaded (or ``timeout_s`` seconds passed, after
         which the service starts anyway and answers 503 until the model loads)."""
         deadline = asyncio.get_running_loop().time() + timeout_s
-        while not self.router.champion.ready:
+        while not self.router.champion.ready and self.fatal is None:
             if asyncio.get_running_loop().time() > deadline:
                 log.error(
                     "the model did not load within %.0f s; serving 503 until it does", timeout_s

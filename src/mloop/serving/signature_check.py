@@ -3,7 +3,13 @@
 Protocols parse a body into ``Columns`` (column name -> values); :func:`check_columns` turns them
 into numpy arrays of the signature's dtypes or raises :class:`~mloop.errors.InputSchemaError`
 naming the offending field: an unknown or missing column, a value of the wrong type, columns of
-unequal length, or a missing value (null/NaN) where the service does not allow one.
+unequal length, or a missing value (null/NaN) where the signature does not allow one.
+
+A column accepts missing values when the signature marks it ``nullable`` (the model was trained
+with missing values there) or the service runs with ``allow_nan`` (``--allow-nan``), which
+accepts them everywhere. A missing number arrives as NaN, a missing string as None; a nullable
+integer column holding a missing value is handed over as float64 with NaN (what pandas makes of
+such a column). Packages saved before nullability was recorded mark no column nullable.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ _FLOAT = ("float64", "float32", "float16", "double", "Float64", "Float32")
 _INT = ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8", "Int64", "Int32")
 _BOOL = ("bool", "boolean")
 
+MISSING_REFUSED = (
+    "holds a missing value (null/NaN), which the model's signature does not allow here (its "
+    "training data had none in this column); send a value, or serve with --allow-nan"
+)
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -43,6 +54,10 @@ class InputSpec:
     dtypes: Mapping[str, np.dtype]
     allow_nan: bool = False
     entity_keys: tuple[str, ...] = ()  # accepted in requests, used to fetch features
+    nullable: frozenset[str] = frozenset()  # columns the signature lets hold null/NaN
+
+    def accepts_missing(self, name: str) -> bool:
+        return self.allow_nan or name in self.nullable
 
 
 def dtype_kind(dtype: str) -> str:
@@ -59,6 +74,7 @@ def dtype_kind(dtype: str) -> str:
 def spec_from_signature(signature: Any, *, allow_nan: bool = False) -> InputSpec:
     """An :class:`InputSpec` from a model signature (``.inputs``: items with name and dtype)."""
     names, kinds, dtypes = [], {}, {}
+    nullable = frozenset(c.name for c in signature.inputs if getattr(c, "nullable", None))
     for col in signature.inputs:
         kind = dtype_kind(str(col.dtype))
         names.append(col.name)
@@ -68,7 +84,7 @@ def spec_from_signature(signature: Any, *, allow_nan: bool = False) -> InputSpec
                 kind, "bool" if kind == "bool" else "object"
             )
         )
-    return InputSpec(tuple(names), kinds, dtypes, allow_nan)
+    return InputSpec(tuple(names), kinds, dtypes, allow_nan, nullable=nullable)
 
 
 def oip_datatype(kind: str, dtype: np.dtype | None = None) -> str:
@@ -91,7 +107,9 @@ def check_columns(spec: InputSpec, columns: Mapping[str, Sequence[Any] | np.ndar
     out: Columns = {}
     n_rows = -1
     for name in spec.names:
-        arr = _convert(name, spec.kinds[name], spec.dtypes[name], columns[name], spec.allow_nan)
+        arr = _convert(
+            name, spec.kinds[name], spec.dtypes[name], columns[name], spec.accepts_missing(name)
+        )
         if n_rows < 0:
             n_rows = len(arr)
         elif len(arr) != n_rows:
@@ -128,12 +146,17 @@ def _convert(name: str, kind: str, dtype: np.dtype, values: Any, allow_nan: bool
         else:
             raise InputSchemaError(name, f"expected numbers, got {_what(raw)}")
         if not allow_nan and len(arr) and np.isnan(arr).any():
-            raise InputSchemaError(
-                name, "holds a missing value (null/NaN), which this service does not accept"
-            )
+            raise InputSchemaError(name, MISSING_REFUSED)
         return arr
-    if code == "O" and any(v is None for v in raw):
-        raise InputSchemaError(name, "holds a missing value (null), which is not allowed")
+    if code == "O" and any(_missing(v) for v in raw):
+        if not allow_nan or kind == "bool":
+            raise InputSchemaError(name, MISSING_REFUSED)
+        if kind == "int":
+            return _floats_from_objects(name, raw, np.dtype("float64"))
+        raw = np.array([None if _missing(v) else v for v in raw], dtype=object)
+        if all(v is None or isinstance(v, str) for v in raw):
+            return raw
+        raise InputSchemaError(name, f"expected strings, got {_what(raw)}")
     if kind == "int":
         if code in "iu":
             return raw.astype(np.int64, copy=False)
@@ -141,7 +164,10 @@ def _convert(name: str, kind: str, dtype: np.dtype, values: Any, allow_nan: bool
         if whole and (np.abs(raw) < 2.0**63).all():  # beyond int64 the cast would wrap
             return raw.astype(np.int64)
         if code == "f" and np.isnan(raw).any():
-            raise InputSchemaError(name, "holds a missing value (NaN), which is not allowed")
+            if not allow_nan:
+                raise InputSchemaError(name, MISSING_REFUSED)
+            if np.isfinite(raw[~np.isnan(raw)]).all():
+                return raw.astype(np.float64)
         raise InputSchemaError(name, f"expected integers, got {_what(raw)}")
     if kind == "bool":
         if code == "b":
@@ -187,6 +213,11 @@ def _from_plain_list(kind: str, dtype: np.dtype, values: list[Any], allow_nan: b
         except OverflowError:
             return None
     return None
+
+
+def _missing(value: Any) -> bool:
+    """A JSON null, or a NaN where a string or integer was expected (CSV, pandas)."""
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _floats_from_objects(name: str, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -7,25 +7,36 @@ multi-worker mode hands a socket to its children (the socket it passes loses TCP
 accepted connections). The parent process only starts the workers, forwards SIGTERM/SIGINT to
 them and waits: each worker then finishes its in-flight requests and flushes its prediction
 log before it exits.
+
+A model that cannot be found or loaded at start stops the server: the service reports it
+(:attr:`PredictionService.on_fatal`), uvicorn shuts down, and :func:`serve_app` raises
+:class:`~mloop.errors.ModelLoadError` (the CLI prints it as one line and exits 2). With several
+workers, the first worker that fails writes its reason to a status file and exits with
+:data:`EXIT_LOAD_FAILED`; the parent stops the other workers and raises that reason once.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from mloop.errors import ConfigError
+from mloop.errors import ConfigError, ModelLoadError
 
-__all__ = ["bind_socket", "run_server", "serve_app"]
+__all__ = ["EXIT_LOAD_FAILED", "bind_socket", "run_server", "serve_app"]
 
 log = logging.getLogger("mloop.serving")
+
+EXIT_LOAD_FAILED = 2
+"""A worker's exit code when its model could not be loaded (its reason is in a status file)."""
 
 
 def bind_socket(host: str, port: int, *, reuse_port: bool, listen: bool = True) -> socket.socket:
@@ -64,7 +75,8 @@ def serve_app(
     """Serve ``app_factory(*factory_args)`` on ``host:port`` with ``workers`` processes.
 
     The factory and its arguments must be picklable (a module-level function and plain data):
-    each worker process builds its own app. Returns the exit code.
+    each worker process builds its own app. Returns the exit code; raises ``ModelLoadError``
+    when the model could not be loaded at start.
     """
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
@@ -76,12 +88,13 @@ def serve_app(
     probe = bind_socket(host, port, reuse_port=True, listen=False)
     port = probe.getsockname()[1]
     metrics_dir = tempfile.mkdtemp(prefix="mloop-metrics-")
+    status_dir = tempfile.mkdtemp(prefix="mloop-serve-status-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(
             target=_worker,
-            args=(app_factory, factory_args, host, port, log_level),
+            args=(app_factory, factory_args, host, port, log_level, status_dir),
             name=f"mloop-serve-{i}",
         )
         for i in range(workers)
@@ -97,16 +110,37 @@ def serve_app(
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     code = 0
+    failure: str | None = None
     try:
-        for proc in procs:
-            proc.join()
-            # uvicorn re-raises the signal it caught once it has shut down gracefully
-            clean = proc.exitcode in (0, -signal.SIGTERM, -signal.SIGINT)
-            code = code or (0 if clean else 1)
+        running = list(procs)
+        while running:
+            multiprocessing.connection.wait([p.sentinel for p in running])
+            for proc in [p for p in running if not p.is_alive()]:
+                running.remove(proc)
+                proc.join()
+                # uvicorn re-raises the signal it caught once it has shut down gracefully
+                clean = proc.exitcode in (0, -signal.SIGTERM, -signal.SIGINT)
+                code = code or (0 if clean else 1)
+                if proc.exitcode == EXIT_LOAD_FAILED and failure is None:
+                    failure = _read_failure(status_dir)
+                    if failure is not None:
+                        forward(signal.SIGTERM, None)  # the others cannot serve it either
     finally:
         probe.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(status_dir, ignore_errors=True)
+    if failure is not None:
+        raise ModelLoadError(failure)
     return code
+
+
+def _read_failure(status_dir: str) -> str | None:
+    """The reason the first failed worker wrote, if any."""
+    names = sorted(os.listdir(status_dir))
+    if not names:
+        return None
+    with open(os.path.join(status_dir, names[0]), encoding="utf-8") as f:
+        return f.read().strip() or None
 
 
 def _worker(
@@ -115,9 +149,17 @@ def _worker(
     host: str,
     port: int,
     log_level: str,
+    status_dir: str,
 ) -> None:
     sock = bind_socket(host, port, reuse_port=True)
-    run_server(app_factory, factory_args, sock, log_level)
+    try:
+        run_server(app_factory, factory_args, sock, log_level)
+    except ModelLoadError as exc:
+        path = os.path.join(status_dir, f"failed-{os.getpid()}")
+        with open(f"{path}.tmp", "w", encoding="utf-8") as f:
+            f.write(str(exc))
+        os.replace(f"{path}.tmp", path)  # the parent never reads half a reason
+        sys.exit(EXIT_LOAD_FAILED)
 
 
 def run_server(
@@ -126,7 +168,9 @@ def run_server(
     sock: socket.socket,
     log_level: str,
 ) -> None:
-    """Run uvicorn on an already bound socket until SIGTERM/SIGINT (graceful shutdown)."""
+    """Run uvicorn on an already bound socket until SIGTERM/SIGINT (graceful shutdown), or
+    until the app's prediction service reports that its model cannot be loaded
+    (``ModelLoadError`` is raised then)."""
     import uvicorn
 
     app = app_factory(*factory_args)
@@ -139,4 +183,14 @@ def run_server(
         server_header=False,
     )
     server = uvicorn.Server(config)
+    service = getattr(getattr(app, "state", None), "service", None)
+    if service is not None:
+
+        def stop(exc: ModelLoadError) -> None:
+            server.should_exit = True  # uvicorn checks it every 0.1 s, then shuts down
+
+        service.on_fatal = stop
     server.run(sockets=[sock])
+    fatal = getattr(service, "fatal", None)
+    if fatal is not None:
+        raise fatal

@@ -45,6 +45,7 @@ def test_signature_is_inferred_from_the_example_and_the_output(sk_pipeline, loan
             "flavor_options": manifest["flavor_options"],
             "signature": manifest["signature"],
             "format_version": manifest["format_version"],
+            "classes": manifest["classes"],
         },
     )
 

@@ -360,3 +360,42 @@ def test_startup_wait_gives_up_on_a_model_that_never_loads(tmp_path, kit) -> Non
             return await c.get("/v2/health/ready")
 
     assert kit.run(main()).status_code == 503
+
+
+def test_live_and_ready_tell_the_truth_while_loading_and_after_a_failed_load(kit) -> None:
+    """Live while the model loads (ready not yet); once the first load failed, neither: the
+    service reports why and asks its runner to stop (``on_fatal``)."""
+    import threading
+
+    from mloop.errors import ModelLoadError
+
+    release = threading.Event()
+
+    def loader(uri: str):
+        release.wait(10)
+        raise ModuleNotFoundError("No module named 'gone'")
+
+    async def main():
+        app = create_app(
+            ServingConfig(model_uri="/models/credit", poll_interval_s=0), loader=loader
+        )
+        stopped: list[ModelLoadError] = []
+        app.state.service.on_fatal = stopped.append
+        async with kit.serving(app, wait_ready=False) as c:
+            loading = (await c.get("/v2/health/live"), await c.get("/v2/health/ready"))
+            release.set()
+            for _ in range(250):
+                if stopped:
+                    break
+                await asyncio.sleep(0.02)
+            failed = (await c.get("/v2/health/live"), await c.get("/v2/health/ready"))
+        return loading, failed, stopped
+
+    (live, ready), (dead, unready), stopped = kit.run(main())
+    assert live.status_code == 200 and live.json() == {"live": True}
+    assert ready.status_code == 503 and ready.json()["ready"] is False
+    assert len(stopped) == 1 and "cannot serve /models/credit" in str(stopped[0])
+    assert "ModuleNotFoundError: No module named 'gone'" in str(stopped[0])
+    assert dead.status_code == 503 and dead.json()["live"] is False
+    assert "No module named 'gone'" in dead.json()["message"]
+    assert unready.status_code == 503 and "No module named 'gone'" in unready.json()["message"]

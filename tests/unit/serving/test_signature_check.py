@@ -107,3 +107,54 @@ def test_the_plain_list_shortcut_agrees_with_the_general_conversion(kind, values
         return ("ok", arr.dtype, [repr(v) for v in arr.tolist()])
 
     assert outcome(list(values)) == outcome(tuple(values))
+
+
+NULLABLE_SIG = Signature(
+    (
+        ColumnSpec("age", "int64", nullable=True),
+        ColumnSpec("income", "float64", nullable=True),
+        ColumnSpec("debt", "float64", nullable=False),
+        ColumnSpec("city", "object", nullable=True),
+        ColumnSpec("term", "object", nullable=False),
+    )
+)
+
+
+def nullable_row() -> dict[str, list[object]]:
+    return {
+        "age": [30, None],
+        "income": [None, float("nan")],
+        "debt": [1.0, 2.0],
+        "city": [None, "paris"],
+        "term": ["36", "60"],
+    }
+
+
+def test_missing_values_are_accepted_where_the_signature_allows_them() -> None:
+    out = check_columns(spec_from_signature(NULLABLE_SIG), nullable_row())
+    assert np.isnan(out["income"]).all()
+    assert out["age"].dtype == np.float64 and out["age"][0] == 30 and np.isnan(out["age"][1])
+    assert out["city"].tolist() == [None, "paris"]
+    # arrays as Arrow and CSV readers give them: NaN among strings, NaN in an int column
+    arrays = nullable_row() | {
+        "city": np.array([float("nan"), "paris"], dtype=object),
+        "age": np.array([30.0, np.nan]),
+    }
+    out = check_columns(spec_from_signature(NULLABLE_SIG), arrays)
+    assert out["city"].tolist() == [None, "paris"] and np.isnan(out["age"][1])
+
+
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [("debt", [None, 1.0]), ("debt", [float("nan"), 1.0]), ("term", [None, "60"])],
+)
+def test_missing_values_are_refused_by_name_where_the_signature_does_not(column, values):
+    with pytest.raises(InputSchemaError, match=rf"'{column}'.*missing value.*--allow-nan"):
+        check_columns(spec_from_signature(NULLABLE_SIG), nullable_row() | {column: values})
+    spec = spec_from_signature(NULLABLE_SIG, allow_nan=True)  # the override still works
+    assert len(check_columns(spec, nullable_row() | {column: values})[column]) == 2
+
+
+def test_a_signature_without_nullability_refuses_missing_values_as_before() -> None:
+    with pytest.raises(InputSchemaError, match=r"'income'.*missing value"):
+        check_columns(spec_from_signature(SIG), good() | {"income": [None, 2.0]})

@@ -4,8 +4,10 @@ One named input per signature column, as MLServer's pandas codec does, with shap
 ``[n, 1]`` and a datatype matching the column (``FP64``/``FP32``/``INT*`` for numbers, ``BOOL``,
 ``BYTES`` for strings). Data arrive as JSON arrays, or with Triton's binary tensor extension
 (``Inference-Header-Content-Length``: a JSON header followed by raw little-endian tensors), which
-is decoded here; answers are always JSON. Outputs are ``predict`` and, when asked for by name,
-``predict_proba`` (a classifier's probabilities, ``[n, classes]``).
+is decoded here; answers are always JSON. Outputs are ``predict`` (a classifier's class labels
+as trained: ``BYTES`` for string labels) and, when asked for by name, ``predict_proba`` (a
+classifier's probabilities, ``[n, classes]``, whose ``parameters.classes`` lists the class of each
+column, as the model metadata does).
 """
 
 from __future__ import annotations
@@ -194,7 +196,9 @@ def _outputs(value: Any) -> tuple[str, ...]:
     return tuple(names) or ("predict",)
 
 
-def _tensor(name: str, values: np.ndarray) -> dict[str, Any]:
+def _tensor(
+    name: str, values: np.ndarray, parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
     kind = values.dtype.kind
     if kind == "f":
         datatype = "FP32" if values.dtype == np.float32 else "FP64"
@@ -207,7 +211,14 @@ def _tensor(name: str, values: np.ndarray) -> dict[str, Any]:
     data = values.reshape(-1).tolist()
     if datatype == "BYTES":
         data = [v if isinstance(v, str) else str(v) for v in data]
-    return {"name": name, "shape": list(values.shape), "datatype": datatype, "data": data}
+    tensor = {"name": name, "shape": list(values.shape), "datatype": datatype, "data": data}
+    if parameters:
+        tensor["parameters"] = parameters
+    return tensor
+
+
+def _proba_parameters(classes: list[Any] | None) -> dict[str, Any] | None:
+    return None if classes is None else {"classes": list(classes)}
 
 
 def encode_infer_response(
@@ -218,14 +229,16 @@ def encode_infer_response(
     predictions: np.ndarray,
     probabilities: np.ndarray | None,
     outputs: tuple[str, ...],
+    classes: list[Any] | None = None,
 ) -> bytes:
-    """The JSON inference response holding the outputs asked for."""
+    """The JSON inference response holding the outputs asked for; ``classes`` names the
+    probability columns."""
     tensors = []
     for name in outputs:
         if name == "predict":
             tensors.append(_tensor("predict", predictions))
         elif probabilities is not None:
-            tensors.append(_tensor("predict_proba", probabilities))
+            tensors.append(_tensor("predict_proba", probabilities, _proba_parameters(classes)))
         else:
             raise InputSchemaError("outputs", "this model has no predict_proba output")
     doc: dict[str, Any] = {"model_name": model_name, "id": request_id, "outputs": tensors}
@@ -241,16 +254,32 @@ def model_metadata(
     spec: InputSpec,
     has_proba: bool,
     output_dtype: str = "",
+    classes: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """``GET /v2/models/{name}``: inputs and outputs with OIP datatypes and shapes."""
-    inputs = [
-        {"name": n, "datatype": oip_datatype(spec.kinds[n], spec.dtypes[n]), "shape": [-1]}
-        for n in spec.names
-    ]
+    """``GET /v2/models/{name}``: inputs and outputs with OIP datatypes and shapes; an input
+    that accepts missing values carries ``parameters.nullable``, and ``predict_proba`` the
+    class of each of its columns (``parameters.classes``)."""
+    inputs = []
+    for n in spec.names:
+        item: dict[str, Any] = {
+            "name": n,
+            "datatype": oip_datatype(spec.kinds[n], spec.dtypes[n]),
+            "shape": [-1],
+        }
+        if n in spec.nullable:
+            item["parameters"] = {"nullable": True}
+        inputs.append(item)
     kind = dtype_kind(output_dtype) if output_dtype else "str"
     outputs = [{"name": "predict", "datatype": oip_datatype(kind), "shape": [-1]}]
     if has_proba:
-        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
+        proba: dict[str, Any] = {
+            "name": "predict_proba",
+            "datatype": "FP64",
+            "shape": [-1, -1 if classes is None else len(classes)],
+        }
+        if classes is not None:
+            proba["parameters"] = {"classes": list(classes)}
+        outputs.append(proba)
     return {
         "name": name,
         "versions": [version] if version is not None else [],
