@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from mloop.serving.log_schema import META_COLUMNS, conform
+
 __all__ = ["ParquetLog", "PredictionRecord", "prediction_blocks", "prediction_rows"]
 
 log = logging.getLogger("mloop.serving")
 POLL_S = 0.05  # how often the writer looks at its queue (s)
-META_COLUMNS = ("request_id", "row", "timestamp", "model", "version", "route", "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class PredictionRecord:
     inputs: dict[str, np.ndarray]
     predictions: np.ndarray
     probabilities: np.ndarray | None
+    schema: Any = None  # the version's log schema (mloop.serving.log_schema); None: inferred
 
 
 def prediction_rows(record: PredictionRecord) -> dict[str, Any]:
@@ -72,21 +74,28 @@ def prediction_rows(record: PredictionRecord) -> dict[str, Any]:
     return columns
 
 
-def prediction_blocks(records: list[PredictionRecord]) -> list[tuple[str, float, dict[str, Any]]]:
+def prediction_blocks(records: list[PredictionRecord]) -> list[tuple[Any, ...]]:
     """Many records as a few blocks of columns (model, timestamp, columns), one per model, hour
     and set of inputs: the same rows as :func:`prediction_rows` gives record by record, built
     with one numpy call per column instead of several per record."""
     groups: dict[tuple[Any, ...], list[PredictionRecord]] = defaultdict(list)
     for r in records:
-        key = (r.model, int(r.timestamp // 3600), tuple(r.inputs), r.probabilities is not None)
+        key = (
+            r.model,
+            int(r.timestamp // 3600),
+            tuple(r.inputs),
+            r.probabilities is not None,
+            id(r.schema),
+        )
         groups[key].append(r)
-    blocks = []
-    for (model, _, names, with_proba), group in groups.items():
+    blocks: list[tuple[Any, ...]] = []
+    for (model, _, names, with_proba, _), group in groups.items():
+        schema = group[0].schema
         try:
-            blocks.append((model, group[0].timestamp, _block(group, names, with_proba)))
+            blocks.append((model, group[0].timestamp, _block(group, names, with_proba), schema))
         except Exception:  # an odd record: fall back to one block per record
             log.debug("building a log block failed; writing record by record", exc_info=True)
-            blocks.extend((r.model, r.timestamp, prediction_rows(r)) for r in group)
+            blocks.extend((r.model, r.timestamp, prediction_rows(r), r.schema) for r in group)
     return blocks
 
 
@@ -129,7 +138,9 @@ class ParquetLog:
 
     ``to_rows(item) -> (model, timestamp_s, columns)`` turns a queued item into columns; it
     runs in the writer thread. ``to_blocks(items)``, when given, does the same for many items
-    at once (returning a list of such triples), which is much cheaper per item.
+    at once (returning a list of such triples), which is much cheaper per item. A fourth
+    element, a ``pyarrow.Schema``, makes the part files of those columns conform to it (one
+    schema per model version: :mod:`mloop.serving.log_schema`).
     """
 
     def __init__(
@@ -196,16 +207,21 @@ class ParquetLog:
         if not items:
             return
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-        for model, ts, columns in self._blocks(items):
+        schemas: dict[int, Any] = {}
+        for model, ts, columns, *rest in self._blocks(items):
+            schema = rest[0] if rest else None
+            schemas[id(schema)] = schema
             hour = datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d/%H")
-            groups[(model, hour, tuple(columns))].append(columns)
-        for (model, hour, _), blocks in groups.items():
+            # blocks sharing a schema share a part, whatever columns each one brought
+            shape = id(schema) if schema is not None else tuple(columns)
+            groups[(model, hour, shape, id(schema))].append(columns)
+        for (model, hour, _, schema_id), blocks in groups.items():
             try:
-                self._write(model, hour, blocks)
+                self._write(model, hour, blocks, schemas[schema_id])
             except Exception:
                 log.exception("writing the %s log for %s failed", self.root.name, model)
 
-    def _blocks(self, items: list[Any]) -> list[tuple[str, float, dict[str, Any]]]:
+    def _blocks(self, items: list[Any]) -> list[tuple[Any, ...]]:
         if self.to_blocks is not None:
             try:
                 return self.to_blocks(items)
@@ -219,18 +235,22 @@ class ParquetLog:
                 log.exception("dropping an unloggable record")
         return blocks
 
-    def _write(self, model: str, hour: str, blocks: list[dict[str, Any]]) -> None:
+    def _write(
+        self, model: str, hour: str, blocks: list[dict[str, Any]], schema: Any = None
+    ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         day, hh = hour.split("/")
         folder = self.root / _safe(model) / f"date={day}" / f"hour={hh}"
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = {}
-        for name in blocks[0]:
-            parts = [b[name] for b in blocks]
-            arrays[name] = _column(parts)
-        table = pa.table(arrays)
+        if schema is None:
+            table = pa.table({name: _column([b[name] for b in blocks]) for name in blocks[0]})
+        else:  # blocks may differ in columns (proba asked or not): conform each, then concat
+            table = pa.concat_tables(
+                [conform(pa.table({n: _column([b[n]]) for n in b}), schema) for b in blocks],
+                promote_options="default",
+            )
         table = table.replace_schema_metadata(None)
         name = f"part-{os.getpid()}-{int(time.time() * 1000)}-{next(self._seq)}.parquet"
         tmp = folder / f".{name}.tmp"

@@ -31,6 +31,7 @@ from mloop.serving.batching import BatchResult, MicroBatcher
 from mloop.serving.error_log import RequestErrorRecord, error_rows
 from mloop.serving.errors import error_response, status_of
 from mloop.serving.feedback import feedback_rows, parse_feedback
+from mloop.serving.log_schema import log_schema
 from mloop.serving.metrics import ServingMetrics
 from mloop.serving.model_holder import ModelHolder, Slot
 from mloop.serving.model_source import (
@@ -52,7 +53,7 @@ from mloop.serving.routing import Router
 from mloop.serving.security import TokenGate
 from mloop.serving.served_ids import ServedIds
 from mloop.serving.settings import ServingConfig, TrafficSplit
-from mloop.serving.signature_check import Columns, check_columns
+from mloop.serving.signature_check import Columns, check_columns, dtype_kind
 
 __all__ = ["ParsedRequest", "PredictionService"]
 
@@ -103,6 +104,7 @@ class PredictionService:
         # clients just answered, likely back at once: batches wait for them (at most max_wait)
         self.returning = ReturningClients(RETURN_WINDOW_WAITS * config.max_wait_ms / 1000.0)
         self.predictions: ParquetLog | None = None
+        self._log_schemas: dict[str, Any] = {}  # model digest -> its prediction-log schema
         self.feedback: ParquetLog | None = None
         self.errors: ParquetLog | None = None  # failed inference requests
         if config.log_dir is not None:
@@ -387,6 +389,15 @@ class PredictionService:
     ) -> None:
         if self.predictions is None:
             return
+        schema = self._log_schemas.get(model.digest)
+        if schema is None:
+            schema = self._log_schemas[model.digest] = log_schema(
+                model.spec.names,
+                dict(model.spec.kinds),
+                classes=model.classes,
+                output_kind=dtype_kind(model.output_dtype) if model.output_dtype else "float",
+                has_proba=model.has_proba,
+            )
         self.predictions.put(
             PredictionRecord(
                 model=model.name,
@@ -398,6 +409,7 @@ class PredictionService:
                 inputs=columns,
                 predictions=result.predictions,
                 probabilities=result.probabilities,
+                schema=schema,
             )
         )
 
