@@ -21,6 +21,9 @@ _EXPORTS: dict[str, str] = {
     "log_metrics": "mloop.tracking.fluent",
     "log_artifact": "mloop.tracking.fluent",
     "set_tags": "mloop.tracking.fluent",
+    # the registry calls MLflow users look for at the top (mlflow.register_model)
+    "register_model": "mloop.registry",
+    "set_alias": "mloop.registry",
 }
 _SUBMODULES = {"data", "evaluation", "models", "features", "registry", "tracking", "pipelines"}
 
@@ -32,6 +35,8 @@ __all__ = [
     "log_metrics",
     "log_params",
     "pipeline",
+    "register_model",
+    "set_alias",
     "set_tags",
     "start_run",
     "step",
@@ -39,6 +44,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
     from mloop.pipelines.dsl import pipeline, step
+    from mloop.registry import register_model, set_alias
     from mloop.tracking.fluent import (
         active_run,
         end_run,

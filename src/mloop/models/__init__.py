@@ -32,3 +32,26 @@ __all__ = [
     "open_package",
     "save_model",
 ]
+
+# Registry calls live one layer up (mloop.registry): the model format does not import the
+# registry. A user who looks for them here is told where they are.
+_IN_REGISTRY = {
+    "register_model",
+    "set_alias",
+    "get_alias",
+    "get_model_version",
+    "resolve",
+    "rollback",
+    "search_models",
+    "alias_history",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _IN_REGISTRY:
+        raise AttributeError(
+            f"mloop.models has no {name!r}: registry calls are in mloop.registry "
+            f"(from mloop import registry; registry.{name}(...)), and register_model / "
+            "set_alias also as mloop.register_model / mloop.set_alias"
+        )
+    raise AttributeError(f"module 'mloop.models' has no attribute {name!r}")

@@ -153,3 +153,14 @@ def test_set_alias_without_a_reason_records_that_none_was_given(project_dir, tmp
     registry.set_alias("noreason", "staging", version.version, reason="checked by hand")
     history = registry.alias_history("noreason")
     assert [c.reason for c in history] == [registry.NO_REASON, "checked by hand"]
+
+
+def test_registry_calls_are_found_where_users_look() -> None:
+    import mloop
+    import mloop.models
+    from mloop import registry
+
+    assert mloop.register_model is registry.register_model
+    assert mloop.set_alias is registry.set_alias
+    with pytest.raises(AttributeError, match=r"registry calls are in mloop\.registry"):
+        mloop.models.register_model  # noqa: B018
