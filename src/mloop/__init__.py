@@ -21,10 +21,12 @@ _EXPORTS: dict[str, str] = {
     "log_metrics": "mloop.tracking.fluent",
     "log_artifact": "mloop.tracking.fluent",
     "set_tags": "mloop.tracking.fluent",
+    "FileInput": "mloop.pipelines.file_inputs",
 }
 _SUBMODULES = {"data", "evaluation", "models", "features", "registry", "tracking", "pipelines"}
 
 __all__ = [
+    "FileInput",
     "__version__",
     "active_run",
     "end_run",
@@ -39,6 +41,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
     from mloop.pipelines.dsl import pipeline, step
+    from mloop.pipelines.file_inputs import FileInput
     from mloop.tracking.fluent import (
         active_run,
         end_run,

@@ -316,3 +316,28 @@ class DataValidationError(ValidationError):
             "Fix the data upstream, or edit the schema if the change is intended"
         )
         self.anomalies, self.artifact_id = anomalies, artifact_id
+
+
+class FileInputNotFoundError(NotFoundError):
+    """A step parameter declared ``mloop.FileInput`` names a file or folder that does not exist."""
+
+    def __init__(self, step: str, param: str, path: str, cwd: str):
+        super().__init__(
+            f"step {step!r}: parameter {param!r} is declared mloop.FileInput but {path!r} does "
+            f"not exist (relative paths are read from {cwd}); create it or pass another path"
+        )
+        self.step, self.param, self.path = step, param, path
+
+
+class ParameterTypeError(ValidationError):
+    """A pipeline parameter's value does not fit the type hint of the pipeline function."""
+
+    def __init__(self, pipeline: str, param: str, value: object, expected: str, detail: str = ""):
+        hint = f"; {detail}" if detail else ""
+        super().__init__(
+            f"pipeline {pipeline!r}: parameter {param!r} = {value!r} is not {expected}{hint}"
+        )
+        self.pipeline, self.param, self.value, self.expected = pipeline, param, value, expected
+
+
+__all__ += ["FileInputNotFoundError", "ParameterTypeError"]

@@ -12,10 +12,12 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from mloop._utils.hashing import code_digest
 from mloop.errors import PipelineDefinitionError
+from mloop.pipelines.code_version import step_code_digest
+from mloop.pipelines.file_inputs import declared_file_params, path_params
 from mloop.pipelines.graph import InputRef, PipelineGraph, StepNode, check_json_param
 
 if TYPE_CHECKING:
@@ -76,13 +78,35 @@ class Step(Generic[F]):
         self.outputs = tuple(outputs)
         self.signature = inspect.signature(func)
         self._code_digest: str | None = None
+        self._file_params: frozenset[str] | None = None
+        self._path_params: frozenset[str] | None = None
         functools.update_wrapper(self, func)
 
     @property
     def code_digest(self) -> str:
+        """SHA-256 of the step's source and of the user helpers it calls (``code_version``)."""
         if self._code_digest is None:
-            self._code_digest = code_digest(self.func)
+            self._code_digest = step_code_digest(self.func)
         return self._code_digest
+
+    @property
+    def file_params(self) -> frozenset[str]:
+        """Arguments annotated ``mloop.FileInput`` (see ``file_inputs``)."""
+        if self._file_params is None:
+            self._file_params = declared_file_params(self.func)
+        return self._file_params
+
+    def call_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` as the function receives them: parameters annotated ``Path`` were
+        stored as strings (parameters are JSON) and are handed over as ``Path`` again."""
+        if self._path_params is None:
+            self._path_params = path_params(self.func)
+        if not self._path_params:
+            return dict(params)
+        return {
+            k: Path(v) if k in self._path_params and isinstance(v, str) else v
+            for k, v in params.items()
+        }
 
     def __call__(self, *args: Any, after: Sequence[Any] = (), **kwargs: Any) -> Any:
         graph = _tracing.get()
