@@ -19,6 +19,7 @@ from mloop.errors import PipelineDefinitionError
 from mloop.pipelines.code_version import step_code_digest
 from mloop.pipelines.file_inputs import declared_file_params, path_params
 from mloop.pipelines.graph import InputRef, PipelineGraph, StepNode, check_json_param
+from mloop.pipelines.param_types import check_params, type_hints
 
 if TYPE_CHECKING:
     from mloop.config import Settings
@@ -186,15 +187,21 @@ class Pipeline:
         functools.update_wrapper(self, func)
 
     def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The pipeline's parameters: defaults overridden by ``params``; unknown names refused."""
+        """The pipeline's parameters: defaults overridden by ``params``. Unknown names are
+        refused, and given values must fit the function's type hints (``ParameterTypeError``,
+        see ``param_types``)."""
         unknown = set(params) - set(self.signature.parameters)
         if unknown:
             raise PipelineDefinitionError(
                 f"pipeline {self.name!r} has no parameter {sorted(unknown)[0]!r}; "
                 f"its parameters are {list(self.signature.parameters)}"
             )
+        given = {  # a value equal to the default is the author's (it may not fit its hint)
+            k: v for k, v in params.items() if not _same(v, self.signature.parameters[k].default)
+        }
+        checked = {**params, **check_params(self.name, given, type_hints(self.func))}
         try:
-            bound = self.signature.bind(**params)
+            bound = self.signature.bind(**checked)
         except TypeError as exc:
             raise PipelineDefinitionError(f"pipeline {self.name!r}: {exc}") from None
         bound.apply_defaults()
@@ -257,6 +264,15 @@ def pipeline(func: Any = None, /, *, name: str | None = None, experiment: str | 
     if func is None:
         return lambda f: Pipeline(f, name=name, experiment=experiment)
     return Pipeline(func, name=name, experiment=experiment)
+
+
+def _same(value: Any, default: Any) -> bool:
+    if default is inspect.Parameter.empty:
+        return False
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # an exotic __eq__
+        return False
 
 
 class _tracing_into:
