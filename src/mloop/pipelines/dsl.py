@@ -54,6 +54,8 @@ class Step(Generic[F]):
     Options: ``cache`` (reuse outputs of an identical earlier execution), ``retries`` and
     ``retry_backoff_s`` (seconds before the first retry, doubled each time), ``timeout_s``
     (seconds), ``allow_pickle`` (store outputs no materializer handles with pickle),
+    ``detect_files`` (False: only ``mloop.FileInput`` arguments count as files read, e.g. for a
+    step whose ``str`` argument names a folder it *writes*),
     ``outputs`` (names for a tuple return value).
     """
 
@@ -68,6 +70,7 @@ class Step(Generic[F]):
         timeout_s: float | None = None,
         allow_pickle: bool = False,
         outputs: Sequence[str] = (DEFAULT_OUTPUT,),
+        detect_files: bool = True,
     ) -> None:
         self.func = func
         self.name = name or func.__name__
@@ -76,6 +79,7 @@ class Step(Generic[F]):
         self.retry_backoff_s = retry_backoff_s
         self.timeout_s = timeout_s
         self.allow_pickle = allow_pickle
+        self.detect_files = detect_files
         self.outputs = tuple(outputs)
         self.signature = inspect.signature(func)
         self._code_digest: str | None = None
@@ -168,6 +172,7 @@ def step(
     timeout_s: float | None = None,
     allow_pickle: bool = False,
     outputs: Sequence[str] = (DEFAULT_OUTPUT,),
+    detect_files: bool = True,
 ) -> Callable[[F], Step[F]]: ...
 def step(func: Any = None, /, **options: Any) -> Any:
     """Make a function a pipeline step: ``@step`` or ``@step(retries=2, timeout_s=60)``."""

@@ -84,10 +84,13 @@ def file_paths(
     values: Mapping[str, Any],
     declared: frozenset[str],
     cwd: Path,
+    *,
+    detect: bool = True,
 ) -> dict[str, Path]:
     """Event name -> absolute path for the values that name files or folders.
 
     ``values`` are argument name -> value. A list gives names ``arg[0]``, ``arg[1]``, ...
+    ``detect=False`` looks at the declared arguments only.
     Raises ``FileInputNotFoundError`` for a declared argument naming a missing path.
     """
     found: dict[str, Path] = {}
@@ -98,6 +101,8 @@ def file_paths(
                 if not path.exists():
                     raise FileInputNotFoundError(step_name, arg, text, str(cwd))
                 found[name] = path
+            continue
+        if not detect:
             continue
         for name, text in _strings(arg, value, limit=MAX_LISTED_PATHS):
             path = _implicit_path(text, cwd)

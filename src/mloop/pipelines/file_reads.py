@@ -38,13 +38,15 @@ def file_artifacts(
     step = node.step
     cwd = Path.cwd()
     declared: frozenset[str] = step.file_params
-    paths = file_paths(step.name, node.params, declared, cwd)
+    detect = getattr(step, "detect_files", True)
+    paths = file_paths(step.name, node.params, declared, cwd, detect=detect)
     for name, artifact in inputs.items():
-        if name not in declared and not _may_name_paths(artifact):
+        if name not in declared and not (detect and _may_name_paths(artifact)):
             continue
         if name not in loaded:
             loaded[name] = load(artifact)
-        for event, path in file_paths(step.name, {name: loaded[name]}, declared, cwd).items():
+        value = {name: loaded[name]}
+        for event, path in file_paths(step.name, value, declared, cwd, detect=detect).items():
             paths[event + UPSTREAM_SUFFIX] = path
     return fingerprints.artifacts(paths) if paths else {}
 

@@ -297,3 +297,43 @@ def test_key_changes_exactly_with_file_content(d1, d2, kind):
     k2 = cache_key("s", "c", {"path": "x"}, {}, {"path": file_art(d2, kind)})
     assert (k1 == k2) == (d1 == d2)
     assert k1 != cache_key("s", "c", {"path": "x"}, {})
+
+
+@step(detect_files=False)
+def writes_into(folder: str) -> int:
+    target = Path(folder)
+    target.mkdir(exist_ok=True)
+    (target / f"{len(list(target.iterdir()))}.txt").write_text("report")
+    return 1
+
+
+@pipeline
+def writer(folder: str = "reports"):
+    writes_into(folder)
+
+
+def test_detect_files_false_keeps_an_output_folder_out_of_the_key(project_dir: Path):
+    (project_dir / "reports").mkdir()
+    writer.run()
+    assert states(writer.run()) == {"writes_into": "cached"}  # its own writes do not count
+
+
+def test_upstream_string_naming_a_file_is_fingerprinted(project_dir: Path):
+    @step
+    def where() -> str:
+        return "data/in.parquet"
+
+    @pipeline
+    def indirect():
+        total(ingest(where()))
+
+    data = project_dir / "data" / "in.parquet"
+    write(data, [1.0])
+    assert indirect.run().outputs["total"] == 1.0
+    write(data, [1.0, 2.0])
+    second = indirect.run()
+    assert states(second)["ingest"] == "succeeded" and second.outputs["total"] == 3.0
+    md = connect_metadata(load_settings(project_dir).metadata_url)
+    ex = next(e for e in second.executions if e.step_name == "ingest")
+    names = {e.name for e in md.list_events(execution_id=ex.id) if e.kind is EventKind.INPUT}
+    assert names == {"path", "path:file"}
