@@ -210,3 +210,44 @@ def test_ctrl_c_hint_names_the_real_run_id(project: Path) -> None:
     (run,) = runs_json("list")
     assert f"mloop run stops.py:stops --resume {run['id']}" in result.stderr
     assert "RUN_ID" not in result.stderr
+
+
+READS = """
+from pathlib import Path
+
+from mloop import pipeline, step
+
+
+@step
+def count(path: str) -> int:
+    return len(Path(path).read_text().splitlines())
+
+
+@pipeline
+def reads(path: str = "data/rows.csv"):
+    count(path)
+"""
+
+
+def test_lineage_of_a_file_lists_the_runs_that_read_it(project: Path) -> None:
+    (project / "reads.py").write_text(textwrap.dedent(READS))
+    (project / "data").mkdir()
+    rows = project / "data" / "rows.csv"
+    rows.write_text("x\n1\n")
+    assert runner.invoke(app, ["run", "reads.py:reads"]).exit_code == 0
+    rows.write_text("x\n1\n2\n")
+    assert runner.invoke(app, ["run", "reads.py:reads"]).exit_code == 0
+    ids = [r["id"] for r in runs_json("list")]  # newest first
+
+    result = runner.invoke(app, ["lineage", "data/rows.csv", "--json"])
+    assert result.exit_code == 0, result.output
+    tree = json.loads(result.stdout)
+    assert tree["kind"] == "file" and tree["id"] == rows.as_uri()
+    versions = tree["children"]
+    assert [[n["id"] for n in v["children"]] for v in versions] == [[ids[0]], [ids[1]]]
+    assert all(n["state"] == "succeeded" for v in versions for n in v["children"])
+
+    shown = runner.invoke(app, ["lineage", str(rows)])
+    assert shown.exit_code == 0 and ids[0] in shown.stdout and "step count" in shown.stdout
+    unread = runner.invoke(app, ["lineage", "data/other.csv"])
+    assert unread.exit_code == 2 and "no recorded step read" in unread.stderr

@@ -59,3 +59,41 @@ def test_runs_record_their_process(project_dir: Path):
     run = handle.run
     assert run.host == socket.gethostname() and run.pid == os.getpid()
     assert run.options == {"cache": True, "parallel": 1}
+
+
+def test_process_gone_only_when_known_dead_here():
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from mloop.pipelines.launch import process_gone
+
+    here = socket.gethostname()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert process_gone(here, child.pid)  # exited and reaped
+    assert not process_gone(here, os.getpid())  # alive
+    assert not process_gone("another-host", child.pid)  # cannot tell from here
+    assert not process_gone(None, child.pid) and not process_gone(here, None)
+
+
+def test_a_live_run_is_still_refused_naming_its_process(project_dir: Path):
+    import os
+    import socket
+
+    from mloop.errors import MloopError
+
+    md = connect_metadata(load_settings(project_dir).metadata_url)
+    graph = chain.compile()
+    md.upsert_pipeline(graph.name, graph.version, graph.spec())
+    run = md.create_run(
+        "chain",
+        pipeline_name="chain",
+        pipeline_version=graph.version,
+        pipeline_params=graph.params,
+        host=socket.gethostname(),
+        pid=os.getpid(),  # this very process: alive
+    )
+    with pytest.raises(MloopError, match=f"still running by pid {os.getpid()}"):
+        chain.run_with({}, resume=run.id)
