@@ -24,6 +24,7 @@ from pathlib import Path
 from mloop._utils.clock import utc_now
 from mloop._utils.hashing import digest_json, sha256_bytes, sha256_file
 from mloop.errors import StoreError
+from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact
 from mloop.metadata.file_fingerprints import FileFingerprint, FileFingerprintStore
 
@@ -130,13 +131,10 @@ def _stat(path: Path) -> _Stat:
     return _Stat(str(path), st.st_size, st.st_mtime_ns)
 
 
-def fingerprinter_for(metadata: object) -> Fingerprinter:
+def fingerprinter_for(metadata: MetadataStore) -> Fingerprinter:
     """A fingerprinter memoising in ``metadata``'s fingerprint store when it has one."""
-    memo = None
-    getter = getattr(metadata, "file_fingerprints", None)
-    if getter is not None:
-        try:
-            memo = getter()
-        except StoreError:
-            memo = None
+    try:
+        memo: FileFingerprintStore | None = metadata.file_fingerprints()
+    except StoreError:  # a store without the memo: hash in this process only
+        memo = None
     return Fingerprinter(memo)

@@ -337,3 +337,24 @@ def test_upstream_string_naming_a_file_is_fingerprinted(project_dir: Path):
     ex = next(e for e in second.executions if e.step_name == "ingest")
     names = {e.name for e in md.list_events(execution_id=ex.id) if e.kind is EventKind.INPUT}
     assert names == {"path", "path:file"}
+
+
+@step
+def size_of(path: Path) -> int:
+    assert isinstance(path, Path)  # stored as a string, handed over as the Path it was
+    return path.stat().st_size
+
+
+@pipeline
+def with_path(path: Path = Path("data/blob.bin")):
+    size_of(path)
+
+
+def test_path_parameters_are_fingerprinted_and_handed_over_as_paths(project_dir: Path):
+    blob = project_dir / "data" / "blob.bin"
+    blob.parent.mkdir()
+    blob.write_bytes(b"abc")
+    assert with_path.run().outputs["size_of"] == 3
+    assert states(with_path.run(path=Path("data/blob.bin"))) == {"size_of": "cached"}
+    blob.write_bytes(b"abcdef")
+    assert with_path.run().outputs["size_of"] == 6
