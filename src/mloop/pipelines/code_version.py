@@ -11,9 +11,10 @@ Hashing only the step function misses a change in ``clean(df)`` defined in the u
   functions its methods call), up to :data:`MAX_HELPERS` helpers.
 
 "User" means the object's source file lies outside the standard library, site-packages /
-dist-packages and mloop itself. Limits: calls through ``getattr`` with computed names, objects
-passed in at run time, data files and helpers beyond the bound are not seen; a helper whose
-source cannot be read contributes its bytecode.
+dist-packages and mloop itself (or it was defined in ``__main__``: a script, a notebook).
+Limits: calls through ``getattr`` with computed names, objects passed in at run time, mutable
+module state, data files and helpers beyond the bound are not seen; a helper whose source
+cannot be read contributes its bytecode.
 """
 
 from __future__ import annotations
@@ -162,4 +163,6 @@ def _is_user_module(module: types.ModuleType) -> bool:
     if name == "mloop" or name.startswith("mloop.") or name in sys.builtin_module_names:
         return False
     path = getattr(module, "__file__", None)
-    return bool(path) and _is_user_file(path)
+    if not path:
+        return name == "__main__"  # a notebook or REPL session: the user's own code
+    return _is_user_file(path)
