@@ -5,12 +5,15 @@ Scenarios (DESIGN.md performance budgets):
   cached20     the same chain again, all cache hits   budget: < 100 ms in total
   param_change the chain with one mid-chain parameter changed (half cached, half run)
   fan16        one source, 16 parallel steps, one gather (parallel=1 and parallel=4)
+  file20       the chain with every step naming one unchanged 64 MB file (path parameter):
+               its content joins each cache key; the (size, mtime) memo makes it one stat
+               per step after the first hash. Reference: the chain reference + one stat/step
   frames5      5 steps passing a 1M-row x 10-column Polars DataFrame
                budget: >= 50% of the speed of writing + reading the same Parquet directly
 Reference for trivial steps: calling the same functions, hashing each input (SHA-256 of its
 JSON) and inserting + committing one SQLite row per step (WAL, synchronous=NORMAL).
 
-Run: python bench/bench_pipelines.py [--repeat 5] [--rows 1000000]
+Run: python bench/bench_pipelines.py [--repeat 5] [--rows 1000000] [--file-mb 64]
 """
 
 from __future__ import annotations
@@ -60,6 +63,18 @@ def chain(start: int = 0, mid_k: int = 1):
     x = seed(start)
     for i in range(N_CHAIN - 1):
         x = inc(x, k=mid_k if i == N_CHAIN // 2 else 1)
+
+
+@step
+def inc_reading(x: int, path: str) -> int:
+    return x + 1  # the file is not read: what is measured is fingerprinting it
+
+
+@pipeline
+def file_chain(start: int = 0, path: str = "big.bin"):
+    x = seed(start)
+    for _ in range(N_CHAIN - 1):
+        x = inc_reading(x, path)
 
 
 @step
@@ -119,6 +134,12 @@ def reference_chain(folder: Path, n_steps: int, start: int) -> None:
     con.close()
 
 
+def stats(path: Path) -> None:
+    """One stat of the input file per step: the least a content-aware cache must do."""
+    for _ in range(N_CHAIN):
+        path.stat()
+
+
 def reference_frames(folder: Path, rows: int, salt: int) -> None:
     """The same 5 steps, each output written to Parquet and read back by the next step."""
     df = make_frame.func(rows, salt)
@@ -154,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--file-mb", type=int, default=64, help="size of the file20 input, MB")
     args = parser.parse_args()
     console = Console()
     rows: list[tuple[str, float, float | None, str]] = []
@@ -214,6 +236,34 @@ def main() -> None:
                 median_ms(fan_t),
                 median_ms(fan_ref),
                 f"{(median_ms(fan_t) - median_ms(fan_ref)) / (N_FAN + 2):.2f} ms/step",
+            )
+        )
+
+    file_first, file_next, file_cached, file_ref = [], [], [], []
+    for r in range(args.repeat):
+        folder = fresh_project()
+        big = folder / "big.bin"
+        big.write_bytes(np.random.default_rng(r).bytes(args.file_mb << 20))
+        old = time.time() - 60
+        os.utime(big, (old, old))  # an existing data file, not one being written
+        file_first.append(timed(lambda r=r: file_chain.run(start=r)))
+        file_cached.append(timed(lambda r=r: file_chain.run(start=r)))
+        file_next.append(timed(lambda r=r: file_chain.run(start=1000 + r)))
+        file_ref.append(
+            timed(lambda r=r, f=folder, b=big: (reference_chain(f, N_CHAIN, r), stats(b)))
+        )
+    for label, samples in (
+        ("first run: hashes the file once", file_first),
+        ("new values, memo hit", file_next),
+        ("full cache-hit rerun", file_cached),
+    ):
+        overhead = (median_ms(samples) - median_ms(file_ref)) / N_CHAIN
+        rows.append(
+            (
+                f"file20 {args.file_mb} MB input ({label})",
+                median_ms(samples),
+                median_ms(file_ref),
+                f"{overhead:.2f} ms/step overhead",
             )
         )
 

@@ -24,10 +24,12 @@ _EXPORTS: dict[str, str] = {
     # the registry calls MLflow users look for at the top (mlflow.register_model)
     "register_model": "mloop.registry",
     "set_alias": "mloop.registry",
+    "FileInput": "mloop.pipelines.file_inputs",
 }
 _SUBMODULES = {"data", "evaluation", "models", "features", "registry", "tracking", "pipelines"}
 
 __all__ = [
+    "FileInput",
     "__version__",
     "active_run",
     "end_run",
@@ -44,6 +46,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
     from mloop.pipelines.dsl import pipeline, step
+    from mloop.pipelines.file_inputs import FileInput
     from mloop.registry import register_model, set_alias
     from mloop.tracking.fluent import (
         active_run,

@@ -343,3 +343,28 @@ class ModelLoadError(MloopError):
     def __init__(self, message: str, *, uri: str = ""):
         super().__init__(message)
         self.uri = uri
+
+
+class FileInputNotFoundError(NotFoundError):
+    """A step parameter declared ``mloop.FileInput`` names a file or folder that does not exist."""
+
+    def __init__(self, step: str, param: str, path: str, cwd: str):
+        super().__init__(
+            f"step {step!r}: parameter {param!r} is declared mloop.FileInput but {path!r} does "
+            f"not exist (relative paths are read from {cwd}); create it or pass another path"
+        )
+        self.step, self.param, self.path = step, param, path
+
+
+class ParameterTypeError(ValidationError):
+    """A pipeline parameter's value does not fit the type hint of the pipeline function."""
+
+    def __init__(self, pipeline: str, param: str, value: object, expected: str, detail: str = ""):
+        hint = f"; {detail}" if detail else ""
+        super().__init__(
+            f"pipeline {pipeline!r}: parameter {param!r} = {value!r} is not {expected}{hint}"
+        )
+        self.pipeline, self.param, self.value, self.expected = pipeline, param, value, expected
+
+
+__all__ += ["FileInputNotFoundError", "ParameterTypeError"]

@@ -118,3 +118,48 @@ def test_resume_refuses_a_run_that_is_still_alive(project_dir: Path):
     )
     with pytest.raises(MloopError, match="still running"):
         flow.run_with({}, resume=run.id, settings=settings)
+
+
+def test_resume_right_after_kill_minus_nine_needs_no_wait(project_dir: Path):
+    """The run names its host and pid, so a resume on the same host sees at once that the
+    process is gone, with the default 60 s lease (issue 15, point 10)."""
+    import socket
+
+    (project_dir / "flow.py").write_text(PIPELINE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOOP_")}
+    proc = subprocess.Popen([sys.executable, "flow.py"], cwd=project_dir, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (project_dir / "in_slow_step").exists():
+            assert proc.poll() is None, "the pipeline process ended before reaching the slow step"
+            assert time.monotonic() < deadline, "the slow step never started"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    settings = load_settings(project_dir)
+    md = connect_metadata(settings.metadata_url)
+    (run,) = md.search_runs(pipeline_name="crashy")
+    assert run.state is RunState.RUNNING
+    assert run.host == socket.gethostname() and run.pid == proc.pid
+
+    (project_dir / "let_it_finish").write_text("yes")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "mloop", "run", "flow.py:crashy", "--resume", run.id],
+        cwd=project_dir,
+        env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 30  # not the 60 s lease
+    handle_run = md.get_run(run.id)
+    assert handle_run.state is RunState.SUCCEEDED and handle_run.pid != proc.pid
+    history = [(e.step_name, e.state.value) for e in md.list_executions(run.id)]
+    assert ("slow_square", "abandoned") in history and history.count(("make", "succeeded")) == 1

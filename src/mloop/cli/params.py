@@ -3,7 +3,9 @@
 ``-p n_estimators=200`` gives the int 200, ``-p rate=0.1`` a float (``1e-3`` too, unlike YAML
 1.1), ``-p balanced=true`` a bool, ``-p name=abc`` a string; quote to keep a string
 (``-p version="'1.0'"``). YAML flow lists and mappings (``-p ks=[1,2]``) are accepted too,
-since parameters are JSON values.
+since parameters are JSON values. Where the pipeline's type hint wants a ``str`` and YAML read
+another type, the text is kept as written; every value is then checked against the hints of the
+pipeline function before the run starts.
 """
 
 from __future__ import annotations
@@ -45,6 +47,29 @@ def parse_params(items: Iterable[str]) -> dict[str, Any]:
             raise ConfigError(f"parameter {key!r} is given twice with -p; give it once")
         params[key] = value
     return params
+
+
+def parse_param_texts(items: Iterable[str]) -> dict[str, str]:
+    """Every ``-p`` option as key -> the text after ``=`` (stripped), for :func:`fit_to_hints`."""
+    return {key.strip(): raw.strip() for key, _, raw in (i.partition("=") for i in items)}
+
+
+def fit_to_hints(
+    values: dict[str, Any], texts: dict[str, str], hints: dict[str, Any]
+) -> dict[str, Any]:
+    """Values read as YAML, except where the pipeline's hint takes a ``str`` and YAML read
+    something else: ``-p version=1.10`` for ``version: str`` is ``"1.10"``, not ``1.1``.
+    The pipeline then checks every value against its hints (``ParameterTypeError``)."""
+    from mloop.pipelines.param_types import accepts
+
+    fitted = dict(values)
+    for key, value in values.items():
+        hint = hints.get(key)
+        if hint is None or key not in texts or isinstance(value, str) or value is None:
+            continue
+        if not accepts(value, hint) and accepts(texts[key], hint):
+            fitted[key] = texts[key]
+    return fitted
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,6 +18,7 @@ import typer
 
 from mloop.cli.options import EnvOption
 from mloop.cli.state import state_of
+from mloop.pipelines.hooks import RunHook
 
 if TYPE_CHECKING:
     from mloop.config import Settings
@@ -54,20 +55,34 @@ def run_command(
 ) -> None:
     """Run a pipeline: mloop run pipelines/training.py:training -p n_estimators=200"""
     from mloop.cli.output import console
-    from mloop.cli.params import parse_params
+    from mloop.cli.params import fit_to_hints, parse_param_texts, parse_params
+    from mloop.pipelines.param_types import type_hints
 
     settings = state_of(ctx).settings(env)
     overrides = parse_params(param or [])
     target, defaults = resolve_pipeline(ref, settings)
-    handle = run_with_progress(
-        target,
-        {**defaults, **overrides},
-        settings,
-        resume=resume,
-        parallel=parallel,
-        cache=not no_cache,
-        trigger="cli",
-    )
+    overrides = fit_to_hints(overrides, parse_param_texts(param or []), type_hints(target.func))
+    started = _RunId()
+    try:
+        handle = run_with_progress(
+            target,
+            {**defaults, **overrides},
+            settings,
+            hooks=[started],
+            resume=resume,
+            parallel=parallel,
+            cache=not no_cache,
+            trigger="cli",
+        )
+    except KeyboardInterrupt:
+        from mloop.cli.errors import EXIT_INTERRUPTED, print_error
+
+        if started.id is None:
+            raise
+        print_error(
+            KeyboardInterrupt(f"interrupted; resume with: mloop run {ref} --resume {started.id}")
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     print_run_result(handle)
     console().print(f"Details: [bold]mloop runs show {handle.id}[/]")
 
@@ -113,8 +128,18 @@ def run_with_progress(
     from mloop.cli.output import console
     from mloop.cli.progress import LiveProgressHook
 
+    hooks = [*options.pop("hooks", ())]
     with LiveProgressHook(console()) as progress, inside(settings.project_dir):
-        return target.run_with(params, hooks=[progress], settings=settings, **options)
+        return target.run_with(params, hooks=[progress, *hooks], settings=settings, **options)
+
+
+class _RunId(RunHook):
+    """Remembers the id of the run being executed, for the Ctrl-C hint."""
+
+    id: str | None = None
+
+    def on_run_start(self, run: Any, graph: Any) -> None:
+        self.id = run.id
 
 
 def print_run_result(handle: RunHandle) -> None:

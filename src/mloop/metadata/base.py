@@ -28,6 +28,7 @@ from mloop.metadata.entities import (
     RunState,
 )
 from mloop.metadata.feature_definitions import FeatureDefinitionStore
+from mloop.metadata.file_fingerprints import FileFingerprintStore
 from mloop.metadata.model_registry import ModelRegistryStore
 from mloop.metadata.monitoring_records import MonitoringStore
 
@@ -68,8 +69,12 @@ class MetadataStore(ABC):
         environment: str | None = None,
         parent_run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Start a run in state RUNNING with ``heartbeat_at`` = now."""
+        """Start a run in state RUNNING with ``heartbeat_at`` = now. ``host``/``pid`` name the
+        process running it; ``options`` are the run options a resume keeps (JSON values)."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -78,6 +83,16 @@ class MetadataStore(ABC):
     @abstractmethod
     def finish_run(self, run_id: str, state: RunState, *, error: str | None = None) -> Run:
         """Set a final state and ``ended_at``; also used to reopen (RUNNING) a run on resume."""
+
+    @abstractmethod
+    def reopen_run(self, run_id: str, *, host: str | None, pid: int | None) -> Run:
+        """Set a finished run back to RUNNING for a resume by process ``pid`` on ``host``, with a
+        fresh lease; its other fields (params, options) are kept."""
+
+    @abstractmethod
+    def abandon_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Mark these runs ABANDONED if they are RUNNING (their process is known to be gone),
+        and their RUNNING/PENDING executions too; returns the ids marked."""
 
     @abstractmethod
     def search_runs(
@@ -116,8 +131,11 @@ class MetadataStore(ABC):
         params: Mapping[str, Any] | None = None,
         inputs: Mapping[str, str] | None = None,
         cached_from: str | None = None,
+        input_artifacts: Sequence[Artifact] = (),
     ) -> Execution:
-        """Record an execution, and INPUT events for ``inputs`` (name -> artifact id)."""
+        """Record an execution, and INPUT events for ``inputs`` (name -> artifact id).
+        ``input_artifacts`` are inserted first unless an artifact with the same id exists
+        (input files: the same content read again is the same artifact)."""
 
     @abstractmethod
     def finish_execution(
@@ -149,6 +167,11 @@ class MetadataStore(ABC):
     def get_artifact(self, artifact_id: str) -> Artifact: ...
 
     @abstractmethod
+    def find_artifacts(self, uris: Sequence[str]) -> list[Artifact]:
+        """Artifacts whose ``uri`` is one of ``uris``, oldest first (e.g. every recorded
+        version of an input file, whose uri is its ``file://`` URI)."""
+
+    @abstractmethod
     def list_events(
         self, *, execution_id: str | None = None, artifact_id: str | None = None
     ) -> list[Event]:
@@ -177,6 +200,13 @@ class MetadataStore(ABC):
     @abstractmethod
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
         """Run id -> {key: value of the highest step (then latest timestamp)}, for listings."""
+
+    # -- file fingerprints (mloop.pipelines) -------------------------------------------------
+    def file_fingerprints(self) -> FileFingerprintStore:
+        """The memo of input file digests kept in this store."""
+        from mloop.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} cannot keep file fingerprints")
 
     # -- feature store (mloop.features) ---------------------------------------------------------
     def feature_definitions(self) -> FeatureDefinitionStore:

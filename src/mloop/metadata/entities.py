@@ -76,6 +76,9 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     heartbeat_at: datetime | None = None
     error: str | None = None
+    host: str | None = None  # host name of the process running it (pipeline runs)
+    pid: int | None = None  # its process id on ``host``
+    options: dict[str, Any] = field(default_factory=dict)  # run options a resume keeps
 
 
 @dataclass(frozen=True)

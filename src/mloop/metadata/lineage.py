@@ -5,13 +5,20 @@ execution) from a run, an execution or an artifact and returns a tree of
 :class:`~mloop.metadata.entities.LineageNode`. It uses only the store's public queries. Labels
 say how a node was reached ("produced by train", "input data: Dataset"); a node met a second
 time is a leaf marked "(shown above)", so cycles and diamonds stay finite.
+
+``file_reads(store, path)`` answers "which runs read this file": local files and folders that
+steps read are recorded as ``File``/``Directory`` input artifacts whose uri is the ``file://``
+URI of the path, one artifact per content version.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlparse
 
 from mloop.errors import (
     ArtifactNotFoundError,
@@ -25,6 +32,7 @@ from mloop.metadata.entities import Artifact, EventKind, Execution, LineageNode,
 Direction = Literal["both", "upstream", "downstream"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _REPEATED = " (shown above)"
+_FILE_TYPES = ("File", "Directory")  # input artifacts of local paths (mloop.pipelines)
 
 
 def lineage(
@@ -130,3 +138,91 @@ class _Walker:
                     )
                 )
         return LineageNode("artifact", artifact.id, label, None, tuple(children))
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One execution that read a local file or folder (or a folder holding the file)."""
+
+    run_id: str
+    execution_id: str
+    step_name: str
+    state: str
+    input_name: str  # the step argument (event name) that named the path
+    artifact: Artifact  # the File/Directory input artifact: its digest is the content read
+    started_at: datetime | None
+
+
+def file_uris(path: str | Path) -> list[str]:
+    """``file://`` URIs under which a read of ``path`` is recorded: its own, then its folders'
+    (a step that read a folder read every file in it). Relative paths are made absolute
+    against the current directory."""
+    text = str(path)
+    if text.startswith("file://"):
+        text = unquote(urlparse(text).path)
+    absolute = Path(os.path.normpath(Path.cwd() / Path(text).expanduser()))
+    return [p.as_uri() for p in (absolute, *absolute.parents)]
+
+
+def file_reads(store: MetadataStore, path: str | Path) -> list[FileRead]:
+    """Every execution that read the file or folder ``path``, newest first: "which runs read
+    this file". A folder counts when it contains ``path``."""
+    uris = file_uris(path)
+    own = uris[0]
+    reads: list[FileRead] = []
+    for artifact in store.find_artifacts(uris):
+        if artifact.type not in _FILE_TYPES:
+            continue
+        if artifact.uri != own and artifact.type != "Directory":
+            continue  # an ancestor recorded as a file: cannot hold ``path``
+        for event in store.list_events(artifact_id=artifact.id):
+            if event.kind is not EventKind.INPUT:
+                continue
+            execution = store.get_execution(event.execution_id)
+            reads.append(
+                FileRead(
+                    run_id=execution.run_id,
+                    execution_id=execution.id,
+                    step_name=execution.step_name,
+                    state=execution.state.value,
+                    input_name=event.name,
+                    artifact=artifact,
+                    started_at=execution.started_at,
+                )
+            )
+    reads.sort(key=lambda r: (r.started_at or _EPOCH, r.execution_id), reverse=True)
+    return reads
+
+
+def file_lineage(store: MetadataStore, path: str | Path) -> LineageNode:
+    """A tree for ``mloop lineage PATH``: the file, each content version read (newest first),
+    and under each version the runs and steps that read it.
+
+    Raises:
+        ArtifactNotFoundError: if no recorded execution read ``path``.
+    """
+    reads = file_reads(store, path)
+    own = file_uris(path)[0]
+    if not reads:
+        raise ArtifactNotFoundError(
+            str(path), "no recorded step read this file or a folder holding it"
+        )
+    versions: dict[str, list[FileRead]] = {}
+    for read in reads:
+        versions.setdefault(read.artifact.id, []).append(read)
+    children = []
+    for group in versions.values():
+        artifact = group[0].artifact
+        via = "" if artifact.uri == own else f" (folder {unquote(urlparse(artifact.uri).path)})"
+        runs = tuple(
+            LineageNode(
+                "run",
+                r.run_id,
+                f"run, step {r.step_name} (argument {r.input_name})",
+                r.state,
+            )
+            for r in group
+        )
+        label = f"{artifact.type} sha256:{artifact.digest[:12]}{via}, read {len(group)} time(s)"
+        children.append(LineageNode("artifact", artifact.id, label, None, runs))
+    return LineageNode("file", own, f"file {unquote(urlparse(own).path)}", None, tuple(children))

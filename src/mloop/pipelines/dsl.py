@@ -12,11 +12,14 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from mloop._utils.hashing import code_digest
 from mloop.errors import PipelineDefinitionError
+from mloop.pipelines.code_version import step_code_digest
+from mloop.pipelines.file_inputs import declared_file_params, path_params
 from mloop.pipelines.graph import InputRef, PipelineGraph, StepNode, check_json_param
+from mloop.pipelines.param_types import check_params, type_hints
 
 if TYPE_CHECKING:
     from mloop.config import Settings
@@ -51,6 +54,8 @@ class Step(Generic[F]):
     Options: ``cache`` (reuse outputs of an identical earlier execution), ``retries`` and
     ``retry_backoff_s`` (seconds before the first retry, doubled each time), ``timeout_s``
     (seconds), ``allow_pickle`` (store outputs no materializer handles with pickle),
+    ``detect_files`` (False: only ``mloop.FileInput`` arguments count as files read, e.g. for a
+    step whose ``str`` argument names a folder it *writes*),
     ``outputs`` (names for a tuple return value).
     """
 
@@ -65,6 +70,7 @@ class Step(Generic[F]):
         timeout_s: float | None = None,
         allow_pickle: bool = False,
         outputs: Sequence[str] = (DEFAULT_OUTPUT,),
+        detect_files: bool = True,
     ) -> None:
         self.func = func
         self.name = name or func.__name__
@@ -73,16 +79,39 @@ class Step(Generic[F]):
         self.retry_backoff_s = retry_backoff_s
         self.timeout_s = timeout_s
         self.allow_pickle = allow_pickle
+        self.detect_files = detect_files
         self.outputs = tuple(outputs)
         self.signature = inspect.signature(func)
         self._code_digest: str | None = None
+        self._file_params: frozenset[str] | None = None
+        self._path_params: frozenset[str] | None = None
         functools.update_wrapper(self, func)
 
     @property
     def code_digest(self) -> str:
+        """SHA-256 of the step's source and of the user helpers it calls (``code_version``)."""
         if self._code_digest is None:
-            self._code_digest = code_digest(self.func)
+            self._code_digest = step_code_digest(self.func)
         return self._code_digest
+
+    @property
+    def file_params(self) -> frozenset[str]:
+        """Arguments annotated ``mloop.FileInput`` (see ``file_inputs``)."""
+        if self._file_params is None:
+            self._file_params = declared_file_params(self.func)
+        return self._file_params
+
+    def call_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` as the function receives them: parameters annotated ``Path`` were
+        stored as strings (parameters are JSON) and are handed over as ``Path`` again."""
+        if self._path_params is None:
+            self._path_params = path_params(self.func)
+        if not self._path_params:
+            return dict(params)
+        return {
+            k: Path(v) if k in self._path_params and isinstance(v, str) else v
+            for k, v in params.items()
+        }
 
     def __call__(self, *args: Any, after: Sequence[Any] = (), **kwargs: Any) -> Any:
         graph = _tracing.get()
@@ -146,6 +175,7 @@ def step(
     timeout_s: float | None = None,
     allow_pickle: bool = False,
     outputs: Sequence[str] = (DEFAULT_OUTPUT,),
+    detect_files: bool = True,
 ) -> Callable[[F], Step[F]]: ...
 def step(func: Any = None, /, **options: Any) -> Any:
     """Make a function a pipeline step: ``@step`` or ``@step(retries=2, timeout_s=60)``."""
@@ -165,15 +195,21 @@ class Pipeline:
         functools.update_wrapper(self, func)
 
     def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The pipeline's parameters: defaults overridden by ``params``; unknown names refused."""
+        """The pipeline's parameters: defaults overridden by ``params``. Unknown names are
+        refused, and given values must fit the function's type hints (``ParameterTypeError``,
+        see ``param_types``)."""
         unknown = set(params) - set(self.signature.parameters)
         if unknown:
             raise PipelineDefinitionError(
                 f"pipeline {self.name!r} has no parameter {sorted(unknown)[0]!r}; "
                 f"its parameters are {list(self.signature.parameters)}"
             )
+        given = {  # a value equal to the default is the author's (it may not fit its hint)
+            k: v for k, v in params.items() if not _same(v, self.signature.parameters[k].default)
+        }
+        checked = {**params, **check_params(self.name, given, type_hints(self.func))}
         try:
-            bound = self.signature.bind(**params)
+            bound = self.signature.bind(**checked)
         except TypeError as exc:
             raise PipelineDefinitionError(f"pipeline {self.name!r}: {exc}") from None
         bound.apply_defaults()
@@ -236,6 +272,15 @@ def pipeline(func: Any = None, /, *, name: str | None = None, experiment: str | 
     if func is None:
         return lambda f: Pipeline(f, name=name, experiment=experiment)
     return Pipeline(func, name=name, experiment=experiment)
+
+
+def _same(value: Any, default: Any) -> bool:
+    if default is inspect.Parameter.empty:
+        return False
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # an exotic __eq__
+        return False
 
 
 class _tracing_into:

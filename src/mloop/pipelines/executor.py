@@ -25,6 +25,8 @@ from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact, Execution, ExecutionState, Metric
 from mloop.pipelines.caching import cache_key
 from mloop.pipelines.context import StepContext, step_context
+from mloop.pipelines.file_reads import file_artifacts
+from mloop.pipelines.fingerprints import Fingerprinter, fingerprinter_for
 from mloop.pipelines.graph import StepNode
 from mloop.pipelines.logcapture import LazyLogFile, capture_logs
 from mloop.pipelines.materializers import load_value, store_value
@@ -56,8 +58,10 @@ class StepExecutor:
         *,
         use_cache: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        fingerprints: Fingerprinter | None = None,
     ) -> None:
         self.metadata = metadata
+        self.fingerprints = fingerprints or fingerprinter_for(metadata)
         self.artifacts = artifacts
         self.run_id = run_id
         self.use_cache = use_cache
@@ -67,8 +71,15 @@ class StepExecutor:
     def execute(self, node: StepNode, inputs: Mapping[str, Artifact], notify: Notify) -> StepResult:
         """Run ``node`` with upstream ``inputs`` (argument name -> artifact)."""
         step = node.step
-        key = cache_key(step.name, step.code_digest, node.params, inputs)
+        values: dict[str, Any] = {}  # upstream values loaded early (to look for file paths)
+        try:
+            files = file_artifacts(node, inputs, self.fingerprints, self._load, values)
+        except MloopError as exc:  # a declared input file vanished, or could not be read
+            return self._refuse(node, exc)
+        key = cache_key(step.name, step.code_digest, node.params, inputs, files)
         input_ids = {name: a.id for name, a in inputs.items()}
+        input_ids.update((name, a.id) for name, a in files.items())
+        file_rows = list({a.id: a for a in files.values()}.values())
         if self.use_cache and step.cache:
             hit = self._cached_outputs(key, step.outputs)
             if hit is not None:
@@ -82,6 +93,7 @@ class StepExecutor:
                     params=node.params,
                     inputs=input_ids,
                     cached_from=source.id,
+                    input_artifacts=file_rows,
                 )
                 ex = self.metadata.finish_execution(
                     ex.id, ExecutionState.CACHED, outputs={n: a.id for n, a in outputs.items()}
@@ -95,13 +107,17 @@ class StepExecutor:
             cache_key=key,
             params=node.params,
             inputs=input_ids,
+            input_artifacts=file_rows,
         )
         notify("start", ex)
         log = LazyLogFile(lambda: self.artifacts.new_staging_dir() / LOG_FILE)
         tries = [0]  # attempts made so far; kept outside the call so a failure still knows it
         try:
-            values = {name: self._load(a) for name, a in inputs.items()}
-            result = self._call_with_retries(node, ex, {**node.params, **values}, log, tries)
+            for name, a in inputs.items():
+                if name not in values:
+                    values[name] = self._load(a)
+            kwargs = step.call_params(node.params)
+            result = self._call_with_retries(node, ex, {**kwargs, **values}, log, tries)
             outputs = self._store_outputs(node, ex, result)
         except BaseException as exc:  # the boundary: record, then re-raise as ours
             error = _describe(exc)
@@ -136,6 +152,16 @@ class StepExecutor:
         return StepResult(ex, outputs)
 
     # -- pieces -----------------------------------------------------------------------------------
+    def _refuse(self, node: StepNode, exc: MloopError) -> StepResult:
+        """Record a failed execution for a step that could not start (its inputs are wrong)."""
+        ex = self.metadata.create_execution(
+            self.run_id, node.name, code_digest=node.step.code_digest, params=node.params
+        )
+        ex = self.metadata.finish_execution(ex.id, ExecutionState.FAILED, error=str(exc))
+        wrapped = StepExecutionError(node.name, self.run_id, str(exc))
+        wrapped.__cause__ = exc
+        return StepResult(ex, error=wrapped)
+
     def _cached_outputs(
         self, key: str, names: tuple[str, ...]
     ) -> tuple[Execution, dict[str, Artifact]] | None:

@@ -7,6 +7,7 @@ version. Execution lives in ``runners/``; recording lives in the metadata store.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,8 @@ def check_json_param(step: str, arg: str, value: Any) -> Any:
     """Literal step arguments become parameters, which must be JSON-able (they key the cache)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)  # a path parameter is kept as its string (JSON)
     if isinstance(value, (list, tuple)):
         return [check_json_param(step, arg, v) for v in value]
     if isinstance(value, Mapping):

@@ -7,6 +7,8 @@ stay in the record as history.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,13 +16,17 @@ from typing import TYPE_CHECKING, Any
 from mloop import plugins
 from mloop._utils.clock import as_utc, utc_now
 from mloop.artifacts import connect as connect_artifacts
+from mloop.artifacts.base import ArtifactStore
 from mloop.config import Settings, load_settings
 from mloop.errors import MloopError, PipelineDefinitionError, StepExecutionError
 from mloop.metadata import connect as connect_metadata
 from mloop.metadata.base import MetadataStore
-from mloop.metadata.entities import Artifact, EventKind, Run, RunState
+from mloop.metadata.entities import Artifact, EventKind, Execution, Run, RunState
+from mloop.pipelines.file_reads import check_declared_inputs, stale_on_resume
+from mloop.pipelines.fingerprints import Fingerprinter, fingerprinter_for
 from mloop.pipelines.graph import PipelineGraph
 from mloop.pipelines.hooks import RunHook
+from mloop.pipelines.materializers import load_value
 from mloop.pipelines.run_handle import RunHandle
 
 if TYPE_CHECKING:
@@ -48,10 +54,14 @@ def launch(
     lease_s = float(runner_cfg.pop("lease_s", DEFAULT_LEASE_S))
     metadata.reap_abandoned(lease_s)
 
+    fingerprints = fingerprinter_for(metadata)
     if resume:
         run, graph, done = _reopen(pipeline, metadata, resume, params, lease_s)
+        cache = cache and run.options.get("cache", True) is not False  # the run's own choice
+        done = _drop_stale(run.id, graph, done, metadata, artifacts, fingerprints)
     else:
         graph = pipeline.compile(**params)
+        check_declared_inputs(graph)
         metadata.upsert_pipeline(graph.name, graph.version, graph.spec())
         run = metadata.create_run(
             pipeline.experiment,
@@ -60,6 +70,9 @@ def launch(
             pipeline_params=graph.params,
             trigger=trigger,
             environment=settings.environment,
+            host=fingerprints.host,
+            pid=os.getpid(),
+            options={"cache": bool(cache), "parallel": int(parallel)},
         )
         done = {}
 
@@ -96,12 +109,16 @@ def _reopen(
             f"run {run.id} is a run of {run.pipeline_name!r}, not of {pipeline.name!r}"
         )
     if run.state is RunState.RUNNING:
-        beat = as_utc(run.heartbeat_at or run.started_at)
-        if utc_now() - beat < timedelta(seconds=lease_s):
-            raise MloopError(
-                f"run {run.id} is still running (last heartbeat {beat:%H:%M:%S} UTC); "
-                "wait for it to finish, or resume it once its process is gone"
-            )
+        if process_gone(run.host, run.pid):
+            metadata.abandon_runs([run.id])  # killed (kill -9, power cut): no need to wait
+        else:
+            beat = as_utc(run.heartbeat_at or run.started_at)
+            if utc_now() - beat < timedelta(seconds=lease_s):
+                where = f" by pid {run.pid} on {run.host}" if run.pid else ""
+                raise MloopError(
+                    f"run {run.id} is still running{where} (last heartbeat {beat:%H:%M:%S} "
+                    "UTC); wait for it to finish, or resume it once its process is gone"
+                )
     if params and dict(params) != {k: v for k, v in run.pipeline_params.items() if k in params}:
         raise PipelineDefinitionError(
             f"--resume reuses the parameters of run {run.id}; start a new run to change them"
@@ -121,8 +138,59 @@ def _reopen(
                 for e in metadata.list_events(execution_id=ex.id)
                 if e.kind is EventKind.OUTPUT
             }
-    run = metadata.finish_run(run.id, RunState.RUNNING)
+    check_declared_inputs(graph)
+    run = metadata.reopen_run(run.id, host=socket.gethostname(), pid=os.getpid())
     return run, graph, done
+
+
+def _drop_stale(
+    run_id: str,
+    graph: PipelineGraph,
+    done: dict[str, dict[str, Artifact]],
+    metadata: MetadataStore,
+    artifacts: ArtifactStore,
+    fingerprints: Fingerprinter,
+) -> dict[str, dict[str, Artifact]]:
+    """``done`` without the steps whose input files changed since they ran (and what is
+    downstream of them): a resume must not reuse outputs computed from older file contents."""
+    if not done:
+        return done
+    last_ok: dict[str, Execution] = {}
+    for ex in metadata.list_executions(run_id):
+        if ex.state.done_ok:
+            last_ok[ex.step_name] = ex
+    stale = stale_on_resume(
+        graph,
+        done,
+        last_ok,
+        metadata,
+        fingerprints,
+        lambda a: load_value(artifacts, a.uri, a.materializer, digest=a.digest),
+    )
+    return {name: outs for name, outs in done.items() if name not in stale}
+
+
+def process_gone(host: str | None, pid: int | None) -> bool:
+    """True when ``pid`` is known to be dead: it ran on this host and no such process exists.
+    False when unknown (another host, no pid recorded, or a process we may not signal)."""
+    if not host or not pid or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed child not yet reaped by its parent still answers signal 0 (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _changed_steps(metadata: MetadataStore, run: Run, graph: PipelineGraph) -> list[str]:

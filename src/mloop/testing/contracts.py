@@ -415,6 +415,49 @@ class MetadataStoreContract:
         assert store.get_run(run.id).tags == {"a": "2", "b": "x"}
         assert store.search_runs()[0].tags == {"a": "2", "b": "x"}
 
+    # -- issue 15: run process and options, input files, the fingerprint memo -------------
+    def test_run_records_host_pid_and_options(self, store: MetadataStore) -> None:
+        run = store.create_run("exp", host="h1", pid=42, options={"cache": False})
+        got = store.get_run(run.id)
+        assert (got.host, got.pid, got.options) == ("h1", 42, {"cache": False})
+        assert store.create_run("exp").options == {}
+        store.finish_run(run.id, RunState.FAILED, error="boom")
+        reopened = store.reopen_run(run.id, host="h2", pid=7)
+        assert reopened.state is RunState.RUNNING and reopened.ended_at is None
+        assert (reopened.host, reopened.pid, reopened.options) == ("h2", 7, {"cache": False})
+        assert reopened.error is None
+
+    def test_abandon_runs_marks_only_running_runs(self, store: MetadataStore) -> None:
+        alive, done = store.create_run("exp"), store.create_run("exp")
+        ex = store.create_execution(alive.id, "s")
+        store.finish_run(done.id, RunState.SUCCEEDED)
+        assert store.abandon_runs([alive.id, done.id, "nosuchrun0000"]) == [alive.id]
+        assert store.get_run(alive.id).state is RunState.ABANDONED
+        assert store.get_run(done.id).state is RunState.SUCCEEDED
+        assert store.get_execution(ex.id).state is ExecutionState.ABANDONED
+
+    def test_input_artifacts_are_inserted_once_and_found_by_uri(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        art = make_artifact("f" * 32, type="File", uri="file:///data/in.parquet")
+        for _ in range(2):  # the same content read twice: one artifact, two events
+            store.create_execution(run.id, "s", inputs={"path": art.id}, input_artifacts=[art])
+        (found,) = store.find_artifacts(["file:///data/in.parquet", "file:///data"])
+        assert found.id == art.id and found.type == "File"
+        assert len(store.list_events(artifact_id=art.id)) == 2
+        assert store.find_artifacts(["file:///nothing"]) == []
+
+    def test_file_fingerprints_are_upserted_per_host(self, store: MetadataStore) -> None:
+        from mloop.metadata.file_fingerprints import FileFingerprint
+
+        memo = store.file_fingerprints()
+        memo.put("h1", [FileFingerprint("/a", 1, 10, "d1"), FileFingerprint("/b", 2, 20, "d2")])
+        memo.put("h1", [FileFingerprint("/a", 3, 30, "d3")])
+        assert memo.get("h1", ["/a", "/b", "/c"]) == {
+            "/a": FileFingerprint("/a", 3, 30, "d3"),
+            "/b": FileFingerprint("/b", 2, 20, "d2"),
+        }
+        assert memo.get("h2", ["/a"]) == {} and memo.get("h1", []) == {}
+
 
 # -- schema versions (SQL backends) ---------------------------------------------------------------
 def check_migrations(url: str) -> None:

@@ -62,7 +62,8 @@ def test_run_passes_typed_params_and_shows_progress(project: Path) -> None:
     (run,) = runs_json("list")
     assert run["state"] == "succeeded" and run["metrics"] == {"total": 3.0}
     shown = runs_json("show", run["id"])
-    assert shown["params"]["n"] == 4 and shown["params"]["label"] is True
+    # label: str, so "true" stays the text it is (YAML alone would have made it a bool)
+    assert shown["params"]["n"] == 4 and shown["params"]["label"] == "true"
     assert shown["params"]["scale"] == 0.5
     assert [e["state"] for e in shown["executions"]] == ["succeeded", "succeeded"]
 
@@ -131,3 +132,122 @@ def test_unknown_pipeline_and_bad_param_are_one_line_errors(project: Path) -> No
         assert result.exit_code == 2, (args, result.output)
         lines = [x for x in result.stderr.splitlines() if x.strip()]
         assert len(lines) == 1 and expected in lines[0], (args, result.stderr)
+
+
+TYPED = """
+from typing import Literal, Optional
+
+from mloop import pipeline, step
+
+
+@step
+def fit(C: float, model_type: str, version: str, ks: list) -> dict:
+    if model_type not in ("lr", "rf"):
+        raise ValueError("unknown model type")  # what a run used to die of, deep inside
+    return {"C": C, "version": version, "ks": ks}
+
+
+@pipeline
+def typed(
+    C: float = 1.0,
+    model_type: Literal["lr", "rf"] = "lr",
+    version: str = "1",
+    seed: Optional[int] = None,
+    ks: list[int] = [1],
+):
+    fit(C, model_type, version, ks)
+"""
+
+
+def test_params_are_checked_against_type_hints_before_the_run(project: Path) -> None:
+    (project / "typed.py").write_text(textwrap.dedent(TYPED))
+    for param, expected in (
+        ("C=abc", "parameter 'C' = 'abc' is not a float"),
+        ("model_type=xgb", "parameter 'model_type' = 'xgb' is not one of 'lr', 'rf'"),
+        ("seed=1.5", "parameter 'seed' = 1.5 is not an int or None"),
+        ("ks=[1, x]", "item 1 is 'x'"),
+        ("nope=1", "its parameters are ['C', 'model_type', 'version', 'seed', 'ks']"),
+    ):
+        result = runner.invoke(app, ["run", "typed.py:typed", "-p", param])
+        assert result.exit_code == 2, (param, result.output)
+        lines = [x for x in result.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and expected in lines[0], (param, result.stderr)
+    assert runs_json("list") == []  # nothing started
+
+    ok = runner.invoke(
+        app, ["run", "typed.py:typed", "-p", "C=2", "-p", "version=1.10", "-p", "seed=null"]
+    )
+    assert ok.exit_code == 0, ok.output
+    (run,) = runs_json("list")
+    shown = runs_json("show", run["id"])
+    assert shown["params"]["C"] == 2.0 and shown["params"]["version"] == "1.10"  # not 1.1
+
+
+INTERRUPTED = """
+from mloop import pipeline, step
+
+
+@step
+def first() -> int:
+    return 1
+
+
+@step
+def interrupted(x: int) -> int:
+    raise KeyboardInterrupt
+
+
+@pipeline
+def stops():
+    interrupted(first())
+"""
+
+
+def test_ctrl_c_hint_names_the_real_run_id(project: Path) -> None:
+    (project / "stops.py").write_text(textwrap.dedent(INTERRUPTED))
+    result = runner.invoke(app, ["run", "stops.py:stops"])
+    assert result.exit_code == 130, result.output
+    (run,) = runs_json("list")
+    assert f"mloop run stops.py:stops --resume {run['id']}" in result.stderr
+    assert "RUN_ID" not in result.stderr
+
+
+READS = """
+from pathlib import Path
+
+from mloop import pipeline, step
+
+
+@step
+def count(path: str) -> int:
+    return len(Path(path).read_text().splitlines())
+
+
+@pipeline
+def reads(path: str = "data/rows.csv"):
+    count(path)
+"""
+
+
+def test_lineage_of_a_file_lists_the_runs_that_read_it(project: Path) -> None:
+    (project / "reads.py").write_text(textwrap.dedent(READS))
+    (project / "data").mkdir()
+    rows = project / "data" / "rows.csv"
+    rows.write_text("x\n1\n")
+    assert runner.invoke(app, ["run", "reads.py:reads"]).exit_code == 0
+    rows.write_text("x\n1\n2\n")
+    assert runner.invoke(app, ["run", "reads.py:reads"]).exit_code == 0
+    ids = [r["id"] for r in runs_json("list")]  # newest first
+
+    result = runner.invoke(app, ["lineage", "data/rows.csv", "--json"])
+    assert result.exit_code == 0, result.output
+    tree = json.loads(result.stdout)
+    assert tree["kind"] == "file" and tree["id"] == rows.as_uri()
+    versions = tree["children"]
+    assert [[n["id"] for n in v["children"]] for v in versions] == [[ids[0]], [ids[1]]]
+    assert all(n["state"] == "succeeded" for v in versions for n in v["children"])
+
+    shown = runner.invoke(app, ["lineage", str(rows)])
+    assert shown.exit_code == 0 and ids[0] in shown.stdout and "step count" in shown.stdout
+    unread = runner.invoke(app, ["lineage", "data/other.csv"])
+    assert unread.exit_code == 2 and "no recorded step read" in unread.stderr

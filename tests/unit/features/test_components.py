@@ -39,7 +39,10 @@ def test_training_set_step_links_feature_view_versions(
         for e in meta.list_events(execution_id=execution.id)
         if e.kind.value == "input"
     }
-    assert set(inputs) == {"feature_view:driver_stats", "feature_service:svc"}
+    # the entity rows file is read by path, so it is an input too (its content keys the cache)
+    assert set(inputs) == {"feature_view:driver_stats", "feature_service:svc", "entity_rows"}
+    assert inputs["entity_rows"].type == "File"
+    assert inputs["entity_rows"].uri == (project_dir / "rows.parquet").as_uri()
     view_artifact = inputs["feature_view:driver_stats"]
     assert view_artifact.type == "FeatureView"
     assert view_artifact.properties == {

@@ -64,6 +64,9 @@ def run_from_row(row: Mapping[str, Any], tags: Mapping[str, str] | None = None) 
         tags=dict(tags or {}),
         heartbeat_at=utc_or_none(row["heartbeat_at"]),
         error=row["error"],
+        host=row.get("host"),
+        pid=row.get("pid"),
+        options=dict(row.get("options") or {}),
     )
 
 

@@ -57,6 +57,9 @@ runs = sa.Table(
     sa.Column("environment", sa.String(64)),
     sa.Column("parent_run_id", sa.String(32)),
     sa.Column("error", sa.Text),
+    sa.Column("host", sa.String(255)),  # where the run's process runs (0007)
+    sa.Column("pid", sa.Integer),
+    sa.Column("options", sa.JSON),  # run options a resume keeps, e.g. {"cache": false}
     sa.Index("ix_runs_experiment_started", "experiment", "started_at"),
     sa.Index("ix_runs_pipeline_started", "pipeline_name", "started_at"),
     sa.Index("ix_runs_state_heartbeat", "state", "heartbeat_at"),
@@ -97,6 +100,7 @@ artifacts = sa.Table(
     sa.Column("materializer", sa.String(255)),
     sa.Column("properties", sa.JSON, nullable=False),
     sa.Index("ix_artifacts_digest", "digest"),
+    sa.Index("ix_artifacts_uri", "uri"),  # input files by path (0007)
 )
 
 events = sa.Table(
@@ -309,6 +313,19 @@ controller_leases = sa.Table(
     sa.Column("acquired_at", _UTC, nullable=False),
 )
 # -- end controller -------------------------------------------------------------------------------
+
+# -- file fingerprints (issue 15; migration 0007_run_process_files) -------------------------------
+file_fingerprints = sa.Table(
+    "file_fingerprints",
+    metadata,
+    sa.Column("host", sa.String(255), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),  # absolute path on that host
+    sa.Column("size", sa.BigInteger, nullable=False),  # bytes
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),  # SHA-256 of the bytes
+    sa.Column("recorded_at", _UTC, nullable=False),
+)
+# -- end file fingerprints ------------------------------------------------------------------------
 
 version_table = sa.Table(
     VERSION_TABLE,

@@ -41,6 +41,7 @@ from mloop.metadata.sql import rows
 from mloop.metadata.sql.controller_store import SqlControllerStore
 from mloop.metadata.sql.engine import create_engine, read_transaction, write_transaction
 from mloop.metadata.sql.features_store import SqlFeatureDefinitionStore
+from mloop.metadata.sql.fingerprint_store import SqlFileFingerprintStore
 from mloop.metadata.sql.migrate import ensure_schema
 from mloop.metadata.sql.monitoring_store import SqlMonitoringStore
 from mloop.metadata.sql.registry_store import SqlModelRegistryStore
@@ -146,6 +147,9 @@ class SqlMetadataStore(MetadataStore):
     def controller_state(self) -> SqlControllerStore:
         return SqlControllerStore(self.engine)
 
+    def file_fingerprints(self) -> SqlFileFingerprintStore:
+        return SqlFileFingerprintStore(self.engine)
+
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
         with write_transaction(self.engine) as conn:
@@ -218,6 +222,9 @@ class SqlMetadataStore(MetadataStore):
         environment: str | None = None,
         parent_run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Run:
         now = utc_now()
         row = {
@@ -235,6 +242,9 @@ class SqlMetadataStore(MetadataStore):
             "environment": environment,
             "parent_run_id": parent_run_id,
             "error": None,
+            "host": host,
+            "pid": None if pid is None else int(pid),
+            "options": dict(options) if options else None,
         }
         run_tags = {str(k): str(v) for k, v in (tags or {}).items()}
         try:
@@ -289,6 +299,49 @@ class SqlMetadataStore(MetadataStore):
             if done.rowcount == 0:
                 raise RunNotFoundError(run_id)
         return self.get_run(run_id)
+
+    def reopen_run(self, run_id: str, *, host: str | None, pid: int | None) -> Run:
+        values = {
+            "state": RunState.RUNNING.value,
+            "error": None,
+            "ended_at": None,
+            "heartbeat_at": utc_now(),
+            "host": host,
+            "pid": None if pid is None else int(pid),
+        }
+        with self._write() as conn:
+            done = conn.execute(runs.update().where(runs.c.id == run_id).values(values))
+            if done.rowcount == 0:
+                raise RunNotFoundError(run_id)
+        return self.get_run(run_id)
+
+    def abandon_runs(self, run_ids: Sequence[str]) -> list[str]:
+        now = utc_now()
+        marked: list[str] = []
+        with self._write() as conn:
+            for chunk in _chunks(list(run_ids)):
+                marked += conn.scalars(
+                    runs.update()
+                    .where(runs.c.id.in_(chunk), runs.c.state == RunState.RUNNING.value)
+                    .values(state=RunState.ABANDONED.value, ended_at=now)
+                    .returning(runs.c.id)
+                )
+            self._abandon_executions(conn, marked, now)
+        return sorted(marked)
+
+    @staticmethod
+    def _abandon_executions(conn: sa.Connection, run_ids: list[str], now: datetime) -> None:
+        for chunk in _chunks(run_ids):
+            conn.execute(
+                executions.update()
+                .where(
+                    executions.c.run_id.in_(chunk),
+                    executions.c.state.in_(
+                        [ExecutionState.RUNNING.value, ExecutionState.PENDING.value]
+                    ),
+                )
+                .values(state=ExecutionState.ABANDONED.value, ended_at=now)
+            )
 
     def search_runs(
         self,
@@ -345,17 +398,7 @@ class SqlMetadataStore(MetadataStore):
                     .returning(runs.c.id)
                 )
             )
-            for chunk in _chunks(reaped):
-                conn.execute(
-                    executions.update()
-                    .where(
-                        executions.c.run_id.in_(chunk),
-                        executions.c.state.in_(
-                            [ExecutionState.RUNNING.value, ExecutionState.PENDING.value]
-                        ),
-                    )
-                    .values(state=ExecutionState.ABANDONED.value, ended_at=now)
-                )
+            self._abandon_executions(conn, reaped, now)
         return sorted(reaped)
 
     # -- executions, artifacts, events -----------------------------------------------------------
@@ -370,6 +413,7 @@ class SqlMetadataStore(MetadataStore):
         params: Mapping[str, Any] | None = None,
         inputs: Mapping[str, str] | None = None,
         cached_from: str | None = None,
+        input_artifacts: Sequence[Artifact] = (),
     ) -> Execution:
         state = ExecutionState(state)
         now = utc_now()
@@ -395,6 +439,11 @@ class SqlMetadataStore(MetadataStore):
         # they refuse do we look up which one is missing, to raise the precise error.
         try:
             with self._write() as conn:
+                if input_artifacts:
+                    conn.execute(
+                        self._insert(artifacts).on_conflict_do_nothing(index_elements=["id"]),
+                        [rows.artifact_to_row(a) for a in input_artifacts],
+                    )
                 conn.execute(_INSERT_EXECUTION, row)
                 if inputs:
                     conn.execute(
@@ -496,6 +545,16 @@ class SqlMetadataStore(MetadataStore):
         if row is None:
             raise ArtifactNotFoundError(artifact_id)
         return rows.artifact_from_row(row._mapping)
+
+    def find_artifacts(self, uris: Sequence[str]) -> list[Artifact]:
+        found: list[Artifact] = []
+        with self._read() as conn:
+            for chunk in _chunks(list(dict.fromkeys(uris))):
+                found += (
+                    rows.artifact_from_row(r._mapping)
+                    for r in conn.execute(sa.select(artifacts).where(artifacts.c.uri.in_(chunk)))
+                )
+        return sorted(found, key=lambda a: (a.created_at, a.id))
 
     def list_events(
         self, *, execution_id: str | None = None, artifact_id: str | None = None
