@@ -13,7 +13,7 @@ from typing import Any
 
 from mloop.components.infra_validate import InfraBlessing
 from mloop.components.model_artifacts import register_model_materializers
-from mloop.components.run_links import current_links, project_registry
+from mloop.components.run_links import current_links, project_registry, step_environment
 from mloop.evaluation import Blessing
 from mloop.models import ModelPackage
 from mloop.pipelines.dsl import step
@@ -133,7 +133,6 @@ def push(
     """Register ``model`` as a version of ``name`` and move ``alias`` (default: the
     environment's alias) when blessed and infra-blessed; output the decision."""
     import mloop
-    from mloop.config import load_settings
 
     links = current_links()
     artifact_id = links.input_artifact("model")
@@ -146,7 +145,7 @@ def push(
         blessing,
         infra_blessing,
         name=name,
-        alias=alias or alias_for_environment(load_settings().environment),
+        alias=alias or alias_for_environment(step_environment()),
         run_id=links.run_id,
         artifact_id=artifact_id,
         data_artifact_id=data_artifact,

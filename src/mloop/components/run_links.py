@@ -10,7 +10,7 @@ from typing import Any
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import EventKind
 
-__all__ = ["StepLinks", "current_links"]
+__all__ = ["StepLinks", "current_links", "project_registry", "step_environment"]
 
 
 @dataclass(frozen=True)
@@ -56,17 +56,40 @@ def current_links() -> StepLinks:
         ctx = get_step_context()
     except Exception:  # outside a step: plain function use from a notebook or a test
         return StepLinks(None, None, None)
-    run = active_run()
-    return StepLinks(ctx.run_id, ctx.execution_id, None if run is None else run.store)
+    store = ctx.metadata
+    if store is None:
+        run = active_run()
+        store = None if run is None else run.store
+    return StepLinks(ctx.run_id, ctx.execution_id, store)
+
+
+def step_environment() -> str:
+    """The environment of the running step's run (``mloop run --env``), else the project's."""
+    from mloop.config import load_settings
+    from mloop.pipelines.context import get_step_context
+
+    try:
+        environment = get_step_context().environment
+    except Exception:
+        environment = None
+    return environment or load_settings().environment
 
 
 def project_registry() -> Any:
-    """The registry on the store of the running step (else the project's default stores)."""
+    """The registry on the stores of the running step's run (else the project's default
+    stores): never the default environment's artifacts for a run of another environment."""
     from mloop.artifacts import connect as connect_artifacts
     from mloop.config import load_settings
+    from mloop.pipelines.context import get_step_context
     from mloop.registry import ModelRegistry, default_registry
 
     links = current_links()
     if links.store is None:
         return default_registry()
-    return ModelRegistry(links.store, connect_artifacts(load_settings().artifact_root))
+    try:
+        artifacts = get_step_context().artifacts
+    except Exception:
+        artifacts = None
+    if artifacts is None:
+        artifacts = connect_artifacts(load_settings().artifact_root)
+    return ModelRegistry(links.store, artifacts)

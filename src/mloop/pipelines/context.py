@@ -20,6 +20,11 @@ class StepContext:
     step_name: str
     attempt: int
     params: dict[str, Any]
+    # The run's own stores and environment: what a step uses instead of looking the project's
+    # default environment up again (``mloop run --env staging`` must log into staging).
+    metadata: Any = None  # MetadataStore
+    artifacts: Any = None  # ArtifactStore
+    environment: str | None = None
 
 
 _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(

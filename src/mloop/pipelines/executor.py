@@ -67,6 +67,14 @@ class StepExecutor:
         self.use_cache = use_cache
         self.sleep = sleep
         self._metrics_by_run: dict[str, list[Metric]] = {}
+        self._environment: str | None = None
+
+    @property
+    def environment(self) -> str | None:
+        """The run's environment (read once): steps see it in their context."""
+        if self._environment is None:
+            self._environment = self.metadata.get_run(self.run_id).environment or ""
+        return self._environment or None
 
     def execute(self, node: StepNode, inputs: Mapping[str, Artifact], notify: Notify) -> StepResult:
         """Run ``node`` with upstream ``inputs`` (argument name -> artifact)."""
@@ -210,9 +218,21 @@ class StepExecutor:
         step = node.step
         while True:
             tries[0] += 1
-            ctx = StepContext(self.run_id, ex.id, node.name, tries[0], dict(node.params))
+            ctx = StepContext(
+                self.run_id,
+                ex.id,
+                node.name,
+                tries[0],
+                dict(node.params),
+                metadata=self.metadata,
+                artifacts=self.artifacts,
+                environment=self.environment,
+            )
+            tracking = run_context(
+                self.run_id, ex.id, store=self.metadata, artifacts=self.artifacts
+            )
             try:
-                with capture_logs(log), step_context(ctx), run_context(self.run_id, ex.id):
+                with capture_logs(log), step_context(ctx), tracking:
                     return self._call(node, kwargs)
             except StepTimeoutError:
                 raise

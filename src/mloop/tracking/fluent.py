@@ -178,13 +178,16 @@ def run_context(
     execution_id: str | None = None,
     *,
     store: MetadataStore | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> Iterator[ActiveRun]:
     """Make an EXISTING run active inside the block (nothing is created or ended), attributing
     metrics to ``execution_id``; its metrics are flushed on exit, even on an exception.
 
-    The store is resolved only when something is logged, so wrapping a step costs microseconds.
+    ``store``/``artifacts``: the run's own stores (a pipeline step always passes them; looking
+    up the project's default environment instead would log into the wrong one). When left
+    out, they are resolved only when something is logged, so wrapping costs microseconds.
     """
-    binding = _Binding(run_id, execution_id, owned=False, store_arg=store)
+    binding = _Binding(run_id, execution_id, owned=False, store_arg=store, artifacts_arg=artifacts)
     binding.previous = _current.get()
     token = _current.set(binding)
     try:
