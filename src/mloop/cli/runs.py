@@ -84,7 +84,8 @@ def list_runs(
     states = [_parse_state(RunState, s) for s in state or []] or None
     settings = state_of(ctx).settings()
     rows: list[dict[str, Any]] = []
-    if store_exists(settings.metadata_url):
+    exists = store_exists(settings.metadata_url)
+    if exists:
         with open_store(settings.metadata_url) as store:
             runs = store.search_runs(
                 experiment=experiment, pipeline_name=pipeline, states=states, limit=limit
@@ -97,6 +98,11 @@ def list_runs(
         print_json(rows)
         return
     _print_run_table(rows)
+    if not exists:
+        from mloop.cli.output import err_console
+        from mloop.cli.state import missing_store_message
+
+        err_console().print(f"[dim]{missing_store_message(settings)}[/]", soft_wrap=True)
 
 
 @app.command("show")
@@ -106,11 +112,10 @@ def show_run(
     as_json: JsonOption = False,
 ) -> None:
     """Show one run: its steps, parameters and metrics."""
-    from mloop.errors import RunNotFoundError
+    from mloop.cli.state import require_store
 
     settings = state_of(ctx).settings()
-    if not store_exists(settings.metadata_url):
-        raise RunNotFoundError(run_id)
+    require_store(settings)
     with open_store(settings.metadata_url) as store:
         data = describe_run(store, run_id)
     if as_json:
