@@ -248,7 +248,13 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
         exprs.append(col.sum().alias(key + "true"))
     elif kind == CATEGORICAL:
         values = _as_strings(col.drop_nulls(), dtype)
-        top = values.value_counts(sort=True).head(max_values + 1)  # one more: was it cut?
+        # most frequent first, ties by value: which values are kept when the column has more
+        # than max_values must not depend on Polars' thread scheduling
+        counts = values.value_counts(sort=False, name=key + "count")
+        top = counts.sort_by(
+            [counts.struct.field(key + "count"), counts.struct.field(name)],
+            descending=[True, False],
+        ).head(max_values + 1)  # one more: was it cut?
         exprs.append(top.implode().alias(key + "freq"))
         if dtype != pl.Boolean:
             lengths = values.str.len_chars()
