@@ -633,11 +633,6 @@ class SqlMetadataStore(MetadataStore):
                     result[run_id][key] = rows.decode_value(value)
         return result
 
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _IN_CHUNK):
-        yield items[start : start + _IN_CHUNK]
-
     # -- retention (mloop gc) -------------------------------------------------------------------
     def mark_artifacts_collected(self, artifact_ids: Sequence[str], *, at: datetime) -> None:
         """Set ``properties["collected_at"]`` (ISO-8601 UTC) on each artifact whose content was
@@ -660,3 +655,8 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
                     .where(artifacts.c.id == artifact_id)
                     .values(properties=updated)
                 )
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
