@@ -91,18 +91,17 @@ def quickstart_command(
 ) -> None:
     """Run a demo end to end. The default, Lending Club: train, evaluate with slices against
     production, infra-validate, register and promote (or refuse, saying why)."""
-    if loop:
-        from mloop.cli.output import console
-        from mloop.cli.quickstart_loop import run_loop_quickstart
+    if loop or example == "flights":
+        if resume:
+            from mloop.errors import ConfigError
 
-        run_loop_quickstart(
-            project_dir or state_of(ctx).project_dir, fresh=fresh, echo=console().print
-        )
-        return
-    if example == "flights":
-        from mloop.cli.quickstart_flights import run_flights_quickstart
-
-        run_flights_quickstart(project_dir or state_of(ctx).project_dir, fresh=fresh)
+            raise ConfigError("--resume continues a Lending Club demo run; drop --loop/--example")
+        again = "quickstart --loop" if loop else "quickstart --example flights"
+        try:
+            _run_other_demo(project_dir or state_of(ctx).project_dir, loop=loop, fresh=fresh)
+        except KeyboardInterrupt:  # these demos start afresh: no run to resume
+            print_error(KeyboardInterrupt(f"interrupted; start the demo again: mloop {again}"))
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         return
     if example != "lending_club":
         from mloop.errors import ConfigError
@@ -112,10 +111,10 @@ def quickstart_command(
     from mloop.cli.params import parse_params
     from mloop.cli.run import resolve_pipeline, run_with_progress
 
-    if resume and (fresh or loop or example != "lending_club"):
+    if resume and fresh:
         from mloop.errors import ConfigError
 
-        raise ConfigError("--resume continues a Lending Club demo run; drop --fresh/--example")
+        raise ConfigError("--resume continues a run that --fresh would forget; give one of them")
     state = state_of(ctx)
     folder = prepare_demo(project_dir or state.project_dir, fresh=fresh)
     out = console()
@@ -138,6 +137,19 @@ def quickstart_command(
         print_error(KeyboardInterrupt(f"interrupted; {hint}"))
         raise typer.Exit(EXIT_INTERRUPTED) from None
     print_summary(handle, settings)
+
+
+def _run_other_demo(project_dir: Path | None, *, loop: bool, fresh: bool) -> None:
+    """The closed-loop demo (``loop``) or the flights feature-store demo."""
+    if loop:
+        from mloop.cli.output import console
+        from mloop.cli.quickstart_loop import run_loop_quickstart
+
+        run_loop_quickstart(project_dir, fresh=fresh, echo=console().print)
+        return
+    from mloop.cli.quickstart_flights import run_flights_quickstart
+
+    run_flights_quickstart(project_dir, fresh=fresh)
 
 
 def interrupted_run(settings: Settings, *, since: datetime) -> str | None:

@@ -109,3 +109,28 @@ def test_next_commands_carry_project_dir_and_work_from_here(demo: Path, project_
     shown = runner.invoke(app, ["--project-dir", "demo", "runs", "show", run["id"]])
     assert shown.exit_code == 0, shown.output
     assert not (project_dir / ".mloop").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "again"),
+    [(["--loop"], "mloop quickstart --loop"), (["--example", "flights"], "--example flights")],
+)
+def test_ctrl_c_in_the_other_demos_names_no_missing_option(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], again: str
+) -> None:
+    from mloop.cli import quickstart
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(quickstart, "_run_other_demo", interrupted)
+    result = runner.invoke(app, ["quickstart", *args])
+    assert result.exit_code == 130
+    assert again in result.stderr and "--resume" not in result.stderr
+    refused = runner.invoke(app, ["quickstart", *args, "--resume", "abc123"])
+    assert refused.exit_code == 2 and "Lending Club" in refused.stderr
+
+
+def test_resume_and_fresh_exclude_each_other(demo: Path) -> None:
+    result = runner.invoke(app, ["quickstart", "--project-dir", "demo", "--fresh", "--resume", "x"])
+    assert result.exit_code == 2 and "--fresh" in result.stderr
