@@ -58,6 +58,7 @@ class QuantileSketch:
         self._levels = levels if levels is not None else [np.empty(0)]
         self._compactions = compactions if compactions is not None else [0] * len(self._levels)
         self._min, self._max = bounds
+        self._view: tuple[np.ndarray, np.ndarray] | None = None  # _weighted(), until updated
 
     @property
     def rank_error(self) -> float:
@@ -82,6 +83,7 @@ class QuantileSketch:
         self._min = min(self._min, float(values[0]))
         self._max = max(self._max, float(values[-1]))
         self._levels[0] = _merge_sorted(self._levels[0], values)
+        self._view = None
         self._compress()
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
@@ -115,6 +117,7 @@ class QuantileSketch:
 
     def _compress(self) -> None:
         """Compact, from the bottom up, every level holding more than its capacity."""
+        self._view = None
         h = 0
         while h < len(self._levels):
             items = self._levels[h]
@@ -135,13 +138,17 @@ class QuantileSketch:
             h += 1
 
     def _weighted(self) -> tuple[np.ndarray, np.ndarray]:
-        """All items sorted, with the cumulative number of values each closes."""
+        """All items sorted, with the cumulative number of values each closes (kept until the
+        next update: drift asks a sketch for quantiles and CDFs several times)."""
+        if self._view is not None:
+            return self._view
         items = np.concatenate(self._levels)
         weights = np.concatenate(
             [np.full(len(level), 1 << h, dtype=np.int64) for h, level in enumerate(self._levels)]
         )
         order = np.argsort(items, kind="stable")
-        return items[order], np.cumsum(weights[order])
+        self._view = (items[order], np.cumsum(weights[order]))
+        return self._view
 
     def quantiles(self, ranks: Sequence[float]) -> list[float]:
         """Values at normalized ``ranks`` in [0, 1] (0: the minimum, 1: the maximum); NaN for an
@@ -149,16 +156,11 @@ class QuantileSketch:
         if self.n == 0:
             return [math.nan] * len(ranks)
         items, cumulative = self._weighted()
-        out = []
-        for rank in ranks:
-            if rank <= 0:
-                out.append(self._min)
-            elif rank >= 1:
-                out.append(self._max)
-            else:
-                i = int(np.searchsorted(cumulative, rank * cumulative[-1], side="left"))
-                out.append(float(items[min(i, len(items) - 1)]))
-        return out
+        wanted = np.asarray(ranks, dtype=float)
+        at = np.searchsorted(cumulative, wanted * cumulative[-1], side="left")
+        values = items[np.minimum(at, len(items) - 1)]
+        values = np.where(wanted <= 0, self._min, np.where(wanted >= 1, self._max, values))
+        return [float(v) for v in values]
 
     def cdf(self, split_points: Sequence[float]) -> np.ndarray:
         """Fraction of values <= each split point (len(split_points) values, non-decreasing)."""
