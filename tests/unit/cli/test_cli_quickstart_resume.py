@@ -133,4 +133,4 @@ def test_ctrl_c_in_the_other_demos_names_no_missing_option(
 
 def test_resume_and_fresh_exclude_each_other(demo: Path) -> None:
     result = runner.invoke(app, ["quickstart", "--project-dir", "demo", "--fresh", "--resume", "x"])
-    assert result.exit_code == 2 and "--fresh" in result.stderr
+    assert result.exit_code == 2 and "--fresh would forget" in result.stderr
