@@ -40,8 +40,17 @@ def test_quickstart_trains_validates_promotes_then_decides_again(tmp_path: Path)
     assert (project / "mloop.yaml").is_file()
     assert (project / "data" / "lending_club.parquet").is_file()
     assert (project / ".mloop" / "mloop.db").is_file()
-    assert "roc_auc" in first.stdout and "mloop runs show" in first.stdout
-    assert "Decision: promoted (v1)" in first.stdout
+    assert "roc_auc" in first.stdout and "Decision: promoted (v1)" in first.stdout
+    # the next commands work from where quickstart ran (the README's case: not the demo folder)
+    assert "mloop --project-dir mloop-quickstart models show lending_club" in first.stdout
+    shown_here = mloop(
+        "--project-dir", "mloop-quickstart", "models", "show", "lending_club", cwd=tmp_path
+    )
+    assert shown_here.returncode == 0, shown_here.stderr
+    assert not (tmp_path / ".mloop").exists()
+    bare = mloop("models", "show", "lending_club", cwd=tmp_path)  # the README's old advice
+    assert bare.returncode == 2 and "no mloop store at" in bare.stderr
+    assert not (tmp_path / ".mloop").exists()
 
     listed = mloop("runs", "list", "--json", cwd=project)
     assert listed.returncode == 0, listed.stderr

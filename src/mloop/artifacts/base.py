@@ -74,3 +74,8 @@ class ArtifactStore(ABC):
     @abstractmethod
     def iter_uris(self, prefix: str = "") -> Iterator[str]:
         """Published artifact URIs under ``prefix`` (never staging leftovers)."""
+
+    def local_path(self, uri: str) -> Path | None:
+        """The folder where the artifact at ``uri`` lives on this machine, to show people (a
+        report to open); None when the store is remote or nothing is published there."""
+        return None

@@ -152,6 +152,11 @@ class LocalArtifactStore(ArtifactStore):
         _, path = self._path(uri)
         return (path / MARKER_NAME).is_file()
 
+    def local_path(self, uri: str) -> Path | None:
+        """The artifact's own folder (absolute), or None when none is published at ``uri``."""
+        _, path = self._path(uri)
+        return path if (path / MARKER_NAME).is_file() else None
+
     def delete(self, uri: str) -> None:
         """Remove the artifact at ``uri`` atomically (rename away, then delete the files).
 

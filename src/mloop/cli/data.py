@@ -9,12 +9,14 @@ unless ``--fail-on-drift`` is given (then 1 when the dataset drifted).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mloop.cli.options import JsonOption
+from mloop.data._csv import INFER_SCHEMA_ROWS
 
 if TYPE_CHECKING:
     from mloop.data import Anomalies, DriftReport, Statistics
@@ -34,9 +36,49 @@ PathArg = Annotated[
 HtmlOpt = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
 ]
+InferRowsOpt = Annotated[
+    int,
+    typer.Option(
+        "--infer-rows",
+        min=0,
+        help="CSV: infer column types from this many first rows (0 = all rows).",
+    ),
+]
+DtypeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dtype",
+        help="CSV: COLUMN=TYPE (str, int, float, bool, date, datetime); repeatable.",
+    ),
+]
 
 
-def load_statistics(path: Path, slice_by: str | None = None) -> Statistics:
+@dataclass(frozen=True)
+class CsvOptions:
+    """How CSV files are read: types inferred from ``infer_rows`` rows (0: all), or given."""
+
+    infer_rows: int = INFER_SCHEMA_ROWS
+    dtypes: tuple[str, ...] = ()
+
+    def overrides(self) -> dict[str, str]:
+        from mloop.errors import ConfigError
+
+        out: dict[str, str] = {}
+        for item in self.dtypes:
+            column, sep, dtype = item.partition("=")
+            if not sep or not column or not dtype:
+                raise ConfigError(f"--dtype takes COLUMN=TYPE, e.g. --dtype zip=str; got {item!r}")
+            out[column] = dtype.strip()
+        return out
+
+
+def csv_options(infer_rows: int, dtype: list[str] | None) -> CsvOptions:
+    return CsvOptions(infer_rows, tuple(dtype or ()))
+
+
+def load_statistics(
+    path: Path, slice_by: str | None = None, csv: CsvOptions | None = None
+) -> Statistics:
     """Statistics of a data file, or read from a statistics JSON file."""
     from mloop.data import Statistics, compute_statistics
     from mloop.errors import ValidationError
@@ -45,7 +87,13 @@ def load_statistics(path: Path, slice_by: str | None = None) -> Statistics:
         if not path.exists():
             raise ValidationError(f"statistics file {path} does not exist")
         return Statistics.from_json(path.read_text(encoding="utf-8"))
-    return compute_statistics(path, slice_by=slice_by)
+    csv = csv or CsvOptions()
+    return compute_statistics(
+        path,
+        slice_by=slice_by,
+        infer_schema_length=csv.infer_rows,
+        schema_overrides=csv.overrides(),
+    )
 
 
 @app.command("stats")
@@ -55,10 +103,12 @@ def stats_command(
     slice_by: Annotated[
         str | None, typer.Option(help="Also profile per value of this column.")
     ] = None,
+    infer_rows: InferRowsOpt = INFER_SCHEMA_ROWS,
+    dtype: DtypeOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compute a dataset's statistics and print them."""
-    stats = load_statistics(path, slice_by)
+    stats = load_statistics(path, slice_by, csv_options(infer_rows, dtype))
     if html is not None:
         from mloop.data.report import write_html
 
@@ -82,11 +132,14 @@ def schema_command(
     label: Annotated[
         str | None, typer.Option(help="The label column (absent from SERVING data).")
     ] = None,
+    infer_rows: InferRowsOpt = INFER_SCHEMA_ROWS,
+    dtype: DtypeOpt = None,
 ) -> None:
     """Infer a schema from a dataset and write it as editable YAML."""
     from mloop.data import infer_schema
 
-    schema = infer_schema(load_statistics(path), label=label)
+    csv = csv_options(infer_rows, dtype)
+    schema = infer_schema(load_statistics(path, csv=csv), label=label)
     schema.to_yaml(output)
     _say(f"schema of {len(schema.features)} features written to {output}; review and edit it")
 
@@ -102,14 +155,17 @@ def validate_command(
         str | None, typer.Option("--environment", help="e.g. TRAINING or SERVING.")
     ] = None,
     html: HtmlOpt = None,
+    infer_rows: InferRowsOpt = INFER_SCHEMA_ROWS,
+    dtype: DtypeOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check a dataset against a schema; exit 1 on blocking anomalies."""
     from mloop.data import Schema, validate
 
     rules = Schema.from_yaml(schema)
-    stats = load_statistics(path)
-    ref = load_statistics(reference) if reference is not None else None
+    csv = csv_options(infer_rows, dtype)
+    stats = load_statistics(path, csv=csv)
+    ref = load_statistics(reference, csv=csv) if reference is not None else None
     anomalies = validate(stats, rules, environment, reference=ref)
     if html is not None:
         from mloop.data import detect_drift
@@ -138,12 +194,15 @@ def drift_command(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit 1 when the dataset drifted.")
     ] = False,
+    infer_rows: InferRowsOpt = INFER_SCHEMA_ROWS,
+    dtype: DtypeOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compare two datasets feature by feature, from their statistics."""
     from mloop.data import Schema, detect_drift
 
-    ref, cur = load_statistics(reference), load_statistics(current)
+    csv = csv_options(infer_rows, dtype)
+    ref, cur = load_statistics(reference, csv=csv), load_statistics(current, csv=csv)
     report = detect_drift(ref, cur, Schema.from_yaml(schema) if schema is not None else None)
     if html is not None:
         from mloop.data.report import write_html

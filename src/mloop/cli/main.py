@@ -34,7 +34,7 @@ class LazyCommand:
 COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("quickstart", "mloop.cli.quickstart", "Run the Lending Club demo end to end."),
     LazyCommand("run", "mloop.cli.run", "Run a pipeline: mloop run pipelines/training.py:training"),
-    LazyCommand("runs", "mloop.cli.runs", "List runs and show one run's steps, params, metrics."),
+    LazyCommand("runs", "mloop.cli.runs", "List, show and compare runs (params, metrics)."),
     LazyCommand("lineage", "mloop.cli.lineage", "Show what a run or artifact came from or fed."),
     LazyCommand("db", "mloop.cli.db", "Create, upgrade and inspect the metadata database."),
     LazyCommand("monitor", "mloop.cli.monitor", "Monitor served models: drift, alerts, rollback."),
@@ -46,6 +46,8 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("traffic", "mloop.cli.traffic", "Show or change a served canary/shadow."),
     LazyCommand("predict", "mloop.cli.predict", "Predict a Parquet file in batch."),
     LazyCommand("features", "mloop.cli.features", "Apply, list, describe, materialize features."),
+    LazyCommand("artifacts", "mloop.cli.artifacts", "List a run's artifacts; copy one out."),
+    LazyCommand("gc", "mloop.cli.gc", "Delete artifacts no kept run or model needs."),
 )
 
 

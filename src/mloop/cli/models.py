@@ -27,9 +27,14 @@ app = typer.Typer(
 
 
 def _registry(ctx: typer.Context) -> ModelRegistry:
+    """The registry on the project's stores; ``NotFoundError`` (exit 2) when the project has no
+    metadata store yet, which is never created here (a model cannot exist without one)."""
+    from mloop.cli.state import require_store
     from mloop.registry import default_registry
 
-    return default_registry(state_of(ctx).settings())
+    settings = state_of(ctx).settings()
+    require_store(settings)
+    return default_registry(settings)
 
 
 def model_to_dict(model: Any) -> dict[str, Any]:
@@ -81,14 +86,19 @@ def list_models(
     as_json: JsonOption = False,
 ) -> None:
     """List registered models with their aliases and latest version."""
-    from mloop.cli.output import console, format_time, print_json
+    from mloop.cli.output import console, err_console, format_time, print_json
+    from mloop.cli.state import missing_store_message, store_exists
 
-    rows = [model_to_dict(m) for m in _registry(ctx).search_models(name)]
+    settings = state_of(ctx).settings()
+    exists = store_exists(settings.metadata_url)
+    rows = [model_to_dict(m) for m in _registry(ctx).search_models(name)] if exists else []
     if as_json:
         print_json(rows)
         return
     if not rows:
         console().print("No registered models yet: [bold]mloop quickstart[/] registers one.")
+        if not exists:
+            err_console().print(f"[dim]{missing_store_message(settings)}[/]", soft_wrap=True)
         return
     from rich.table import Table
 

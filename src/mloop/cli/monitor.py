@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from mloop.cli.options import JsonOption
-from mloop.cli.state import state_of
+from mloop.cli.state import state_of, store_exists
 
 app = typer.Typer(
     name="monitor",
@@ -120,8 +120,11 @@ def reports_command(
     from mloop.cli.output import console, format_time, print_json
     from mloop.metadata import connect
 
+    settings = state_of(ctx).settings()
     rows = (
-        connect(state_of(ctx).settings().metadata_url).monitoring().list_reports(model, limit=limit)
+        connect(settings.metadata_url).monitoring().list_reports(model, limit=limit)
+        if store_exists(settings.metadata_url)
+        else []
     )
     if as_json:
         print_json([_as_dict(r) for r in rows])
@@ -132,7 +135,7 @@ def reports_command(
         shown = ", ".join(f"{k} {v:.3g}" for k, v in sorted(metrics.items()) if v is not None)
         share = "-" if r.share_drifted is None else f"{r.share_drifted:.2f}"
         table.add_row(
-            r.id[:8],
+            r.id,
             r.model,
             r.version or "-",
             format_time(r.window_end),
@@ -162,10 +165,11 @@ def alerts_command(
 
     if state not in (None, "open", "resolved"):
         raise ValidationError(f"--state must be 'open' or 'resolved', not {state!r}")
+    settings = state_of(ctx).settings()
     rows = (
-        connect(state_of(ctx).settings().metadata_url)
-        .monitoring()
-        .list_alerts(model, state=state, limit=limit)
+        connect(settings.metadata_url).monitoring().list_alerts(model, state=state, limit=limit)
+        if store_exists(settings.metadata_url)
+        else []
     )
     if as_json:
         print_json([_as_dict(r) for r in rows])
@@ -173,7 +177,7 @@ def alerts_command(
     table = Table("id", "model", "rule", "state", "severity", "opened", "seen", "message")
     for a in rows:
         table.add_row(
-            a.id[:8],
+            a.id,
             a.model,
             a.rule,
             a.state,

@@ -17,19 +17,43 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+UNBOUNDED_WIDTH = 100_000
+"""Columns of a console that does not write to a terminal: piped output is never cut."""
+
+
 @lru_cache(maxsize=1)
 def console() -> Console:
     """The stdout console (created on first use: importing Rich costs ~40 ms)."""
-    from rich.console import Console
-
-    return Console(highlight=False)
+    return _console_class()(highlight=False)
 
 
 @lru_cache(maxsize=1)
 def err_console() -> Console:
-    from rich.console import Console
+    return _console_class()(stderr=True, highlight=False)
 
-    return Console(stderr=True, highlight=False)
+
+@lru_cache(maxsize=1)
+def _console_class() -> type[Console]:
+    """A Rich console as wide as its terminal, and unbounded when it writes to a pipe or file.
+
+    Rich takes the width of whichever standard stream is a terminal (else 80 columns), so
+    ``mloop runs list | cat`` would cut ids and paths to ``…``. Whether the console writes to a
+    terminal is asked at every print (tests and redirections swap ``sys.stdout``)."""
+    from rich.console import Console, ConsoleDimensions
+
+    class PipeFriendlyConsole(Console):
+        @property  # type: ignore[override]
+        def size(self) -> ConsoleDimensions:
+            measured = Console.size.fget(self)  # type: ignore[attr-defined]
+            if self.is_terminal or self._width is not None:
+                return measured
+            return ConsoleDimensions(UNBOUNDED_WIDTH, measured.height)
+
+        @size.setter
+        def size(self, new_size: tuple[int, int]) -> None:
+            Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    return PipeFriendlyConsole
 
 
 def _default(value: Any) -> Any:

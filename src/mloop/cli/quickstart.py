@@ -15,11 +15,14 @@ install). A second run reuses the copy and its cache, so every step comes back `
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mloop._utils.clock import utc_now
+from mloop.cli.errors import EXIT_INTERRUPTED, print_error
 from mloop.cli.state import state_of
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ DEMO = Path("examples") / "lending_club"
 DEFAULT_TARGET = "mloop-quickstart"
 PIPELINE = "training"
 _NOT_COPIED = shutil.ignore_patterns(".mloop", "__pycache__", "*.pyc")
+_CLOCK_SLACK = timedelta(seconds=1)  # the store's clock and ours may round differently
 
 
 @app.command("quickstart")
@@ -76,21 +80,28 @@ def quickstart_command(
             "detects it, the controller retrains, the service swaps to the new version.",
         ),
     ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Id of an interrupted or failed demo run: re-run only what did not succeed "
+            "(Ctrl-C prints the exact command).",
+        ),
+    ] = None,
 ) -> None:
     """Run a demo end to end. The default, Lending Club: train, evaluate with slices against
     production, infra-validate, register and promote (or refuse, saying why)."""
-    if loop:
-        from mloop.cli.output import console
-        from mloop.cli.quickstart_loop import run_loop_quickstart
+    if loop or example == "flights":
+        if resume:
+            from mloop.errors import ConfigError
 
-        run_loop_quickstart(
-            project_dir or state_of(ctx).project_dir, fresh=fresh, echo=console().print
-        )
-        return
-    if example == "flights":
-        from mloop.cli.quickstart_flights import run_flights_quickstart
-
-        run_flights_quickstart(project_dir or state_of(ctx).project_dir, fresh=fresh)
+            raise ConfigError("--resume continues a Lending Club demo run; drop --loop/--example")
+        again = "quickstart --loop" if loop else "quickstart --example flights"
+        try:
+            _run_other_demo(project_dir or state_of(ctx).project_dir, loop=loop, fresh=fresh)
+        except KeyboardInterrupt:  # these demos start afresh: no run to resume
+            print_error(KeyboardInterrupt(f"interrupted; start the demo again: mloop {again}"))
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         return
     if example != "lending_club":
         from mloop.errors import ConfigError
@@ -100,15 +111,71 @@ def quickstart_command(
     from mloop.cli.params import parse_params
     from mloop.cli.run import resolve_pipeline, run_with_progress
 
+    if resume and fresh:
+        from mloop.errors import ConfigError
+
+        raise ConfigError("--resume continues a run that --fresh would forget; give one of them")
     state = state_of(ctx)
     folder = prepare_demo(project_dir or state.project_dir, fresh=fresh)
     out = console()
     out.print(f"Demo project: [bold]{folder}[/]")
     settings = state.settings(project_dir=folder)
     target, defaults = resolve_pipeline(PIPELINE, settings)
-    params = {**defaults, **parse_params(param or [])}
-    handle = run_with_progress(target, params, settings, trigger="quickstart")
+    overrides = parse_params(param or [])
+    # a resumed run keeps its own parameters: only what the user repeats is checked against them
+    params = overrides if resume else {**defaults, **overrides}
+    started = utc_now()
+    try:
+        handle = run_with_progress(target, params, settings, trigger="quickstart", resume=resume)
+    except KeyboardInterrupt:
+        run_id = resume or interrupted_run(settings, since=started)
+        hint = (
+            f"resume it with: {command_in(folder, f'quickstart --resume {run_id}')}"
+            if run_id
+            else f"start again with: {command_in(folder, 'quickstart')}"
+        )
+        print_error(KeyboardInterrupt(f"interrupted; {hint}"))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     print_summary(handle, settings)
+
+
+def _run_other_demo(project_dir: Path | None, *, loop: bool, fresh: bool) -> None:
+    """The closed-loop demo (``loop``) or the flights feature-store demo."""
+    if loop:
+        from mloop.cli.output import console
+        from mloop.cli.quickstart_loop import run_loop_quickstart
+
+        run_loop_quickstart(project_dir, fresh=fresh, echo=console().print)
+        return
+    from mloop.cli.quickstart_flights import run_flights_quickstart
+
+    run_flights_quickstart(project_dir, fresh=fresh)
+
+
+def interrupted_run(settings: Settings, *, since: datetime) -> str | None:
+    """The id of the demo run this process started at or after ``since`` (None if none was
+    recorded before the interrupt)."""
+    from mloop._utils.clock import as_utc
+    from mloop.cli.state import open_store, store_exists
+
+    if not store_exists(settings.metadata_url):
+        return None
+    with open_store(settings.metadata_url) as store:
+        for run in store.search_runs(pipeline_name=PIPELINE, limit=10):  # newest first
+            if run.trigger == "quickstart" and as_utc(run.started_at) >= since - _CLOCK_SLACK:
+                return run.id
+    return None
+
+
+def command_in(folder: Path, command: str) -> str:
+    """``mloop --project-dir FOLDER COMMAND``: the form that works from any directory (the
+    folder relative to the current one when below it; no option when it is the current one)."""
+    import shlex
+
+    where = _relative(folder)
+    if where == ".":
+        return f"mloop {command}"
+    return f"mloop --project-dir {shlex.quote(where)} {command}"
 
 
 def prepare_demo(project_dir: Path | None, *, fresh: bool = False) -> Path:
@@ -162,6 +229,7 @@ def _copy_demo(folder: Path, *, overwrite: bool) -> None:
 def print_summary(handle: RunHandle, settings: Settings) -> None:
     """The run, its steps, metrics, where everything is stored, and what to try next."""
     from rich.console import Group
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -196,14 +264,16 @@ def print_summary(handle: RunHandle, settings: Settings) -> None:
     where.add_row("project", str(settings.project_dir))
     where.add_row("metadata", settings.metadata_url)
     where.add_row("artifacts", settings.artifact_root)
-    folder = _relative(settings.project_dir)
-    nxt = [f"cd {folder}"] if folder != "." else []
-    nxt += [
-        f"mloop runs show {handle.id}  [dim]# steps, params, metrics[/]",
-        "mloop models show lending_club  [dim]# versions, aliases and why they moved[/]",
-        f"mloop lineage {handle.id}  [dim]# what was made from what[/]",
-        "mloop quickstart -p model_type=hist_gradient_boosting  [dim]# a challenger[/]",
-        "mloop quickstart -p sample=0.5  [dim]# changed data: promoted or refused, and why[/]",
+    folder = settings.project_dir
+    nxt = [
+        f"{escape(command_in(folder, cmd))}  [dim]# {why}[/]"
+        for cmd, why in (
+            (f"runs show {handle.id}", "steps, params, metrics"),
+            ("models show lending_club", "versions, aliases and why they moved"),
+            (f"lineage {handle.id}", "what was made from what"),
+            ("quickstart -p model_type=hist_gradient_boosting", "a challenger"),
+            ("quickstart -p sample=0.5", "changed data: promoted or refused, and why"),
+        )
     ]
     header = f"Run [bold]{handle.id}[/] {styled_state(state_value(handle.state))}"
     if cached:

@@ -16,12 +16,13 @@ from mloop.cli.options import JsonOption
 from mloop.cli.state import open_store, state_of, store_exists
 
 if TYPE_CHECKING:
+    from mloop.artifacts.base import ArtifactStore
     from mloop.metadata.base import MetadataStore
     from mloop.metadata.entities import Execution, Run
 
 app = typer.Typer(
     name="runs",
-    help="List runs and show one run's steps, params, metrics.",
+    help="List, show and compare runs: steps, params, metrics, reports.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -84,19 +85,27 @@ def list_runs(
     states = [_parse_state(RunState, s) for s in state or []] or None
     settings = state_of(ctx).settings()
     rows: list[dict[str, Any]] = []
-    if store_exists(settings.metadata_url):
+    exists = store_exists(settings.metadata_url)
+    if exists:
         with open_store(settings.metadata_url) as store:
             runs = store.search_runs(
                 experiment=experiment, pipeline_name=pipeline, states=states, limit=limit
             )
             latest = store.latest_metrics([r.id for r in runs]) if runs else {}
             rows = [run_to_dict(r, latest.get(r.id)) for r in runs]
+            for run, row in zip(runs, rows, strict=True):
+                row["params"] = run_params(store, run)
     if as_json:
         from mloop.cli.output import print_json
 
         print_json(rows)
         return
     _print_run_table(rows)
+    if not exists:
+        from mloop.cli.output import err_console
+        from mloop.cli.state import missing_store_message
+
+        err_console().print(f"[dim]{missing_store_message(settings)}[/]", soft_wrap=True)
 
 
 @app.command("show")
@@ -106,13 +115,14 @@ def show_run(
     as_json: JsonOption = False,
 ) -> None:
     """Show one run: its steps, parameters and metrics."""
-    from mloop.errors import RunNotFoundError
+    from mloop.cli.state import require_store
 
     settings = state_of(ctx).settings()
-    if not store_exists(settings.metadata_url):
-        raise RunNotFoundError(run_id)
+    require_store(settings)
+    from mloop.artifacts import connect as connect_artifacts
+
     with open_store(settings.metadata_url) as store:
-        data = describe_run(store, run_id)
+        data = describe_run(store, run_id, connect_artifacts(settings.artifact_root))
     if as_json:
         from mloop.cli.output import print_json
 
@@ -121,18 +131,163 @@ def show_run(
     print_run_details(data)
 
 
-def describe_run(store: MetadataStore, run_id: str) -> dict[str, Any]:
-    """Everything ``runs show`` prints about a run, in its stable JSON shape."""
+@app.command("compare")
+def compare_runs(
+    ctx: typer.Context,
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or unique prefixes).")],
+    diff_only: Annotated[
+        bool, typer.Option("--diff-only", help="Show only the params and metrics that differ.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare runs side by side: their params and latest metrics, differences marked."""
+    from mloop.cli.state import require_store
+    from mloop.errors import ConfigError
+
+    if len(run_ids) < 2:
+        raise ConfigError("give at least two runs: mloop runs compare RUN_A RUN_B [RUN_C ...]")
+    settings = state_of(ctx).settings()
+    require_store(settings)
+    with open_store(settings.metadata_url) as store:
+        data = compare(store, run_ids)
+    if as_json:
+        from mloop.cli.output import print_json
+
+        print_json(data)
+        return
+    _print_comparison(data, diff_only)
+
+
+def compare(store: MetadataStore, run_ids: list[str]) -> dict[str, Any]:
+    """``{runs: [run...], params: [row...], metrics: [row...]}``; a row is ``{key, values
+    (one per run, null where absent), differs}``, and metric rows add ``best`` (the index of the
+    best run by that metric's direction, null when all are equal or unknown)."""
+    from mloop.errors import ConfigError
+    from mloop.evaluation.metrics import HIGHER_IS_BETTER
+
+    runs = [store.get_run(r) for r in run_ids]
+    if len({r.id for r in runs}) < len(runs):
+        raise ConfigError("the same run is given twice; compare different runs")
+    latest = store.latest_metrics([r.id for r in runs])
+    params = [run_params(store, r) for r in runs]
+    metrics = [latest.get(r.id, {}) for r in runs]
+
+    def rows(mappings: list[dict[str, Any]], *, scored: bool) -> list[dict[str, Any]]:
+        out = []
+        for key in sorted({k for m in mappings for k in m}):
+            values = [m.get(key) for m in mappings]
+            row: dict[str, Any] = {
+                "key": key,
+                "values": values,
+                "differs": len({repr(v) for v in values}) > 1,
+            }
+            if scored:
+                known = [(v, i) for i, v in enumerate(values) if isinstance(v, (int, float))]
+                best = None
+                if row["differs"] and len(known) > 1:
+                    pick = max if HIGHER_IS_BETTER.get(key, True) else min
+                    best = pick(known)[1]
+                row["best"] = best
+            out.append(row)
+        return out
+
+    return {
+        "runs": [run_to_dict(r, m) for r, m in zip(runs, metrics, strict=True)],
+        "params": rows(params, scored=False),
+        "metrics": rows(metrics, scored=True),
+    }
+
+
+def _print_comparison(data: dict[str, Any], diff_only: bool) -> None:
+    from rich.table import Table
+
+    from mloop.cli.output import console, styled_state
+
+    out = console()
+    runs = data["runs"]
+    table = Table(box=None, header_style="bold")
+    table.add_column("", no_wrap=True)
+    for run in runs:
+        table.add_column(run["id"], no_wrap=True, overflow="fold", justify="right")
+    table.add_row("pipeline", *[str(r["pipeline"] or r["experiment"]) for r in runs])
+    table.add_row("state", *[styled_state(r["state"]) for r in runs])
+    for heading, section in (("params", data["params"]), ("metrics", data["metrics"])):
+        shown = [row for row in section if row["differs"] or not diff_only]
+        if not shown:
+            continue
+        table.add_row(f"[bold]{heading}[/]", *[""] * len(runs))
+        for row in shown:
+            cells = []
+            for i, value in enumerate(row["values"]):
+                text = (
+                    "—"
+                    if value is None
+                    else (f"{value:.4g}" if isinstance(value, float) else str(value))
+                )
+                if row.get("best") == i:
+                    text = f"[green]{text} ★[/]"
+                elif row["differs"]:
+                    text = f"[yellow]{text}[/]"
+                cells.append(text)
+            label = f"  {row['key']}" + (" [yellow]≠[/]" if row["differs"] else "")
+            table.add_row(label, *cells)
+    out.print(table)
+    differing = sum(row["differs"] for row in data["params"] + data["metrics"])
+    out.print(f"{differing} of {len(data['params']) + len(data['metrics'])} values differ")
+
+
+def describe_run(
+    store: MetadataStore, run_id: str, artifacts: ArtifactStore | None = None
+) -> dict[str, Any]:
+    """Everything ``runs show`` prints about a run, in its stable JSON shape (report paths are
+    local files when ``artifacts`` is the project's local store)."""
     run = store.get_run(run_id)
     history = store.get_metrics(run.id)
     data = run_to_dict(run, store.latest_metrics([run.id]).get(run.id))
-    data["params"] = {**store.get_params(run.id), **run.pipeline_params}  # typed values win
+    data["params"] = run_params(store, run)
     data["tags"] = dict(run.tags)
     data["metric_history"] = [
         {"key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp} for m in history
     ]
     data["executions"] = [execution_to_dict(e) for e in store.list_executions(run.id)]
+    data["reports"] = html_reports(store, run, artifacts)
     return data
+
+
+def run_params(store: MetadataStore, run: Run) -> dict[str, Any]:
+    """The run's parameters: logged ones and the pipeline's (whose typed values win)."""
+    return {**store.get_params(run.id), **run.pipeline_params}
+
+
+def html_reports(
+    store: MetadataStore, run: Run, artifacts: ArtifactStore | None = None
+) -> list[dict[str, Any]]:
+    """The HTML reports among the run's outputs (evaluation, data validation), each
+    ``{step, name, artifact_id, path}``: ``path`` is the file to open (a local store), else the
+    artifact's URI under the store's root."""
+    found: list[dict[str, Any]] = []
+    for execution in store.list_executions(run.id):
+        if not execution.state.done_ok:
+            continue
+        for event in store.list_events(execution_id=execution.id):
+            if event.kind.value != "output":
+                continue
+            artifact = store.get_artifact(event.artifact_id)
+            file = str(artifact.properties.get("file") or "")
+            if artifact.type != "Report" and not file.endswith(".html"):
+                continue
+            folder = artifacts.local_path(artifact.uri) if artifacts is not None else None
+            name = file or "report.html"
+            where = str(folder / name) if folder is not None else f"{artifact.uri}/{name}"
+            found.append(
+                {
+                    "step": execution.step_name,
+                    "name": event.name,
+                    "artifact_id": artifact.id,
+                    "path": where,
+                }
+            )
+    return found
 
 
 def _print_run_table(rows: list[dict[str, Any]]) -> None:
@@ -146,11 +301,12 @@ def _print_run_table(rows: list[dict[str, Any]]) -> None:
         )
         return
     table = Table(box=None, header_style="bold")
-    table.add_column("run", no_wrap=True, min_width=26)
-    table.add_column("pipeline", overflow="fold", max_width=20)
+    table.add_column("run", no_wrap=True, min_width=26, overflow="fold")
+    table.add_column("pipeline", overflow="fold")
     table.add_column("state", no_wrap=True, min_width=9)
     table.add_column("started", no_wrap=True)
     table.add_column("took", no_wrap=True, justify="right")
+    table.add_column("params", no_wrap=True, overflow="ellipsis", max_width=40)
     table.add_column("metrics", no_wrap=True, overflow="ellipsis")
     for row in rows:
         metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items()))
@@ -160,9 +316,19 @@ def _print_run_table(rows: list[dict[str, Any]]) -> None:
             styled_state(row["state"]),
             format_time(row["started_at"], short=True),
             format_duration(row["duration_s"]),
+            compact_params(row.get("params") or {}),
             metrics,
         )
     console().print(table)
+
+
+def compact_params(params: dict[str, Any]) -> str:
+    """``C=0.1 model_type=logreg``: sorted, floats to 4 significant digits, long values cut."""
+    parts = []
+    for key, value in sorted(params.items()):
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={text if len(text) <= 24 else text[:23] + '…'}")
+    return " ".join(parts)
 
 
 def print_run_details(data: dict[str, Any]) -> None:
@@ -194,6 +360,10 @@ def print_run_details(data: dict[str, Any]) -> None:
                 e["id"] + (f" (from {e['cached_from']})" if e["cached_from"] else ""),
             )
         out.print(steps)
+    if data["reports"]:
+        out.print("[bold]reports[/]")
+        for report in data["reports"]:
+            out.print(f"  {report['step']}/{report['name']}: {report['path']}", soft_wrap=True)
     for heading, mapping in (("params", data["params"]), ("metrics", data["metrics"])):
         if mapping:
             table = Table(title=heading, title_justify="left", box=None, header_style="bold")

@@ -56,6 +56,27 @@ def store_exists(url: str) -> bool:
     return path is None or path.exists()
 
 
+def missing_store_message(settings: Settings) -> str:
+    """What to say when a command that only reads finds no store: where it looked, and how to
+    get one (run something there, or point at the project that has one)."""
+    path = sqlite_file(settings.metadata_url)
+    where = str(path.resolve()) if path is not None else settings.metadata_url
+    return (
+        f"no mloop store at {where}; run 'mloop quickstart' or 'mloop run ...' there first, "
+        "or pass --project-dir DIR (the folder that holds .mloop/ or mloop.yaml), "
+        "e.g. mloop --project-dir examples/lending_club models list"
+    )
+
+
+def require_store(settings: Settings) -> None:
+    """Raise ``NotFoundError`` (exit 2) when the metadata store does not exist yet, so that a
+    command that only reads never creates an empty ``.mloop/mloop.db`` in the wrong folder."""
+    from mloop.errors import NotFoundError
+
+    if not store_exists(settings.metadata_url):
+        raise NotFoundError(missing_store_message(settings))
+
+
 @contextmanager
 def open_store(url: str) -> Iterator[MetadataStore]:
     """The metadata store at ``url``; ``mloop.metadata.connect`` creates or reuses it (one per

@@ -38,11 +38,17 @@ def trigger_command(
     """Record an on-demand trigger: mloop trigger training --reason 'new labels'"""
     from mloop.cli.output import console, format_time, print_json
     from mloop.cli.params import parse_params
-    from mloop.cli.state import open_store
+    from mloop.cli.state import open_store, store_exists
     from mloop.controller.ondemand import request_run, run_now
     from mloop.errors import ConfigError
 
     settings = state_of(ctx).settings(env)
+    if list_events and not store_exists(settings.metadata_url):  # reading creates nothing
+        if as_json:
+            print_json([])
+        else:
+            console().print("No trigger events yet.")
+        return
     with open_store(settings.metadata_url) as store:
         if list_events:
             events = store.controller_state().list_events(pipeline=pipeline, limit=limit)

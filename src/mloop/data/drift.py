@@ -427,9 +427,9 @@ def _categorical_summary(ref: FeatureStatistics, cur: FeatureStatistics) -> str:
     assert a is not None and b is not None
     na, nb = max(a.count, 1), max(b.count, 1)
     keys = set(a.frequencies) | set(b.frequencies)
-    changes = sorted(
+    changes = sorted(  # ties by value: a set's order changes with every process's hash seed
         ((b.frequencies.get(k, 0) / nb - a.frequencies.get(k, 0) / na, k) for k in keys),
-        key=lambda t: -abs(t[0]),
+        key=lambda t: (-abs(t[0]), t[1]),
     )[:3]
     parts = [
         f"{k!r} {a.frequencies.get(k, 0) / na:.1%} -> {b.frequencies.get(k, 0) / nb:.1%}"

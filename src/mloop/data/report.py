@@ -1,9 +1,10 @@
 """A self-contained HTML report of statistics, drift and anomalies (works offline).
 
-plotly.js is copied into the page from the installed ``plotly`` package (the ``report``
-extra), so the file opens without a network. Each feature gets a row in the summary table and
-a chart of its distribution: the current data over the reference, as shares of rows per bin
-(numbers, on common equal-width bins) or per value (the 20 most frequent categories).
+plotly.js is copied into the page, gzip-compressed, from the installed ``plotly`` package (the
+``report`` extra), so the file opens without a network (:mod:`mloop._utils.plotly_page`). Each
+feature gets a row in the summary table and a chart of its distribution: the current data over
+the reference, as shares of rows per bin (numbers, on common equal-width bins) or per value (the
+20 most frequent categories).
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ _REFERENCE, _CURRENT = "#8c8c8c", "#1f77b4"
 
 
 def _plotly_js() -> str:
+    """The compressed plotly.js and its loader (:mod:`mloop._utils.plotly_page`)."""
     try:
-        from plotly.offline import get_plotlyjs
+        from mloop._utils.plotly_page import plotly_loader
+
+        return plotly_loader()
     except ImportError:
         raise ConfigError(
             "HTML reports embed plotly.js from the 'plotly' package; install it with "
             "pip install 'mloop[report]'"
         ) from None
-    return str(get_plotlyjs())
 
 
 def _fmt(x: Any) -> str:
@@ -155,7 +158,7 @@ def render_html(
     *,
     title: str = "mloop data report",
 ) -> str:
-    """The report as one HTML string (several MB: it carries plotly.js)."""
+    """The report as one HTML string (about 2 MB: it carries plotly.js, compressed)."""
     verdicts = {v.name: v for v in drift.features} if drift is not None else {}
     header = "<tr>" + "".join(
         f"<th>{h}</th>" for h in ("feature", "kind", "dtype", "rows", "null", "distinct", "summary")
@@ -249,13 +252,15 @@ td,th{{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
 th{{background:#f4f4f4}}
 .bad{{color:#b00020}} .ok{{color:#1b7a1b}} .chart{{display:inline-block;width:48%;min-width:380px}}
 </style>
-<script>{plotly}</script></head>
+{plotly}</head>
 <body><h1>{title}</h1><p>{sizes}</p>{verdict}{extra}
 <table>{header}
 {rows}
 </table>
 <h2>Distributions (current over reference)</h2>
 {charts}
-<script>{scripts}</script>
+<script>window.mloopPlotly.then(function (Plotly) {{
+{scripts}
+}});</script>
 </body></html>
 """

@@ -1,4 +1,4 @@
-"""Mergeable sketches: quantiles (Apache DataSketches KLL) and distinct counts (HyperLogLog).
+"""Mergeable sketches: quantiles (deterministic KLL-style compactors) and distinct counts (HLL).
 
 Both merge exactly as their data would: the sketch of two disjoint parts merged equals, within
 the stated error, the sketch of the union. They serialize to base64 text so that
@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
 import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["HLL_PRECISION", "KLL_K", "DistinctSketch", "QuantileSketch"]
+__all__ = ["HLL_PRECISION", "KLL_K", "RANK_ERROR", "DistinctSketch", "QuantileSketch"]
 
-KLL_K = 200  # KLL accuracy parameter: normalized rank error about 1.3 % (single quantile, 99 %)
+KLL_K = 600  # items the top level keeps (the levels below 2/3 as many each: about 3 k in all)
+RANK_ERROR = 0.013  # bound claimed for one quantile or CDF value; measured at most 0.3 %
+MIN_LEVEL_CAPACITY = 8  # the lowest levels keep at least this many items
+_MAGIC = b"MQS1"  # serialized QuantileSketch, format 1 (else: a DataSketches KLL of old)
 HLL_PRECISION = 12  # 2**12 registers: relative standard error 1.04 / 64 = 1.6 %
 _HLL_M = 1 << HLL_PRECISION
 _HLL_RANKS = 64 - HLL_PRECISION + 1  # possible register values 0..53
@@ -29,51 +33,143 @@ _HASH_SEED = 0x6D6C6F6F70  # fixed: sketches from different runs must hash alike
 
 
 class QuantileSketch:
-    """A KLL quantile sketch over float64 values (NaN ignored); rank error :attr:`rank_error`."""
+    """A deterministic KLL-style quantile sketch over float64 values (NaN ignored).
 
-    def __init__(self, sketch: Any = None) -> None:
-        from datasketches import kll_doubles_sketch
+    Values are kept in levels of sorted items; an item of level ``h`` stands for ``2**h``
+    values. A level holding more than its capacity (``k * (2/3)**depth``, at least
+    :data:`MIN_LEVEL_CAPACITY`) is compacted: its items are paired in order and one item of
+    each pair moves up a level. DataSketches' KLL picks that item at random, so the same data
+    profiled twice gave different quantiles (and PSI 1.565 against 1.556 for one drift
+    command); here the choice alternates with the number of compactions the level has seen,
+    which keeps the two choices' biases cancelling and makes the sketch a function of its data
+    and of how it was fed. Merging adds the levels and the counters, so ``a.merge(b)`` and
+    ``b.merge(a)`` are the same sketch. Fewer than ``k`` values are kept exactly.
+    """
 
-        self._sketch = sketch if sketch is not None else kll_doubles_sketch(KLL_K)
+    def __init__(
+        self,
+        levels: list[np.ndarray] | None = None,
+        compactions: list[int] | None = None,
+        *,
+        k: int = KLL_K,
+        bounds: tuple[float, float] = (math.inf, -math.inf),
+    ) -> None:
+        self.k = k
+        self._levels = levels if levels is not None else [np.empty(0)]
+        self._compactions = compactions if compactions is not None else [0] * len(self._levels)
+        self._min, self._max = bounds
+        self._view: tuple[np.ndarray, np.ndarray] | None = None  # _weighted(), until updated
 
     @property
     def rank_error(self) -> float:
-        """Normalized rank error of a single quantile or CDF value, as a fraction (0.013)."""
-        return float(self._sketch.normalized_rank_error(False))
+        """Normalized rank error of a single quantile or CDF value, as a fraction (0.013), a
+        conservative bound: on 1-2M normal, log-normal, sorted and repeated values, fed in 1 to
+        400 batches or merged from 50 sketches, the error measured at most 0.3 % (see
+        tests/unit/data/test_sketch_determinism.py)."""
+        return RANK_ERROR
 
     @property
     def n(self) -> int:
         """Number of values seen."""
-        return int(self._sketch.n)
+        return sum(len(items) << h for h, items in enumerate(self._levels))
 
     def update(self, values: np.ndarray) -> None:
-        """Add float64 ``values`` (a copy is made only when the array is read-only)."""
-        if len(values):
-            self._sketch.update(np.require(values, dtype=np.float64, requirements=("W", "C")))
+        """Add float64 ``values`` (NaN ignored; the input is not modified)."""
+        values = np.asarray(values, dtype=np.float64)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return
+        values = np.sort(values + 0.0)  # + 0.0: -0.0 becomes 0.0, so equal values sort alike
+        self._min = min(self._min, float(values[0]))
+        self._max = max(self._max, float(values[-1]))
+        self._levels[0] = _merge_sorted(self._levels[0], values)
+        self._view = None
+        self._compress()
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
-        """A new sketch of both inputs' values; neither input changes."""
-        merged = self.copy()
-        if other.n:
-            merged._sketch.merge(other._sketch)
+        """A new sketch of both inputs' values; neither input changes; symmetric."""
+        depth = max(len(self._levels), len(other._levels))
+        levels, compactions = [], []
+        for h in range(depth):
+            mine = self._levels[h] if h < len(self._levels) else np.empty(0)
+            theirs = other._levels[h] if h < len(other._levels) else np.empty(0)
+            levels.append(_merge_sorted(mine, theirs))
+            compactions.append(
+                (self._compactions[h] if h < len(self._compactions) else 0)
+                + (other._compactions[h] if h < len(other._compactions) else 0)
+            )
+        bounds = (min(self._min, other._min), max(self._max, other._max))
+        merged = QuantileSketch(levels, compactions, k=max(self.k, other.k), bounds=bounds)
+        merged._compress()
         return merged
 
     def copy(self) -> QuantileSketch:
-        from datasketches import kll_doubles_sketch
+        return QuantileSketch(
+            [items.copy() for items in self._levels],
+            list(self._compactions),
+            k=self.k,
+            bounds=(self._min, self._max),
+        )
 
-        return QuantileSketch(kll_doubles_sketch.deserialize(self._sketch.serialize()))
+    def _capacity(self, level: int) -> int:
+        depth = len(self._levels) - 1 - level
+        return max(MIN_LEVEL_CAPACITY, math.ceil(self.k * (2 / 3) ** depth))
+
+    def _compress(self) -> None:
+        """Compact, from the bottom up, every level holding more than its capacity."""
+        self._view = None
+        h = 0
+        while h < len(self._levels):
+            items = self._levels[h]
+            if len(items) > self._capacity(h):
+                if h + 1 == len(self._levels):
+                    self._levels.append(np.empty(0))
+                    self._compactions.append(0)
+                offset = (self._compactions[h] + h) % 2
+                self._compactions[h] += 1
+                if len(items) % 2:  # one item stays: alternately the largest and the smallest
+                    kept, paired = (
+                        (items[-1:], items[:-1]) if offset == 0 else (items[:1], items[1:])
+                    )
+                else:
+                    kept, paired = items[:0], items
+                self._levels[h] = kept.copy()
+                self._levels[h + 1] = _merge_sorted(self._levels[h + 1], paired[offset::2])
+            h += 1
+
+    def _weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """All items sorted, with the cumulative number of values each closes (kept until the
+        next update: drift asks a sketch for quantiles and CDFs several times)."""
+        if self._view is not None:
+            return self._view
+        items = np.concatenate(self._levels)
+        weights = np.concatenate(
+            [np.full(len(level), 1 << h, dtype=np.int64) for h, level in enumerate(self._levels)]
+        )
+        order = np.argsort(items, kind="stable")
+        self._view = (items[order], np.cumsum(weights[order]))
+        return self._view
 
     def quantiles(self, ranks: Sequence[float]) -> list[float]:
-        """Values at normalized ``ranks`` in [0, 1]; NaN for an empty sketch."""
+        """Values at normalized ``ranks`` in [0, 1] (0: the minimum, 1: the maximum); NaN for an
+        empty sketch."""
         if self.n == 0:
             return [math.nan] * len(ranks)
-        return [float(v) for v in self._sketch.get_quantiles(list(ranks))]
+        items, cumulative = self._weighted()
+        wanted = np.asarray(ranks, dtype=float)
+        at = np.searchsorted(cumulative, wanted * cumulative[-1], side="left")
+        values = items[np.minimum(at, len(items) - 1)]
+        values = np.where(wanted <= 0, self._min, np.where(wanted >= 1, self._max, values))
+        return [float(v) for v in values]
 
     def cdf(self, split_points: Sequence[float]) -> np.ndarray:
         """Fraction of values <= each split point (len(split_points) values, non-decreasing)."""
         if self.n == 0 or not len(split_points):
             return np.zeros(len(split_points))
-        return np.asarray(self._sketch.get_cdf(list(split_points), True)[:-1], dtype=float)
+        items, cumulative = self._weighted()
+        at = np.searchsorted(items, np.asarray(split_points, dtype=float), side="right")
+        below = np.concatenate([[0], cumulative])[at]
+        return below / float(cumulative[-1])
 
     def histogram(self, edges: Sequence[float]) -> np.ndarray:
         """Estimated counts in ``(edges[i], edges[i+1]]`` (first bin closed on the left)."""
@@ -85,13 +181,57 @@ class QuantileSketch:
         return np.diff(cdf) * self.n
 
     def to_base64(self) -> str:
-        return base64.b64encode(self._sketch.serialize()).decode("ascii")
+        head = struct.pack("<4sHHdd", _MAGIC, self.k, len(self._levels), self._min, self._max)
+        parts = [head]
+        for items, done in zip(self._levels, self._compactions, strict=True):
+            parts.append(struct.pack("<II", len(items), done))
+            parts.append(np.ascontiguousarray(items, dtype="<f8").tobytes())
+        return base64.b64encode(b"".join(parts)).decode("ascii")
 
     @classmethod
     def from_base64(cls, text: str) -> QuantileSketch:
+        raw = base64.b64decode(text)
+        if not raw.startswith(_MAGIC):
+            return cls._from_datasketches(raw)
+        _, k, depth, low, high = struct.unpack_from("<4sHHdd", raw)
+        offset = struct.calcsize("<4sHHdd")
+        levels, compactions = [], []
+        for _ in range(depth):
+            count, done = struct.unpack_from("<II", raw, offset)
+            offset += 8
+            levels.append(np.frombuffer(raw, dtype="<f8", count=count, offset=offset).copy())
+            compactions.append(done)
+            offset += 8 * count
+        return cls(levels, compactions, k=k, bounds=(low, high))
+
+    @classmethod
+    def _from_datasketches(cls, raw: bytes) -> QuantileSketch:
+        """A sketch read from statistics written by mloop before 0.x (a DataSketches KLL):
+        its weighted items become our levels (KLL weights are powers of two)."""
         from datasketches import kll_doubles_sketch
 
-        return cls(kll_doubles_sketch.deserialize(base64.b64decode(text)))
+        old = kll_doubles_sketch.deserialize(raw)
+        if old.is_empty():
+            return cls(k=int(old.k))
+        by_level: dict[int, list[float]] = {}
+        for item, weight in old:
+            by_level.setdefault(int(weight).bit_length() - 1, []).append(float(item))
+        levels = [
+            np.sort(np.asarray(by_level.get(h, []), dtype=float)) for h in range(max(by_level) + 1)
+        ]
+        bounds = (float(old.get_min_value()), float(old.get_max_value()))
+        return cls(levels, None, k=int(old.k), bounds=bounds)
+
+
+def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union (with repeats) of two sorted arrays, in O(len(a) + len(b) log)."""
+    if not len(a):
+        return b
+    if not len(b):
+        return a
+    if len(a) < len(b):
+        a, b = b, a
+    return np.insert(a, np.searchsorted(a, b, side="right"), b)
 
 
 class DistinctSketch:

@@ -9,11 +9,13 @@ quantile sketch fed from the column's values; batch summaries are then merged wi
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mloop.data._csv import INFER_SCHEMA_ROWS
 from mloop.data._frames import iter_batches
 from mloop.data.sketches import DistinctSketch
 from mloop.data.types import (
@@ -55,6 +57,8 @@ def compute_statistics(
     *,
     max_values: int = MAX_VALUES,
     batch_rows: int | None = None,
+    infer_schema_length: int | None = INFER_SCHEMA_ROWS,
+    schema_overrides: Mapping[str, Any] | None = None,
 ) -> Statistics:
     """Statistics of ``data``: a pandas or Polars DataFrame, a Polars LazyFrame, an Arrow Table,
     or a Parquet/CSV path (read batch by batch, so it may exceed memory).
@@ -68,10 +72,19 @@ def compute_statistics(
     ``slice_by`` names a column: statistics are also computed per value of it (at most
     :data:`MAX_SLICES` values), keyed ``"column=value"`` in :attr:`Statistics.slices`.
     ``max_values`` bounds the frequencies kept per column.
+
+    A CSV file's column types are inferred from its first ``infer_schema_length`` rows (0 or
+    None: all of them); ``schema_overrides`` gives some columns' types instead (column ->
+    Polars dtype or ``"str"``, ``"int"``, ``"float"``, ``"bool"``, ``"date"``,
+    ``"datetime"``). A later value that does not fit raises ``ValidationError`` naming its
+    line, column and value.
     """
     if max_values < 1:
         raise ValidationError(f"max_values must be >= 1, got {max_values}")
-    total = _one_pass(data, slice_by, max_values, batch_rows)
+    if infer_schema_length is not None and infer_schema_length < 0:
+        raise ValidationError(f"infer_schema_length must be >= 0, got {infer_schema_length}")
+    csv = {"infer_schema_length": infer_schema_length, "schema_overrides": schema_overrides}
+    total = _one_pass(data, slice_by, max_values, batch_rows, csv)
     if slice_by is not None and len(total.slices) > MAX_SLICES:
         raise ValidationError(
             f"slice_by={slice_by!r} has {len(total.slices)} values, more than {MAX_SLICES}; "
@@ -81,7 +94,11 @@ def compute_statistics(
 
 
 def _one_pass(
-    data: Any, slice_by: str | None, max_values: int, batch_rows: int | None
+    data: Any,
+    slice_by: str | None,
+    max_values: int,
+    batch_rows: int | None,
+    csv: dict[str, Any],
 ) -> Statistics:
     """Statistics of ``data``, read once, batch by batch."""
     total: Statistics | None = None
@@ -89,7 +106,7 @@ def _one_pass(
     # summarises the next batch; at most two batches are in flight, bounding memory.
     in_flight: deque[Future[Statistics]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mloop-sketch") as sketcher:
-        for batch in iter_batches(data, batch_rows):
+        for batch in iter_batches(data, batch_rows, **csv):
             pending = _summarise(batch, max_values)
             if slice_by is not None:
                 slices = _slice_statistics(batch, slice_by, max_values)
@@ -248,7 +265,13 @@ def _aggregations(name: str, dtype: Any, kind: str, max_values: int) -> list[Any
         exprs.append(col.sum().alias(key + "true"))
     elif kind == CATEGORICAL:
         values = _as_strings(col.drop_nulls(), dtype)
-        top = values.value_counts(sort=True).head(max_values + 1)  # one more: was it cut?
+        # most frequent first, ties by value: which values are kept when the column has more
+        # than max_values must not depend on Polars' thread scheduling
+        counts = values.value_counts(sort=False, name=key + "count")
+        top = counts.sort_by(
+            [counts.struct.field(key + "count"), counts.struct.field(name)],
+            descending=[True, False],
+        ).head(max_values + 1)  # one more: was it cut?
         exprs.append(top.implode().alias(key + "freq"))
         if dtype != pl.Boolean:
             lengths = values.str.len_chars()

@@ -36,6 +36,10 @@ MetricFilter = tuple[str, Literal[">", ">=", "<", "<=", "=", "!="], float]
 """``("auc", ">", 0.8)``: keep runs whose latest value of ``auc`` satisfies the comparison."""
 
 
+COLLECTED_AT = "collected_at"
+"""Artifact property set by ``mloop gc`` when it deleted the artifact's content (ISO time)."""
+
+
 class MetadataStore(ABC):
     """The system of record. Construct with :meth:`open`; close with :meth:`close`."""
 
@@ -235,3 +239,12 @@ class MetadataStore(ABC):
         from mloop.errors import StoreError
 
         raise StoreError(f"{type(self).__name__} cannot keep controller state")
+
+    # -- retention (mloop gc) -------------------------------------------------------------------
+    def mark_artifacts_collected(self, artifact_ids: Sequence[str], *, at: datetime) -> None:
+        """Record that these artifacts' content was deleted by garbage collection: their
+        ``properties[COLLECTED_AT]`` becomes ``at`` (ISO-8601 UTC). Rows and events stay, so
+        lineage still tells what was there and that it was collected."""
+        from mloop.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} cannot record collected artifacts")

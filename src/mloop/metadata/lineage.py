@@ -26,7 +26,7 @@ from mloop.errors import (
     RunNotFoundError,
     ValidationError,
 )
-from mloop.metadata.base import MetadataStore
+from mloop.metadata.base import COLLECTED_AT, MetadataStore
 from mloop.metadata.entities import Artifact, EventKind, Execution, LineageNode, Run
 
 Direction = Literal["both", "upstream", "downstream"]
@@ -137,7 +137,8 @@ class _Walker:
                         execution, how_reached, depth + 1, up=produced, down=not produced
                     )
                 )
-        return LineageNode("artifact", artifact.id, label, None, tuple(children))
+        state = "collected" if COLLECTED_AT in artifact.properties else None  # by mloop gc
+        return LineageNode("artifact", artifact.id, label, state, tuple(children))
 
 
 @dataclass(frozen=True)

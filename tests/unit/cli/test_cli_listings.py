@@ -94,7 +94,7 @@ def test_runs_list_json_has_stable_keys_and_newest_first(seeded: Seeded) -> None
     assert isinstance(rows, list)
     assert [r["id"] for r in rows] == [seeded.bad, seeded.good]
     for row in rows:
-        assert set(row) == RUN_KEYS
+        assert set(row) == RUN_KEYS | {"params"}  # a listing row carries the run's params
     good = rows[1]
     assert good["state"] == "succeeded" and good["pipeline"] == "training"
     assert good["metrics"] == {"auc": 0.75}  # the latest step's value
@@ -128,7 +128,7 @@ def test_runs_show_json_has_executions_params_and_metrics(seeded: Seeded) -> Non
     differ = next(i for i, (a, b) in enumerate(zip(seeded.good, seeded.bad, strict=True)) if a != b)
     data = invoke_json(["runs", "show", seeded.good[: max(6, differ + 1)]])  # a unique prefix
     assert isinstance(data, dict)
-    assert RUN_KEYS | {"params", "tags", "metric_history", "executions"} == set(data)
+    assert RUN_KEYS | {"params", "tags", "metric_history", "executions", "reports"} == set(data)
     assert data["id"] == seeded.good
     assert data["params"] == {"n": 3}
     assert [e["step"] for e in data["executions"]] == ["ingest", "train"]

@@ -57,6 +57,7 @@ def test_version(project_dir: Path) -> None:
 
 
 def test_a_user_error_is_one_line_and_exit_2(project_dir: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0  # a store without that run
     result = runner.invoke(app, ["runs", "show", "no-such-run"])
     assert result.exit_code == 2
     lines = error_lines(result.stderr)
@@ -105,6 +106,7 @@ def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[
 
 @pytest.mark.integration
 def test_error_line_is_red_in_a_colour_terminal(project_dir: Path) -> None:
+    assert _cli(["db", "upgrade"], project_dir).returncode == 0
     done = _cli(["runs", "show", "nope"], project_dir, FORCE_COLOR="1", COLUMNS="40")
     assert done.returncode == 2
     assert "\x1b[" in done.stderr and "31m" in done.stderr  # ANSI red
@@ -114,6 +116,7 @@ def test_error_line_is_red_in_a_colour_terminal(project_dir: Path) -> None:
 
 @pytest.mark.integration
 def test_debug_shows_the_traceback(project_dir: Path) -> None:
+    assert _cli(["db", "upgrade"], project_dir).returncode == 0
     done = _cli(["--debug", "runs", "show", "nope"], project_dir)
     assert done.returncode != 0
     assert "Traceback" in done.stderr and "RunNotFoundError" in done.stderr

@@ -3,6 +3,8 @@ overall and per-slice comparisons and the blessing's reasons."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 
 import numpy as np
@@ -25,6 +27,17 @@ def test_report_is_offline_and_names_slices_and_reasons():
     page = render_html(cand, base, verdict)
     assert page.startswith("<!doctype html>")
     assert not re.search(r"<script[^>]+src=", page)  # nothing fetched from the network
-    assert page.count("plotly.js v") == 1  # the library is inlined exactly once
+    assert page.count('id="mloop-plotly-gz"') == 1  # the library is inlined exactly once
+    assert "plotly.js v" in unpacked_plotly(page)  # gzip-compressed: the page is 2 MB, not 4.9
+    assert len(page) < 2_500_000
     assert "roc_auc by region" in page and "Reliability diagram" in page
     assert "NOT BLESSED" in page and "baseline-v1" in page
+
+
+def unpacked_plotly(page: str) -> str:
+    """The plotly.js a report carries, as the page's loader unpacks it (base64 of gzip)."""
+    match = re.search(
+        r'<script type="application/octet-stream" id="mloop-plotly-gz">(.*?)</script>', page, re.S
+    )
+    assert match is not None
+    return gzip.decompress(base64.b64decode(match[1])).decode("utf-8")

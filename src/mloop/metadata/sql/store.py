@@ -692,6 +692,29 @@ class SqlMetadataStore(MetadataStore):
                     result[run_id][key] = rows.decode_value(value)
         return result
 
+    # -- retention (mloop gc) -------------------------------------------------------------------
+    def mark_artifacts_collected(self, artifact_ids: Sequence[str], *, at: datetime) -> None:
+        """Set ``properties["collected_at"]`` (ISO-8601 UTC) on each artifact whose content was
+        deleted, in one transaction; the rows, events and digests stay for lineage."""
+        from mloop.metadata.base import COLLECTED_AT
+
+        if not artifact_ids:
+            return
+        stamp = as_utc(at).isoformat()
+        with self._write() as conn:
+            found = conn.execute(
+                sa.select(artifacts.c.id, artifacts.c.properties).where(
+                    artifacts.c.id.in_(list(artifact_ids))
+                )
+            ).all()
+            for artifact_id, properties in found:
+                updated = {**(properties or {}), COLLECTED_AT: stamp}
+                conn.execute(
+                    sa.update(artifacts)
+                    .where(artifacts.c.id == artifact_id)
+                    .values(properties=updated)
+                )
+
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _IN_CHUNK):
