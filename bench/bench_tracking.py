@@ -9,6 +9,10 @@ in one transaction (same WAL / synchronous=NORMAL settings). Rows measured:
 Also: opening a fresh store (create tables + stamp the revision; target < 0.5 s) and running the
 Alembic chain on an empty database. Medians over ``--repeat`` repetitions, in milliseconds.
 
+Also: 1,000 tracking runs (start_run, 3 params, 3 metrics, end) against raw sqlite3 writing
+the same rows in one transaction (budget: within 10x), and a 490-hit ``search_runs`` that
+returns params and latest metrics against the same three reads by hand.
+
 Run: python bench/bench_tracking.py [--repeat 5]
 """
 
@@ -119,6 +123,72 @@ def alembic_chain(folder: Path) -> Callable[[], None]:
     return run
 
 
+N_RUNS = 1_000
+N_HITS = 490
+RUNS_BUDGET_RATIO = 10.0
+
+
+def raw_runs(folder: Path) -> Callable[[], None]:
+    """The limit for run creation: 1,000 runs (a row, 3 params, 3 metrics, the end) through
+    sqlite3 in one transaction, as the MLflow-comparison adapter measured it."""
+    conn = sqlite3.connect(folder / "raw_runs.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, experiment TEXT, state TEXT, started TEXT,"
+        " ended TEXT)"
+    )
+    conn.execute(
+        "CREATE TABLE params (run_id TEXT, key TEXT, value TEXT, PRIMARY KEY (run_id, key))"
+    )
+    conn.execute("CREATE TABLE metrics (run_id TEXT, key TEXT, value REAL, step INTEGER, ts TEXT)")
+    counter = iter(range(10**9))
+
+    def run() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        for _ in range(N_RUNS):
+            rid = f"r{next(counter)}"
+            now = utc_now().isoformat()
+            conn.execute("INSERT INTO runs VALUES (?, 'bench', 'running', ?, NULL)", (rid, now))
+            conn.executemany(
+                "INSERT INTO params VALUES (?, ?, ?)", [(rid, f"p{i}", str(i)) for i in range(3)]
+            )
+            conn.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?, 0, ?)",
+                [(rid, f"m{i}", i / 3, now) for i in range(3)],
+            )
+            conn.execute("UPDATE runs SET state = 'succeeded', ended = ? WHERE id = ?", (now, rid))
+        conn.execute("COMMIT")
+
+    return run
+
+
+def fluent_runs(store: SqlMetadataStore) -> None:
+    for i in range(N_RUNS):
+        with mloop.start_run("runs", store=store):
+            mloop.log_params({"p0": i, "p1": "a", "p2": 0.5})
+            mloop.log_metrics({"m0": 0.1, "m1": 0.2, "m2": 0.3})
+
+
+def search_setup(folder: Path) -> tuple[SqlMetadataStore, sqlite3.Connection]:
+    store = SqlMetadataStore.open(f"sqlite:///{folder / 'search.db'}")
+    for i in range(N_HITS):
+        with mloop.start_run("hits", store=store):
+            mloop.log_params({"i": i, "kind": "x"})
+            mloop.log_metrics({"auc": i / N_HITS, "loss": 1 - i / N_HITS})
+    return store, sqlite3.connect(folder / "search.db")
+
+
+def raw_search(conn: sqlite3.Connection) -> None:
+    """The limit for search: the same three reads (runs, params, latest metrics) by hand."""
+    ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE experiment = 'hits'")]
+    marks = ",".join("?" * len(ids))
+    conn.execute(f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", ids).fetchall()
+    conn.execute(
+        f"SELECT run_id, key, value FROM latest_metrics WHERE run_id IN ({marks})", ids
+    ).fetchall()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -133,7 +203,16 @@ def main() -> None:
         unbuffered = median_ms(lambda: unbuffered_sample(store), 1) * N_VALUES / UNBUFFERED_SAMPLE
         fresh = median_ms(fresh_store(folder), args.repeat)
         chain = median_ms(alembic_chain(folder), args.repeat)
+        raw_1000 = median_ms(raw_runs(folder), args.repeat)
+        runs_1000 = median_ms(lambda: fluent_runs(store), max(1, args.repeat // 2))
         store.close()
+        from mloop.tracking import TrackingClient
+
+        search_store, search_conn = search_setup(folder)
+        client = TrackingClient(search_store)
+        hits = median_ms(lambda: client.search_runs("hits", limit=N_HITS), args.repeat)
+        raw_hits = median_ms(lambda: raw_search(search_conn), args.repeat)
+        search_store.close()
 
     table = Table(title=f"tracking: {N_PARAMS} params + {N_VALUES:,} metric values (SQLite)")
     for col in ("case", "median ms", "ratio to raw", "budget"):
@@ -151,6 +230,24 @@ def main() -> None:
     )
     table.add_row("fresh store: Alembic chain", f"{chain:.1f}", "", "(reference)")
     Console().print(table)
+
+    runs_table = Table(
+        title=f"{N_RUNS:,} runs (3 params, 3 metrics each) and a {N_HITS}-hit search"
+    )
+    for col in ("case", "median ms", "ratio to its limit", "budget"):
+        runs_table.add_column(col, justify="right" if col != "case" else "left")
+    runs_table.add_row("raw sqlite3, one transaction (limit)", f"{raw_1000:.1f}", "1.00", "")
+    runs_table.add_row(
+        "start_run + log_params + log_metrics + end",
+        f"{runs_1000:.1f}",
+        f"{runs_1000 / raw_1000:.1f}",
+        f"<= {RUNS_BUDGET_RATIO:.0f}x",
+    )
+    runs_table.add_row("raw: runs, params, latest metrics (limit)", f"{raw_hits:.1f}", "1.00", "")
+    runs_table.add_row(
+        "search_runs with params + metrics", f"{hits:.1f}", f"{hits / raw_hits:.1f}", "no N+1"
+    )
+    Console().print(runs_table)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "log_metrics": "mloop.tracking.fluent",
     "log_artifact": "mloop.tracking.fluent",
     "set_tags": "mloop.tracking.fluent",
+    "search_runs": "mloop.tracking",
     # the registry calls MLflow users look for at the top (mlflow.register_model)
     "register_model": "mloop.registry",
     "set_alias": "mloop.registry",
@@ -38,6 +39,7 @@ __all__ = [
     "log_params",
     "pipeline",
     "register_model",
+    "search_runs",
     "set_alias",
     "set_tags",
     "start_run",
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
     from mloop.pipelines.dsl import pipeline, step
     from mloop.pipelines.file_inputs import FileInput
     from mloop.registry import register_model, set_alias
+    from mloop.tracking import search_runs
     from mloop.tracking.fluent import (
         active_run,
         end_run,

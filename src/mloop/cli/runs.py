@@ -89,12 +89,15 @@ def list_runs(
     if exists:
         with open_store(settings.metadata_url) as store:
             runs = store.search_runs(
-                experiment=experiment, pipeline_name=pipeline, states=states, limit=limit
+                experiment=experiment,
+                pipeline_name=pipeline,
+                states=states,
+                limit=limit,
+                include_data=True,  # params and latest metrics: one query each, not one per run
             )
-            latest = store.latest_metrics([r.id for r in runs]) if runs else {}
-            rows = [run_to_dict(r, latest.get(r.id)) for r in runs]
+            rows = [run_to_dict(r, r.metrics) for r in runs]
             for run, row in zip(runs, rows, strict=True):
-                row["params"] = run_params(store, run)
+                row["params"] = {**run.params, **run.pipeline_params}
     if as_json:
         from mloop.cli.output import print_json
 

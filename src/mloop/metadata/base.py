@@ -110,8 +110,11 @@ class MetadataStore(ABC):
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
+        include_data: bool = False,
     ) -> list[Run]:
-        """Filtered, sorted runs. ``order_by`` is ``started_at``, ``ended_at`` or ``metric:KEY``."""
+        """Filtered, sorted runs. ``order_by`` is ``started_at``, ``ended_at`` or ``metric:KEY``.
+        With ``include_data`` each run carries its params and latest metrics, read in the same
+        transaction with one query each for all hits."""
 
     @abstractmethod
     def heartbeat(self, run_id: str) -> None:

@@ -79,6 +79,9 @@ class Run:
     host: str | None = None  # host name of the process running it (pipeline runs)
     pid: int | None = None  # its process id on ``host``
     options: dict[str, Any] = field(default_factory=dict)  # run options a resume keeps
+    # filled by ``search_runs(include_data=True)`` (one query each for every hit, no N+1)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # latest value of each key
 
 
 @dataclass(frozen=True)

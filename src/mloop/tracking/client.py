@@ -10,6 +10,7 @@ from typing import Any
 
 from mloop.metadata.base import MetadataStore, MetricFilter
 from mloop.metadata.entities import Metric, Run, RunState
+from mloop.tracking.search import RunPage, search_runs
 
 
 class TrackingClient:
@@ -47,22 +48,27 @@ class TrackingClient:
         self,
         experiment: str | None = None,
         *,
+        pipeline_name: str | None = None,
         metric_filters: Sequence[MetricFilter] = (),
-        states: Sequence[RunState] | None = None,
+        states: Sequence[RunState | str] | None = None,
         order_by: str = "started_at",
         descending: bool = True,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Run]:
-        """Runs, newest first by default; ``order_by="metric:auc"`` sorts by a latest metric."""
-        return self.store.search_runs(
+        limit: int | None = None,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """A page of runs (default 100), newest first by default, each with ``.params`` and
+        ``.metrics`` (latest values); ``order_by="metric:auc"`` sorts by a latest metric.
+        ``.next_page_token`` is set when more matched (see :mod:`mloop.tracking.search`)."""
+        return search_runs(
+            self.store,
             experiment=experiment,
+            pipeline_name=pipeline_name,
             states=states,
             metric_filters=metric_filters,
             order_by=order_by,
             descending=descending,
             limit=limit,
-            offset=offset,
+            page_token=page_token,
         )
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ transaction, so a bad id raises the matching ``NotFoundError`` rather than a dri
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -187,6 +188,11 @@ class SqlMetadataStore(MetadataStore):
     @staticmethod
     def _tags_of(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         result: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
+        if len(result) == 1:  # one run (get_run, finish_run): an equality, no IN expansion
+            (only,) = result
+            for key, value in conn.execute(_TAGS_OF_ONE, {"run_id": only}):
+                result[only][key] = value
+            return result
         for chunk in _chunks(list(run_ids)):
             for run_id, key, value in conn.execute(
                 sa.select(tags_table.c.run_id, tags_table.c.key, tags_table.c.value).where(
@@ -294,11 +300,13 @@ class SqlMetadataStore(MetadataStore):
             values["ended_at"] = now
         else:  # reopened for a resume: a fresh lease
             values.update(ended_at=None, heartbeat_at=now)
-        with self._write() as conn:
-            done = conn.execute(runs.update().where(runs.c.id == run_id).values(values))
-            if done.rowcount == 0:
+        with self._write() as conn:  # the row comes back from the UPDATE: no second read
+            row = conn.execute(
+                runs.update().where(runs.c.id == run_id).values(values).returning(*runs.c)
+            ).first()
+            if row is None:
                 raise RunNotFoundError(run_id)
-        return self.get_run(run_id)
+            return rows.run_from_row(row._mapping, self._tags_of(conn, [run_id])[run_id])
 
     def reopen_run(self, run_id: str, *, host: str | None, pid: int | None) -> Run:
         values = {
@@ -354,6 +362,7 @@ class SqlMetadataStore(MetadataStore):
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
+        include_data: bool = False,
     ) -> list[Run]:
         query = search_statement(
             experiment=experiment,
@@ -367,8 +376,39 @@ class SqlMetadataStore(MetadataStore):
         )
         with self._read() as conn:
             found = conn.execute(query).all()
-            run_tags = self._tags_of(conn, [r.id for r in found])
-        return [rows.run_from_row(r._mapping, run_tags[r.id]) for r in found]
+            ids = [r.id for r in found]
+            run_tags = self._tags_of(conn, ids)
+            if include_data:
+                run_params, run_metrics = self._params_of(conn, ids), self._metrics_of(conn, ids)
+        runs_found = [rows.run_from_row(r._mapping, run_tags[r.id]) for r in found]
+        if not include_data:
+            return runs_found
+        return [
+            dataclasses.replace(r, params=run_params[r.id], metrics=run_metrics[r.id])
+            for r in runs_found
+        ]
+
+    @staticmethod
+    def _params_of(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        result: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
+        table = params_table
+        for chunk in _chunks(list(run_ids)):
+            query = sa.select(table.c.run_id, table.c.key, table.c.value).where(
+                table.c.run_id.in_(chunk)
+            )
+            for run_id, key, value in conn.execute(query.order_by(table.c.key)):
+                result[run_id][key] = value
+        return result
+
+    @staticmethod
+    def _metrics_of(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        result: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
+        lm = latest_metrics
+        for chunk in _chunks(list(run_ids)):
+            query = sa.select(lm.c.run_id, lm.c.key, lm.c.value).where(lm.c.run_id.in_(chunk))
+            for run_id, key, value in conn.execute(query):
+                result[run_id][key] = rows.decode_value(value)
+        return result
 
     def heartbeat(self, run_id: str) -> None:
         now = utc_now()
@@ -586,11 +626,13 @@ class SqlMetadataStore(MetadataStore):
             return
         table = params_table
         with self._write() as conn:
-            self._require_run(conn, run_id)
-            conn.execute(
-                self._insert(table).on_conflict_do_nothing(index_elements=["run_id", "key"]),
-                [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items()],
-            )
+            try:  # an unknown run breaks the foreign key: no read needed to find out
+                conn.execute(
+                    self._insert(table).on_conflict_do_nothing(index_elements=["run_id", "key"]),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items()],
+                )
+            except sa.exc.IntegrityError:
+                raise RunNotFoundError(run_id) from None
             stored = dict(
                 conn.execute(
                     sa.select(table.c.key, table.c.value).where(
@@ -714,6 +756,11 @@ class SqlMetadataStore(MetadataStore):
                     .where(artifacts.c.id == artifact_id)
                     .values(properties=updated)
                 )
+
+
+_TAGS_OF_ONE = sa.select(tags_table.c.key, tags_table.c.value).where(
+    tags_table.c.run_id == sa.bindparam("run_id")
+)
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
