@@ -36,8 +36,11 @@ def test_queries_do_not_grow_with_the_hits(client) -> None:
     engine = client.store._engine
     counts = []
     for limit in (5, 200):
-        seen = []
-        listener = lambda *args, **kwargs: seen.append(1)  # noqa: E731
+        seen: list[int] = []
+
+        def listener(*args, seen=seen, **kwargs) -> None:
+            seen.append(1)
+
         sa.event.listen(engine, "before_cursor_execute", listener)
         try:
             page = client.search_runs("many", limit=limit)
