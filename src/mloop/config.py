@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,14 +28,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PromotionPolicy(_Strict):
+    """How a pipeline package gets deployed into one environment (read by ``mloop.cicd``).
+
+    ``from``: the environment a package must come from (None: from where it was built);
+    ``approval``: ``auto`` (active at once), ``review`` (waits for ``mloop approve``, by anyone)
+    or ``manual`` (waits for ``mloop approve`` by someone other than who asked for it);
+    ``min_successful_runs``: succeeded runs of that exact package (by digest) the ``from``
+    environment's metadata store must hold before the deployment may become active.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str | None = Field(default=None, alias="from")
+    approval: Literal["auto", "review", "manual"] = "auto"
+    min_successful_runs: int = Field(default=0, ge=0)
+
+
 class EnvironmentConfig(_Strict):
-    """One environment (dev, staging, prod): where metadata and artifacts live, which runner."""
+    """One environment (dev, staging, prod): where metadata and artifacts live, which runner,
+    and the promotion policy of pipeline deployments into it."""
 
     metadata: str | None = None
     artifacts: str | None = None
     runner: dict[str, Any] = Field(default_factory=lambda: {"type": "local"})
     online_store: dict[str, Any] | None = None
-    approval: str | None = None
+    promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
 
 
 class PipelineConfig(_Strict):
@@ -65,6 +83,9 @@ class Settings:
     online_store: dict[str, Any] | None = None
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
     project_file: Path | None = None
+    promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
+    environments: tuple[str, ...] = ()
+    """Every environment the project file defines, in file order (empty without one)."""
 
     @property
     def state_dir(self) -> Path:
@@ -117,6 +138,8 @@ def load_settings(
         online_store=chosen.online_store,
         pipelines=project.pipelines,
         project_file=path if path.is_file() else None,
+        promotion=chosen.promotion,
+        environments=tuple(project.environments),
     )
 
 
@@ -146,6 +169,15 @@ def read_project_file(path: Path) -> ProjectFile:
 
 
 def _explain(err: dict[str, Any]) -> str:
+    loc = err.get("loc") or ()
+    if err["type"] == "extra_forbidden" and loc[:1] == ("environments",) and loc[-1:] == (
+        "approval",
+    ):
+        return (
+            "unknown setting; an environment's approval lives under `promotion:` "
+            "(promotion: {from: staging, approval: manual, min_successful_runs: 3}), "
+            "see docs/cicd.md"
+        )
     if err["type"] == "extra_forbidden":
         return "unknown setting; see docs/configuration.md for the settings there are"
     if err["type"] == "missing":

@@ -36,6 +36,7 @@ __all__ = [
     "BackendNotFoundError",
     "ConfigError",
     "DataValidationError",
+    "DeploymentConflictError",
     "ExecutionNotFoundError",
     "FeatureDefinitionError",
     "FeatureNotFoundError",
@@ -54,6 +55,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PipelineDefinitionError",
     "PipelineNotFoundError",
+    "PromotionRefusedError",
     "ProjectFileError",
     "RequestParseError",
     "RunNotFoundError",
@@ -316,3 +318,13 @@ class DataValidationError(ValidationError):
             "Fix the data upstream, or edit the schema if the change is intended"
         )
         self.anomalies, self.artifact_id = anomalies, artifact_id
+
+
+class DeploymentConflictError(StoreError):
+    """Another deployment became active in the same environment since this one was requested
+    (two deploys at once: exactly one wins). The losing request is recorded as rejected."""
+
+
+class PromotionRefusedError(ValidationError):
+    """The environment's promotion policy does not allow this deployment (yet): the message says
+    which rule and what would satisfy it."""
