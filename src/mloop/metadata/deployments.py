@@ -113,9 +113,11 @@ class DeploymentStore(ABC):
         code_digest: str,
         manifest: Mapping[str, Any],
         created_by: str | None = None,
+        version: int | None = None,
     ) -> PipelinePackage:
         """Register a package; idempotent by ``digest`` (the existing row comes back).
-        Versions count up per pipeline, taken inside the write transaction."""
+        Versions count up per pipeline, taken inside the write transaction; ``version`` (a
+        package copied from another environment keeps its number) is used when still free."""
 
     @abstractmethod
     def get_package(self, reference: str) -> PipelinePackage:

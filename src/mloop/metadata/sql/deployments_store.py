@@ -100,6 +100,7 @@ class SqlDeploymentStore(DeploymentStore):
         code_digest: str,
         manifest: Mapping[str, Any],
         created_by: str | None = None,
+        version: int | None = None,
     ) -> PipelinePackage:
         if not pipeline or len(pipeline) > 255:
             raise ValidationError(f"pipeline name {pipeline!r} must have 1-255 characters")
@@ -112,10 +113,16 @@ class SqlDeploymentStore(DeploymentStore):
                     top = conn.execute(
                         sa.select(sa.func.max(_PKG.version)).where(_PKG.pipeline == pipeline)
                     ).scalar()
+                    taken = version is not None and conn.execute(
+                        sa.select(_PKG.id).where(
+                            _PKG.pipeline == pipeline, _PKG.version == version
+                        )
+                    ).first()
+                    number = version if version is not None and not taken else int(top or 0) + 1
                     row = {
                         "id": new_id(),
                         "pipeline": pipeline,
-                        "version": int(top or 0) + 1,
+                        "version": number,
                         "digest": digest,
                         "uri": uri,
                         "files_digest": files_digest,
