@@ -170,8 +170,10 @@ def read_project_file(path: Path) -> ProjectFile:
 
 def _explain(err: dict[str, Any]) -> str:
     loc = err.get("loc") or ()
-    if err["type"] == "extra_forbidden" and loc[:1] == ("environments",) and loc[-1:] == (
-        "approval",
+    if (
+        err["type"] == "extra_forbidden"
+        and loc[:1] == ("environments",)
+        and loc[-1:] == ("approval",)
     ):
         return (
             "unknown setting; an environment's approval lives under `promotion:` "

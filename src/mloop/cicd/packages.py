@@ -85,7 +85,9 @@ def package_manifest(
     path, func = entry_file(configured.entrypoint, project_dir)
     pipeline = packaged.import_fresh(path, func, [path.parent, project_dir])
     graph = pipeline.compile(**{**configured.params, **dict(params or {})})
-    files = {p.relative_to(project_dir).as_posix(): p for p in packaged.source_files(path, project_dir)}
+    files = {
+        p.relative_to(project_dir).as_posix(): p for p in packaged.source_files(path, project_dir)
+    }
     code = {rel: sha256_file(p) for rel, p in files.items()}
     manifest: dict[str, Any] = {
         "format": packaged.FORMAT,
@@ -127,7 +129,9 @@ def build_package(
     return _publish(env, staging, manifest, created_by=created_by)
 
 
-def copy_package(source: Environment, target: Environment, package: PipelinePackage) -> PipelinePackage:
+def copy_package(
+    source: Environment, target: Environment, package: PipelinePackage
+) -> PipelinePackage:
     """``package`` (a row of ``source``) in ``target``'s stores: copied and checked against its
     digest when not there yet; keeps its version number when that is free in ``target``."""
     existing = _find(target, package.digest)
@@ -211,7 +215,9 @@ def diff_packages(a: PipelinePackage, b: PipelinePackage) -> dict[str, Any]:
         "requirements": {
             "added": sorted(f"{k}=={rb[k]}" for k in set(rb) - set(ra)),
             "removed": sorted(f"{k}=={ra[k]}" for k in set(ra) - set(rb)),
-            "changed": {k: {"a": ra[k], "b": rb[k]} for k in sorted(set(ra) & set(rb)) if ra[k] != rb[k]},
+            "changed": {
+                k: {"a": ra[k], "b": rb[k]} for k in sorted(set(ra) & set(rb)) if ra[k] != rb[k]
+            },
         },
     }
 

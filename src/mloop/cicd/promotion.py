@@ -32,7 +32,6 @@ from mloop.metadata.deployments import (
 from mloop.metadata.entities import RunState
 from mloop.pipelines.packaged import DEPLOYMENT_TAG, PACKAGE_TAG, PIPELINE_TAG
 
-
 __all__ = [
     "DEPLOYMENT_TAG",
     "PACKAGE_TAG",
@@ -81,7 +80,9 @@ def _once_active_in(env: Environment, pipeline: str, digest: str) -> bool:
     )
 
 
-def _check_policy(target: Environment, source: Environment | None, package: PipelinePackage) -> None:
+def _check_policy(
+    target: Environment, source: Environment | None, package: PipelinePackage
+) -> None:
     """Raise ``PromotionRefusedError`` unless ``target``'s policy lets ``package`` in now."""
     policy = target.policy
     if policy.source is None:
@@ -110,7 +111,9 @@ def _check_policy(target: Environment, source: Environment | None, package: Pipe
             )
 
 
-def _source_env(project_dir: Path | None, target: Environment, source: str | None) -> Environment | None:
+def _source_env(
+    project_dir: Path | None, target: Environment, source: str | None
+) -> Environment | None:
     name = source or target.policy.source
     if name is None:
         default = open_environment(project_dir, None)
@@ -242,9 +245,7 @@ def approve(
     package = target.deployments.get_package(deployment.package_id)
     if target.policy.source is not None:
         _check_policy(target, open_environment(project_dir, target.policy.source), package)
-    active = target.deployments.activate(
-        deployment.id, decided_by=who, reason=reason.strip()
-    )
+    active = target.deployments.activate(deployment.id, decided_by=who, reason=reason.strip())
     return DeployResult(active, package, target.name)
 
 

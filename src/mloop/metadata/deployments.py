@@ -125,7 +125,9 @@ class DeploymentStore(ABC):
         ``NotFoundError`` otherwise."""
 
     @abstractmethod
-    def list_packages(self, pipeline: str | None = None, *, limit: int = 100) -> list[PipelinePackage]:
+    def list_packages(
+        self, pipeline: str | None = None, *, limit: int = 100
+    ) -> list[PipelinePackage]:
         """Newest first."""
 
     # -- environments -----------------------------------------------------------------------

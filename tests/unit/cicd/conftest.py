@@ -26,7 +26,7 @@ pipelines:
     params: {factor: 2}
 """
 
-PIPELINE = '''
+PIPELINE = """
 from mloop import pipeline, step
 
 from helpers.numbers import scale
@@ -45,12 +45,12 @@ def transform(values: list, factor: int = 1) -> dict:
 @pipeline
 def scoring(n: int = 3, factor: int = 1):
     transform(load(n), factor=factor)
-'''
+"""
 
-HELPER = '''
+HELPER = """
 def scale(value: int, factor: int) -> int:
     return value * factor
-'''
+"""
 
 
 def write_cicd_project(folder: Path, prod_metadata: str = "sqlite:///.mloop/prod.db") -> Path:

@@ -103,7 +103,7 @@ def test_staging_waits_for_review_and_prod_for_runs_and_a_second_person(
         "looks fine",
     )
     # prod: no runs in staging yet -> refused at once, saying how many are missing
-    with pytest.raises(PromotionRefusedError, match="needs 2 succeeded runs .* has 0"):
+    with pytest.raises(PromotionRefusedError, match=r"needs 2 succeeded runs .* has 0"):
         promotion.promote(
             cicd_project, "scoring", source="staging", target="prod", reason="ship", actor="al"
         )

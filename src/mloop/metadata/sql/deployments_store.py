@@ -113,11 +113,14 @@ class SqlDeploymentStore(DeploymentStore):
                     top = conn.execute(
                         sa.select(sa.func.max(_PKG.version)).where(_PKG.pipeline == pipeline)
                     ).scalar()
-                    taken = version is not None and conn.execute(
-                        sa.select(_PKG.id).where(
-                            _PKG.pipeline == pipeline, _PKG.version == version
-                        )
-                    ).first()
+                    taken = (
+                        version is not None
+                        and conn.execute(
+                            sa.select(_PKG.id).where(
+                                _PKG.pipeline == pipeline, _PKG.version == version
+                            )
+                        ).first()
+                    )
                     number = version if version is not None and not taken else int(top or 0) + 1
                     row = {
                         "id": new_id(),
