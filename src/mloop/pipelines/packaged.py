@@ -27,7 +27,7 @@ from typing import Any
 
 from mloop._utils.hashing import digest_json, sha256_file
 from mloop.artifacts.base import ArtifactStore
-from mloop.errors import ConfigError, IntegrityError
+from mloop.errors import ConfigError, PackageIntegrityError
 from mloop.pipelines.dsl import Pipeline
 from mloop.pipelines.loading import load_pipeline
 
@@ -204,7 +204,7 @@ def _module_names(files: Iterable[Path], roots: list[Path]) -> set[str]:
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not path.is_file():
-        raise IntegrityError(str(folder), "a pipeline package manifest", "no manifest.json")
+        raise PackageIntegrityError(str(folder), "?" * 12, "it has no manifest.json")
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
@@ -224,12 +224,10 @@ def verify_package_dir(folder: Path, expected_digest: str) -> dict[str, Any]:
         changed = sorted(set(present) ^ set(listed)) or sorted(
             k for k in listed if present.get(k) != listed[k]
         )
-        raise IntegrityError(
-            str(folder), f"the code files of package {expected_digest[:12]}", f"changed {changed}"
-        )
+        raise PackageIntegrityError(str(folder), expected_digest, f"code files changed: {changed}")
     actual = package_digest(manifest)
     if actual != expected_digest or manifest.get("digest") != expected_digest:
-        raise IntegrityError(str(folder), expected_digest, actual)
+        raise PackageIntegrityError(str(folder), expected_digest, f"its digest is {actual}")
     return manifest
 
 
@@ -265,7 +263,10 @@ def load_packaged_pipeline(
     pipeline = import_fresh(entry, func, [entry.parent, code_root])
     graph = pipeline.compile(**dict(manifest.get("params") or {}))
     if graph.version != manifest.get("graph_version"):
-        raise IntegrityError(
-            str(folder), str(manifest.get("graph_version")), f"graph {graph.version}"
+        raise PackageIntegrityError(
+            str(folder),
+            digest,
+            f"its code compiles to graph {graph.version[:12]}, not the packaged "
+            f"{str(manifest.get('graph_version'))[:12]} (an installed library it imports changed?)",
         )
     return pipeline, manifest
