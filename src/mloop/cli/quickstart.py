@@ -64,8 +64,9 @@ def quickstart_command(
         str,
         typer.Option(
             "--example",
-            help="lending_club (training, validation, registry) or flights (feature store: "
-            "point-in-time training set, materialization, online features).",
+            help="lending_club (training, validation, registry), flights (feature store: "
+            "point-in-time training set, materialization, online features) or cicd (a change "
+            "from a branch through test, staging and an approved production deploy).",
         ),
     ] = "lending_club",
     loop: Annotated[
@@ -87,6 +88,12 @@ def quickstart_command(
             project_dir or state_of(ctx).project_dir, fresh=fresh, echo=console().print
         )
         return
+    if example == "cicd":
+        from mloop.cli.output import console
+        from mloop.cli.quickstart_cicd import run_cicd_quickstart
+
+        run_cicd_quickstart(project_dir, echo=console().print)
+        return
     if example == "flights":
         from mloop.cli.quickstart_flights import run_flights_quickstart
 
@@ -95,7 +102,7 @@ def quickstart_command(
     if example != "lending_club":
         from mloop.errors import ConfigError
 
-        raise ConfigError(f"no example {example!r}; use --example lending_club or flights")
+        raise ConfigError(f"no example {example!r}; use --example lending_club, flights or cicd")
     from mloop.cli.output import console
     from mloop.cli.params import parse_params
     from mloop.cli.run import resolve_pipeline, run_with_progress
