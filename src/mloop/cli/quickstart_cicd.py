@@ -240,7 +240,7 @@ def run_cicd_quickstart(
     show(table)
     show(
         f"prod serves models:/lending_club@production = {alias} (prod's own registry: "
-        "`mloop serve models:/lending_club@production --env prod` follows that alias)"
+        "`mloop --env prod serve models:/lending_club@production` follows that alias)"
     )
     show(f"History: cd {folder} && mloop deployments list")
     return walk
