@@ -37,7 +37,10 @@ def test_a_change_reaches_postgres_production_through_the_gates(
     assert len(walk.runs["staging"]) == 2
     results = [r["result"] for r in walk.rows]
     assert any("refused" in r for r in results)  # the author could not approve prod
-    # prod's registry (on PostgreSQL) got the model: its production alias is set
+    # each environment's push moved that environment's own alias, in its own registry
+    assert walk.aliases == {"test": 1, "staging": 1, "prod": 1}
     assert prod.store.model_registry().get_alias("lending_club", "production") == 1
+    assert staging.store.model_registry().get_alias("lending_club", "staging") == 1
+    assert staging.store.model_registry().get_alias("lending_club", "production") is None
     every = prod.deployments.list_deployments(environment="prod")
     assert [d.state for d in every] == [DeploymentState.ACTIVE]

@@ -4,13 +4,14 @@ In a temporary copy of the Lending Club demo with three environments (test, stag
 its own SQLite metadata store and artifact folder, or PostgreSQL for prod), the walk is:
 
 1. the pipeline as on ``main`` is packaged (v1); on a branch, a change to
-   ``pipelines/training.py`` (a stronger regularisation) is packaged (v2) and diffed against v1;
+   ``pipelines/training.py`` (a stronger regularisation, and pushing to each environment's own
+   model alias: ``test``, ``staging``, ``production``) is packaged (v2) and diffed against v1;
 2. v2 is deployed to **test** (``approval: auto``) and the test controller runs it;
 3. it is promoted to **staging** (``approval: review``), approved by a reviewer, and run there
    twice (``min_successful_runs`` of prod);
 4. it is promoted to **prod** (``approval: manual``): the author's own approval is refused, a
    second person approves, and the prod controller runs exactly that package, whose push moves
-   the model alias in prod's own registry.
+   ``models:/lending_club@production`` in prod's own registry (what ``mloop serve`` follows).
 
 Every step is a row of the Rich table printed as it goes, and every deployment is recorded with
 who, when and why (``mloop deployments list`` in the printed folder).
@@ -31,8 +32,25 @@ from typing import Any
 PIPELINE = "training"
 DEMO_PARAMS = {"source": "data/lending_club.parquet", "sample": 0.4}
 """The demo trains on 40 % of the loans: the walk runs the pipeline four times."""
-CHANGE = ("    C: float = 0.1,", "    C: float = 0.05,")
-"""The branch's change to pipelines/training.py: a stronger L2 regularisation."""
+_DOCLINE = (
+    '    """ingest -> split -> train -> evaluate + infra_validate -> push (see the module doc)."""'
+    "\n"
+)
+CHANGES = (
+    ("    C: float = 0.1,", "    C: float = 0.05,"),
+    ('    alias: str = "production",', '    alias: str = "",'),
+    (
+        "from mloop.components.push import push\n",
+        "from mloop.components.push import alias_for_environment, push\n"
+        "from mloop.config import load_settings\n",
+    ),
+    (
+        _DOCLINE,
+        _DOCLINE + "    alias = alias or alias_for_environment(load_settings().environment)\n",
+    ),
+)
+"""The branch's change to pipelines/training.py: a stronger L2 regularisation, and the model
+pushed to (and compared with) the alias of the environment the run is in."""
 AUTHOR, REVIEWER, APPROVER = "dana", "rui", "olga"
 
 PROJECT_FILE = """# written by `mloop quickstart --example cicd` (see docs/cicd.md)
@@ -67,6 +85,7 @@ class Walk:
     deployments: dict[str, str] = field(default_factory=dict)  # env -> active deployment id
     runs: dict[str, list[str]] = field(default_factory=dict)  # env -> run ids
     packages: dict[str, str] = field(default_factory=dict)  # "main" | "branch" -> digest
+    aliases: dict[str, int | None] = field(default_factory=dict)  # env -> version of its alias
 
 
 def prepare_cicd_project(folder: Path | None, prod_metadata: str | None = None) -> Path:
@@ -100,6 +119,7 @@ def _inside(folder: Path, env: str) -> Iterator[None]:
     (the pipeline's push reads it to pick the environment's stores and alias)."""
     cwd, saved = os.getcwd(), os.environ.get("MLOOP_ENV")
     os.environ["MLOOP_ENV"] = env
+    os.chdir(folder)
     try:
         yield
     finally:
@@ -122,6 +142,7 @@ def run_cicd_quickstart(
     from mloop.cicd import promotion
     from mloop.cicd.environments import open_environment
     from mloop.cicd.packages import build_package, diff_packages
+    from mloop.components.push import alias_for_environment
     from mloop.controller.ondemand import request_run, run_now
     from mloop.errors import PromotionRefusedError
 
@@ -161,25 +182,29 @@ def run_cicd_quickstart(
 
     test = open_environment(folder, "test")
     started = time.perf_counter()
-    main = build_package(test, PIPELINE, created_by=AUTHOR)
+    with _inside(folder, "test"):
+        main = build_package(test, PIPELINE, created_by=AUTHOR)
     walk.packages["main"] = main.digest
     row("main", "mloop pipeline build training", f"package v{main.version} {main.short}", started)
 
     started = time.perf_counter()
     source = folder / "pipelines" / "training.py"
     text = source.read_text(encoding="utf-8")
-    if CHANGE[0] not in text:
-        from mloop.errors import ConfigError
+    for old, new in CHANGES:
+        if old not in text:
+            from mloop.errors import ConfigError
 
-        raise ConfigError(f"{source} no longer has the line the demo changes: {CHANGE[0]!r}")
-    source.write_text(text.replace(CHANGE[0], CHANGE[1]), encoding="utf-8")
-    branch = build_package(test, PIPELINE, created_by=AUTHOR)
+            raise ConfigError(f"{source} no longer has the line the demo changes: {old!r}")
+        text = text.replace(old, new, 1)
+    source.write_text(text, encoding="utf-8")
+    with _inside(folder, "test"):
+        branch = build_package(test, PIPELINE, created_by=AUTHOR)
     walk.packages["branch"] = branch.digest
     diff = diff_packages(main, branch)
     changed = ", ".join(diff["code"]["changed"] + [f"step {s}" for s in diff["steps"]["changed"]])
     row(
         "branch",
-        "edit C 0.1 -> 0.05; build; diff v1 v2",
+        "C 0.1 -> 0.05, push to the env's alias; build; diff",
         f"package v{branch.version} {branch.short}; changed {changed}",
         started,
     )
@@ -231,16 +256,25 @@ def run_cicd_quickstart(
     row("prod", f"mloop approve (by {APPROVER})", live.deployment.state.value, started)
     run("prod", "production run")
 
-    prod = open_environment(folder, "prod")
-    registry = prod.store.model_registry()
-    try:
-        alias = f"v{registry.get_alias('lending_club', 'production')}"
-    except Exception:  # no model was pushed in prod (refused by validation)
-        alias = "not set"
     show(table)
-    show(
-        f"prod serves models:/lending_club@production = {alias} (prod's own registry: "
-        "`mloop --env prod serve models:/lending_club@production` follows that alias)"
-    )
+    for env in ("test", "staging", "prod"):
+        alias = alias_for_environment(env)
+        version = _alias_version(open_environment(folder, env), alias)
+        walk.aliases[env] = version
+        show(
+            f"{env}: models:/lending_club@{alias} = "
+            + (f"v{version}" if version is not None else "not set")
+            + f"  (serve it: mloop --env {env} serve models:/lending_club@{alias})"
+        )
     show(f"History: cd {folder} && mloop deployments list")
     return walk
+
+
+def _alias_version(env: Any, alias: str) -> int | None:
+    """The model version behind ``alias`` in ``env``'s registry (None: nothing pushed there)."""
+    from mloop.errors import NotFoundError
+
+    try:
+        return env.store.model_registry().get_alias("lending_club", alias)
+    except NotFoundError:
+        return None

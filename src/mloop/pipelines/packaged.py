@@ -254,7 +254,11 @@ def load_packaged_pipeline(
 ) -> tuple[Pipeline, dict[str, Any]]:
     """The pipeline of the package (``digest``) at ``uri``, imported from its unpacked, verified
     copy, and the manifest. The copy's code folder goes first on ``sys.path`` so that the
-    pipeline's own modules come from the package, never from the project folder."""
+    pipeline's own modules come from the package, never from the project folder.
+
+    The compiled steps must be the packaged ones with the same code digests (a step whose
+    source comes from an installed library that changed is refused); their literal params may
+    differ, since a pipeline body may read its environment (e.g. the alias it pushes to)."""
     folder = unpack(artifacts, uri, digest, cache_root)
     manifest = verify_package_dir(folder, digest)
     code_root = (folder / CODE_DIR).resolve()
@@ -262,11 +266,24 @@ def load_packaged_pipeline(
     entry = code_root / rel
     pipeline = import_fresh(entry, func, [entry.parent, code_root])
     graph = pipeline.compile(**dict(manifest.get("params") or {}))
-    if graph.version != manifest.get("graph_version"):
+    packaged_steps = step_code(manifest.get("spec") or {})
+    compiled_steps = step_code(graph.spec())
+    if compiled_steps != packaged_steps:
+        changed = sorted(
+            name
+            for name in set(packaged_steps) | set(compiled_steps)
+            if packaged_steps.get(name) != compiled_steps.get(name)
+        )
         raise PackageIntegrityError(
             str(folder),
             digest,
-            f"its code compiles to graph {graph.version[:12]}, not the packaged "
-            f"{str(manifest.get('graph_version'))[:12]} (an installed library it imports changed?)",
+            f"its steps {changed} compile to other code than was packaged (an installed "
+            "library the pipeline imports steps from changed?)",
         )
     return pipeline, manifest
+
+
+def step_code(spec: Mapping[str, Any]) -> dict[str, str]:
+    """Step name -> code digest of a compiled graph spec (``PipelineGraph.spec()``)."""
+    steps = spec.get("steps") or {}
+    return {str(name): str(node.get("code")) for name, node in dict(steps).items()}

@@ -101,3 +101,18 @@ def test_errors_are_one_line_with_exit_code_2(project: Path) -> None:
     assert result.exit_code == 2 and "no deployment" in result.output
     result = runner.invoke(app, ["deploy", "scoring", "-r", "x"])
     assert result.exit_code == 2 and "--env" in result.output
+
+
+def test_quickstart_names_the_cicd_example(project_dir: Path) -> None:
+    result = runner.invoke(app, ["quickstart", "--example", "nope"])
+    assert result.exit_code == 2 and "cicd" in result.output
+    assert "cicd" in runner.invoke(app, ["quickstart", "--help"]).output
+
+
+def test_a_non_empty_folder_is_not_used_for_the_demo(project_dir: Path) -> None:
+    (project_dir / "keep.txt").write_text("mine")
+    result = runner.invoke(
+        app, ["quickstart", "--example", "cicd", "--project-dir", str(project_dir)]
+    )
+    assert result.exit_code == 2 and "not empty" in result.output
+    assert (project_dir / "keep.txt").read_text() == "mine"

@@ -65,3 +65,31 @@ def test_a_copy_to_another_environment_is_checked(cicd_project: Path) -> None:
     root.write_text("tampered = True\n")
     with pytest.raises(IntegrityError):
         copy_package(test, prod, package)
+
+
+def test_a_package_whose_steps_compile_to_other_code_is_refused(cicd_project: Path) -> None:
+    import json
+    import shutil
+
+    from mloop.errors import PackageIntegrityError
+    from mloop.pipelines import packaged
+
+    env = open_environment(cicd_project, "test")
+    package = build_package(env, "scoring")
+    pipeline, _ = packaged.load_packaged_pipeline(
+        env.artifacts, package.uri, package.digest, cicd_project / "cache"
+    )
+    assert pipeline.name == "scoring"
+    # a manifest that is self-consistent (its digest matches) but claims other step code
+    staging = env.artifacts.new_staging_dir()
+    with env.artifacts.open_local(package.uri) as local:
+        shutil.copytree(local, staging, dirs_exist_ok=True)
+    manifest = json.loads((staging / "manifest.json").read_text())
+    manifest["spec"]["steps"]["transform"]["code"] = "0" * 64
+    manifest["digest"] = packaged.package_digest(manifest)
+    (staging / "manifest.json").write_text(json.dumps(manifest))
+    env.artifacts.put_dir(staging, "packages/forged")
+    with pytest.raises(PackageIntegrityError, match=r"\['transform'\]"):
+        packaged.load_packaged_pipeline(
+            env.artifacts, "packages/forged", manifest["digest"], cicd_project / "cache"
+        )
