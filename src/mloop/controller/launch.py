@@ -103,6 +103,7 @@ def deployed_pipeline(
     params and the run tags naming the deployment; None when nothing is deployed here (the
     project folder's code runs, as before)."""
     from mloop.artifacts import connect as connect_artifacts
+    from mloop.errors import StoreError
     from mloop.pipelines.packaged import (
         DEPLOYMENT_TAG,
         PACKAGE_TAG,
@@ -110,7 +111,10 @@ def deployed_pipeline(
         load_packaged_pipeline,
     )
 
-    deployments = store.deployments()
+    try:
+        deployments = store.deployments()
+    except StoreError:  # a metadata backend without deployments: nothing can be deployed
+        return None
     active = deployments.active_deployment(settings.environment, name)
     if active is None:
         return None
