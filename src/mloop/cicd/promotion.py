@@ -154,13 +154,18 @@ def _resolve_package(
                 f"there first, or name a package with --package"
             )
         return source.deployments.get_package(active.package_id), source
-    found = origin.deployments.list_packages(pipeline, limit=1)
-    if not found:
+    newest = [
+        (found[0], env)
+        for env in (target, source)
+        if env is not None and (found := env.deployments.list_packages(pipeline, limit=1))
+    ]
+    if not newest:
         raise NotFoundError(
             f"no package of {pipeline} in {origin.name}; build one with "
             f"`mloop pipeline build {pipeline} --env {origin.name}`"
         )
-    return found[0], (source if origin is source else None)
+    package, holder = max(newest, key=lambda pair: pair[0].created_at)  # the latest build
+    return package, (holder if holder is not target else None)
 
 
 def deploy(
@@ -174,9 +179,10 @@ def deploy(
     actor: str | None = None,
     kind: DeploymentKind = DeploymentKind.DEPLOY,
 ) -> DeployResult:
-    """Ask for ``package`` (default: the newest built one, or the one active in the policy's
-    ``from`` environment) to be ``pipeline``'s active package in ``env``; active at once under
-    ``approval: auto``, else pending until :func:`approve`."""
+    """Ask for ``package`` to be ``pipeline``'s active package in ``env`` (default: the one
+    active in the policy's ``from`` environment, else the newest built in ``env`` or in the
+    source environment); active at once under ``approval: auto``, else pending until
+    :func:`approve`."""
     who = actor or current_actor()
     target = open_environment(project_dir, env)
     origin = _source_env(project_dir, target, source)

@@ -177,3 +177,22 @@ def test_the_actor_defaults_to_mloop_user(cicd_project: Path, monkeypatch) -> No
     result = promotion.deploy(cicd_project, "scoring", "test", reason="r")
     assert result.deployment.requested_by == "carol" == result.deployment.decided_by
     assert os.environ["MLOOP_USER"] == "carol"
+
+
+def test_without_a_package_the_newest_build_is_deployed(cicd_project: Path) -> None:
+    text = (cicd_project / "mloop.yaml").read_text()
+    (cicd_project / "mloop.yaml").write_text(
+        text.replace("environments:\n", "default_environment: dev\nenvironments:\n  dev: {}\n")
+    )
+    dev, test = open_environment(cicd_project, "dev"), open_environment(cicd_project, "test")
+    old = build_package(dev, "scoring")
+    (cicd_project / "helpers" / "numbers.py").write_text("def scale(v, f):\n    return v\n")
+    new = build_package(test, "scoring")  # built in test itself, after the dev build
+    result = promotion.deploy(cicd_project, "scoring", "test", reason="newest", actor="a")
+    assert result.package.digest == new.digest != old.digest
+    assert result.deployment.source_environment is None
+    copied = promotion.deploy(
+        cicd_project, "scoring", "test", package=old.digest, reason="from dev", actor="a"
+    )
+    assert copied.deployment.source_environment == "dev"
+    assert test.deployments.get_package(old.digest).digest == old.digest
