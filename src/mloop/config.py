@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,22 +28,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PromotionPolicy(_Strict):
+    """How a pipeline package gets deployed into one environment (read by ``mloop.cicd``).
+
+    ``from``: the environment a package must come from (None: from where it was built);
+    ``approval``: ``auto`` (active at once), ``review`` (waits for ``mloop approve``, by anyone)
+    or ``manual`` (waits for ``mloop approve`` by someone other than who asked for it);
+    ``min_successful_runs``: succeeded runs of that exact package (by digest) the ``from``
+    environment's metadata store must hold before the deployment may become active.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str | None = Field(default=None, alias="from")
+    approval: Literal["auto", "review", "manual"] = "auto"
+    min_successful_runs: int = Field(default=0, ge=0)
+
+
 class EnvironmentConfig(_Strict):
-    """One environment (dev, staging, prod): where metadata and artifacts live, which runner."""
+    """One environment (dev, staging, prod): where metadata and artifacts live, which runner,
+    and the promotion policy of pipeline deployments into it."""
 
     metadata: str | None = None
     artifacts: str | None = None
     runner: dict[str, Any] = Field(default_factory=lambda: {"type": "local"})
     online_store: dict[str, Any] | None = None
-
-
-# Keys a reader may expect from the design that mloop does not act on yet: refused with what
-# to do instead, never accepted and ignored (an ignored ``approval: manual`` is a production
-# deploy nobody approved).
-_NOT_YET = {
-    "approval": "promotion approvals are not implemented yet (level 2 CI/CD); remove the key "
-    "and gate promotions with `mloop models alias` by hand",
-}
+    promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
 
 
 class PipelineConfig(_Strict):
@@ -73,6 +83,9 @@ class Settings:
     online_store: dict[str, Any] | None = None
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
     project_file: Path | None = None
+    promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
+    environments: tuple[str, ...] = ()
+    """Every environment the project file defines, in file order (empty without one)."""
 
     @property
     def state_dir(self) -> Path:
@@ -125,6 +138,8 @@ def load_settings(
         online_store=chosen.online_store,
         pipelines=project.pipelines,
         project_file=path if path.is_file() else None,
+        promotion=chosen.promotion,
+        environments=tuple(project.environments),
     )
 
 
@@ -154,8 +169,17 @@ def read_project_file(path: Path) -> ProjectFile:
 
 
 def _explain(err: dict[str, Any]) -> str:
-    if err["type"] == "extra_forbidden" and err["loc"] and err["loc"][-1] in _NOT_YET:
-        return f"'{err['loc'][-1]}' is not supported: {_NOT_YET[str(err['loc'][-1])]}"
+    loc = err.get("loc") or ()
+    if (
+        err["type"] == "extra_forbidden"
+        and loc[:1] == ("environments",)
+        and loc[-1:] == ("approval",)
+    ):
+        return (
+            "unknown setting; an environment's approval lives under `promotion:` "
+            "(promotion: {from: staging, approval: manual, min_successful_runs: 3}), "
+            "see docs/cicd.md"
+        )
     if err["type"] == "extra_forbidden":
         return "unknown setting; see docs/configuration.md for the settings there are"
     if err["type"] == "missing":

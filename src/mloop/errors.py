@@ -37,6 +37,7 @@ __all__ = [
     "BackendNotFoundError",
     "ConfigError",
     "DataValidationError",
+    "DeploymentConflictError",
     "ExecutionNotFoundError",
     "FeatureDefinitionError",
     "FeatureNotFoundError",
@@ -53,10 +54,12 @@ __all__ = [
     "NotFoundError",
     "OnlineStoreUnavailableError",
     "OnnxExportError",
+    "PackageIntegrityError",
     "PayloadTooLargeError",
     "PipelineDefinitionError",
     "PipelineNotFoundError",
     "ProjectFileError",
+    "PromotionRefusedError",
     "RequestParseError",
     "RunNotFoundError",
     "StepExecutionError",
@@ -368,3 +371,27 @@ class ParameterTypeError(ValidationError):
 
 
 __all__ += ["FileInputNotFoundError", "ParameterTypeError"]
+
+
+class DeploymentConflictError(StoreError):
+    """Another deployment became active in the same environment since this one was requested
+    (two deploys at once: exactly one wins). The losing request is recorded as rejected."""
+
+
+class PromotionRefusedError(ValidationError):
+    """The environment's promotion policy does not allow this deployment (yet): the message says
+    which rule and what would satisfy it."""
+
+
+class PackageIntegrityError(IntegrityError):
+    """A pipeline package's files or digest are not what its deployment recorded: it is not
+    run (a deployment runs exactly the packaged code)."""
+
+    def __init__(self, where: str, expected: str, problem: str):
+        StoreError.__init__(
+            self,
+            f"pipeline package {expected[:12]} at {where} does not match its recorded digest: "
+            f"{problem}; refusing to run it. Delete that folder (it is unpacked again from the "
+            "artifact store) or build and deploy the package again",
+        )
+        self.uri, self.expected, self.actual = where, expected, problem

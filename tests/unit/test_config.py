@@ -277,9 +277,33 @@ def test_the_demo_project_file_is_valid(project_dir: Path) -> None:
     assert "training" in settings.pipelines
 
 
-def test_a_key_not_acted_on_yet_is_refused_not_ignored(project_dir: Path) -> None:
-    """`approval: manual` must not be accepted while nothing enforces it (issue 17.7)."""
-    path = write_project(
+def test_promotion_policy_per_environment(project_dir: Path) -> None:
+    write_project(
+        project_dir,
+        """
+        environments:
+          test: {metadata: sqlite:///t.db}
+          staging:
+            metadata: sqlite:///s.db
+            promotion: {from: test, approval: review}
+          prod:
+            metadata: sqlite:///p.db
+            promotion: {from: staging, approval: manual, min_successful_runs: 3}
+        """,
+    )
+    test = load_settings(env="test")
+    prod = load_settings(env="prod")
+    assert (test.promotion.source, test.promotion.approval) == (None, "auto")
+    assert test.promotion.min_successful_runs == 0
+    assert (prod.promotion.source, prod.promotion.approval) == ("staging", "manual")
+    assert prod.promotion.min_successful_runs == 3
+    assert prod.environments == ("test", "staging", "prod")
+
+
+def test_an_approval_key_outside_promotion_points_at_the_promotion_policy(
+    project_dir: Path,
+) -> None:
+    write_project(
         project_dir,
         """
         environments:
@@ -290,7 +314,24 @@ def test_a_key_not_acted_on_yet_is_refused_not_ignored(project_dir: Path) -> Non
     )
     with pytest.raises(ProjectFileError) as caught:
         load_settings()
-    error = caught.value
-    assert (error.line, error.key) == (4, "environments.prod.approval")
-    assert "not implemented yet" in str(error) and "remove the key" in str(error)
-    assert str(path) in str(error)
+    assert caught.value.key == "environments.prod.approval"
+    assert "promotion:" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    ["{approval: sometimes}", "{min_successful_runs: -1}", "{from: test, approvers: 2}"],
+)
+def test_a_bad_promotion_policy_is_refused(project_dir: Path, policy: str) -> None:
+    write_project(
+        project_dir,
+        f"""
+        environments:
+          prod:
+            metadata: sqlite:///p.db
+            promotion: {policy}
+        """,
+    )
+    with pytest.raises(ProjectFileError) as caught:
+        load_settings()
+    assert (caught.value.key or "").startswith("environments.prod.promotion")

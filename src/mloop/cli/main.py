@@ -48,6 +48,12 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("features", "mloop.cli.features", "Apply, list, describe, materialize features."),
     LazyCommand("artifacts", "mloop.cli.artifacts", "List a run's artifacts; copy one out."),
     LazyCommand("gc", "mloop.cli.gc", "Delete artifacts no kept run or model needs."),
+    LazyCommand("pipeline", "mloop.cli.pipeline", "Build, list, show, diff pipeline packages."),
+    LazyCommand("deploy", "mloop.cli.deploy", "Deploy a pipeline package into an environment."),
+    LazyCommand("approve", "mloop.cli.approve", "Approve or reject a pending deployment."),
+    LazyCommand("promote", "mloop.cli.promote", "Promote the active package to the next env."),
+    LazyCommand("rollback", "mloop.cli.rollback", "Re-activate an env's previous deployment."),
+    LazyCommand("deployments", "mloop.cli.deployments", "List deployments: who, when, why."),
 )
 
 

@@ -68,8 +68,9 @@ def quickstart_command(
         str,
         typer.Option(
             "--example",
-            help="lending_club (training, validation, registry) or flights (feature store: "
-            "point-in-time training set, materialization, online features).",
+            help="lending_club (training, validation, registry), flights (feature store: "
+            "point-in-time training set, materialization, online features) or cicd (a change "
+            "from a branch through test, staging and an approved production deploy).",
         ),
     ] = "lending_club",
     loop: Annotated[
@@ -103,10 +104,28 @@ def quickstart_command(
             print_error(KeyboardInterrupt(f"interrupted; start the demo again: mloop {again}"))
             raise typer.Exit(EXIT_INTERRUPTED) from None
         return
+    if example == "cicd":
+        if resume:
+            from mloop.errors import ConfigError
+
+            raise ConfigError("--resume continues a Lending Club demo run; drop --example cicd")
+        from mloop.cli.output import console
+        from mloop.cli.quickstart_cicd import run_cicd_quickstart
+
+        try:
+            run_cicd_quickstart(project_dir, echo=console().print)
+        except KeyboardInterrupt:  # a fresh temporary project each time: start again
+            print_error(
+                KeyboardInterrupt(
+                    "interrupted; start the demo again: mloop quickstart --example cicd"
+                )
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        return
     if example != "lending_club":
         from mloop.errors import ConfigError
 
-        raise ConfigError(f"no example {example!r}; use --example lending_club or flights")
+        raise ConfigError(f"no example {example!r}; use --example lending_club, flights or cicd")
     from mloop.cli.output import console
     from mloop.cli.params import parse_params
     from mloop.cli.run import resolve_pipeline, run_with_progress

@@ -17,7 +17,9 @@ import threading
 from pathlib import Path
 
 from mloop.config import Settings
+from mloop.metadata.base import MetadataStore
 from mloop.metadata.controller_state import ControllerStateStore, EventState
+from mloop.pipelines.dsl import Pipeline
 from mloop.pipelines.hooks import RunHook
 
 log = logging.getLogger("mloop.controller")
@@ -30,6 +32,17 @@ class _AttachRun(RunHook):
 
     def on_run_start(self, run, graph) -> None:  # type: ignore[no-untyped-def]
         self.state.attach_run(self.event_id, run.id)
+
+
+class _TagRun(RunHook):
+    """Tags the run with the deployment and package it runs (promotion counts these runs)."""
+
+    def __init__(self, store: MetadataStore, tags: dict[str, str]) -> None:
+        self.store = store
+        self.tags = tags
+
+    def on_run_start(self, run, graph) -> None:  # type: ignore[no-untyped-def]
+        self.store.set_tags(run.id, self.tags)
 
 
 class EventHeartbeat:
@@ -81,6 +94,45 @@ def pipeline_reference(entrypoint: str, project_dir: Path) -> str:
     return f"{project_dir / path}:{func}"
 
 
+def deployed_pipeline(
+    store: MetadataStore, settings: Settings, name: str
+) -> tuple[Pipeline, dict[str, object], dict[str, str]] | None:
+    """The pipeline ``name`` as deployed in this environment (``mloop deploy``): imported from
+    the active package, unpacked under ``.mloop/packages/<digest>`` and verified against the
+    digest the deployment recorded (``IntegrityError`` when it differs), with the package's
+    params and the run tags naming the deployment; None when nothing is deployed here (the
+    project folder's code runs, as before)."""
+    from mloop.artifacts import connect as connect_artifacts
+    from mloop.errors import StoreError
+    from mloop.pipelines.packaged import (
+        DEPLOYMENT_TAG,
+        PACKAGE_TAG,
+        PIPELINE_TAG,
+        load_packaged_pipeline,
+    )
+
+    try:
+        deployments = store.deployments()
+    except StoreError:  # a metadata backend without deployments: nothing can be deployed
+        return None
+    active = deployments.active_deployment(settings.environment, name)
+    if active is None:
+        return None
+    package = deployments.get_package(active.package_id)
+    target, manifest = load_packaged_pipeline(
+        connect_artifacts(settings.artifact_root),
+        package.uri,
+        active.package_digest,
+        settings.state_dir / "packages",
+    )
+    tags = {
+        DEPLOYMENT_TAG: active.id,
+        PACKAGE_TAG: active.package_digest,
+        PIPELINE_TAG: name,
+    }
+    return target, dict(manifest.get("params") or {}), tags
+
+
 def main(event_id: str, settings: Settings | None = None) -> int:
     """Run the event's pipeline (project of ``settings``, default: found from the current
     directory); 0 if the run succeeded."""
@@ -94,15 +146,23 @@ def main(event_id: str, settings: Settings | None = None) -> int:
     event = state.get_event(event_id)
     beat = EventHeartbeat(state, event.id, heartbeat_interval()).start()
     try:
-        configured = settings.pipelines[event.pipeline]
-        target = load_pipeline(pipeline_reference(configured.entrypoint, settings.project_dir))
-        params = {**configured.params, **dict(event.payload.get("params") or {})}
+        hooks: list[RunHook] = [_AttachRun(state, event.id)]
+        deployed = deployed_pipeline(store, settings, event.pipeline)
+        if deployed is not None:
+            target, defaults, tags = deployed
+            hooks.append(_TagRun(store, tags))
+            log.info("running deployment %s of %s", tags["mloop.deployment"], event.pipeline)
+        else:
+            configured = settings.pipelines[event.pipeline]
+            target = load_pipeline(pipeline_reference(configured.entrypoint, settings.project_dir))
+            defaults = dict(configured.params)
+        params = {**defaults, **dict(event.payload.get("params") or {})}
         os.chdir(settings.project_dir)
         handle = target.run_with(
             params,
             settings=settings,
             trigger=f"{event.kind}:{event.id}",
-            hooks=[_AttachRun(state, event.id)],
+            hooks=hooks,
         )
     except Exception as exc:
         beat.stop()

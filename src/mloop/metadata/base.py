@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from mloop.metadata.controller_state import ControllerStateStore
+from mloop.metadata.deployments import DeploymentStore
 from mloop.metadata.entities import (
     Artifact,
     Event,
@@ -251,3 +252,10 @@ class MetadataStore(ABC):
         from mloop.errors import StoreError
 
         raise StoreError(f"{type(self).__name__} cannot record collected artifacts")
+
+    # -- CI/CD of pipelines (mloop.cicd) ----------------------------------------------------
+    def deployments(self) -> DeploymentStore:
+        """Pipeline packages, environments' policies and deployments kept in this store."""
+        from mloop.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} cannot keep deployments")

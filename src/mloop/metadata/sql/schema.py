@@ -327,6 +327,60 @@ file_fingerprints = sa.Table(
 )
 # -- end file fingerprints ------------------------------------------------------------------------
 
+# -- CI/CD of pipelines (issue 11; migration 0008_cicd) -------------------------------------------
+pipeline_packages = sa.Table(
+    "pipeline_packages",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pipeline", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("files_digest", sa.String(64), nullable=False),
+    sa.Column("graph_version", sa.String(64), nullable=False),
+    sa.Column("code_digest", sa.String(64), nullable=False),
+    sa.Column("manifest", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(255)),
+    sa.Column("created_at", _UTC, nullable=False),
+    sa.UniqueConstraint("pipeline", "version", name="uq_pipeline_packages_version"),
+)
+
+environments = sa.Table(
+    "environments",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("promotion", sa.JSON, nullable=False),
+    sa.Column("updated_at", _UTC, nullable=False),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("environment", sa.String(64), nullable=False),
+    sa.Column("pipeline", sa.String(255), nullable=False),
+    sa.Column("package_id", sa.String(32), nullable=False),
+    sa.Column("package_digest", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("approval", sa.String(16), nullable=False),
+    # "<environment>/<pipeline>" while active, else NULL: at most one active row per pair
+    sa.Column("active_slot", sa.String(330), unique=True),
+    sa.Column("base_id", sa.String(32)),
+    sa.Column("source_environment", sa.String(64)),
+    sa.Column("requested_by", sa.String(255), nullable=False),
+    sa.Column("requested_at", _UTC, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.String(255)),
+    sa.Column("decided_at", _UTC),
+    sa.Column("decision_reason", sa.Text),
+    sa.Column("activated_at", _UTC),
+    sa.Column("ended_at", _UTC),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_deployments_env_pipeline_requested", "environment", "pipeline", "requested_at"),
+)
+# -- end CI/CD ------------------------------------------------------------------------------------
+
 version_table = sa.Table(
     VERSION_TABLE,
     sa.MetaData(),  # not in ``metadata``: Alembic owns it, autogenerate ignores it

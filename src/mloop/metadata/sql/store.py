@@ -40,6 +40,7 @@ from mloop.metadata.entities import (
 )
 from mloop.metadata.sql import rows
 from mloop.metadata.sql.controller_store import SqlControllerStore
+from mloop.metadata.sql.deployments_store import SqlDeploymentStore
 from mloop.metadata.sql.engine import create_engine, read_transaction, write_transaction
 from mloop.metadata.sql.features_store import SqlFeatureDefinitionStore
 from mloop.metadata.sql.fingerprint_store import SqlFileFingerprintStore
@@ -144,6 +145,9 @@ class SqlMetadataStore(MetadataStore):
 
     def monitoring(self) -> SqlMonitoringStore:
         return SqlMonitoringStore(self.engine)
+
+    def deployments(self) -> SqlDeploymentStore:
+        return SqlDeploymentStore(self.engine)
 
     def controller_state(self) -> SqlControllerStore:
         return SqlControllerStore(self.engine)
