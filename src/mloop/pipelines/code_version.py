@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
 import sysconfig
 import textwrap
@@ -65,17 +66,28 @@ def _helpers(func: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         current = todo.pop(0)
         for name, obj in _referenced(current):
             if _is_constant(obj) and name:
-                constants[f"{getattr(current, '__module__', '?')}.{name}"] = obj
+                constants[f"{_module_label(getattr(current, '__module__', '?'))}.{name}"] = obj
                 continue
             obj = _unwrap(obj)
             if id(obj) in seen or not _is_user_object(obj):
                 continue
             seen.add(id(obj))
-            found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+            found[f"{_module_label(obj.__module__)}.{obj.__qualname__}"] = obj
             todo.append(obj)
             if len(found) >= MAX_HELPERS:
                 break
     return found, constants
+
+
+_FILE_MODULE = re.compile(r"^mloop_user_(?P<stem>.+)_[0-9a-f]{12}$")
+
+
+def _module_label(name: str) -> str:
+    """A module's name as the digest sees it: a pipeline file loaded by path is named after
+    its absolute path (``mloop_user_<stem>_<hash>``, see :mod:`mloop.pipelines.loading`);
+    its stem alone keeps the digest the same in another checkout or an unpacked package."""
+    match = _FILE_MODULE.match(name or "")
+    return match.group("stem") if match else name
 
 
 def _is_constant(value: Any, depth: int = 0) -> bool:

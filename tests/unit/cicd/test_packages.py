@@ -34,7 +34,9 @@ def test_build_is_content_addressed_and_diff_names_what_changed(cicd_project: Pa
     diff = diff_packages(first, second)
     assert diff["code"] == {"added": [], "removed": [], "changed": ["helpers/numbers.py"]}
     assert diff["params"] == {"n": {"a": 3, "b": 5}}
-    assert diff["steps"]["changed"] == ["load"]  # its parameter n changed
+    # load: its parameter n changed; transform: the helper it calls changed (helpers join the
+    # step's code digest)
+    assert diff["steps"]["changed"] == ["load", "transform"]
     assert diff_packages(first, first)["same"] is True
 
 

@@ -103,3 +103,26 @@ def test_changed_helper_reruns_the_step(project_dir: Path):
     changed = fresh_flow(project_dir, helpers).run()
     assert [e.state.value for e in changed.executions] == ["succeeded"]
     assert changed.outputs["compute"] == 12
+
+
+def test_the_digest_does_not_depend_on_where_the_pipeline_file_lies(tmp_path) -> None:
+    """A pipeline file loaded by path is named after its absolute path; the digest must not
+    be, or another checkout (CI) or an unpacked pipeline package misses the cache."""
+    from mloop.pipelines.code_version import step_code_digest
+    from mloop.pipelines.loading import load_pipeline
+
+    source = (
+        "from mloop import pipeline, step\n"
+        "LIMIT = 3\n"
+        "def helper(x):\n    return min(x, LIMIT)\n"
+        "@step\ndef s(x: int = 1) -> int:\n    return helper(x)\n"
+        "@pipeline\ndef p():\n    s()\n"
+    )
+    digests = []
+    for folder in ("one", "two/deeper"):
+        path = tmp_path / folder / "flow.py"
+        path.parent.mkdir(parents=True)
+        path.write_text(source)
+        module = load_pipeline(f"{path}:p")
+        digests.append(step_code_digest(module.func.__globals__["s"].func))
+    assert digests[0] == digests[1]
