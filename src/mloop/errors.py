@@ -222,12 +222,16 @@ class MissingJoinKeyError(ValidationError):
 class TimestampTypeError(ValidationError):
     """A timestamp column holds something other than timestamps."""
 
-    def __init__(self, column: str, found: str, where: str):
-        super().__init__(
-            f"{where}: column {column!r} has type {found}, not a timestamp; convert it (e.g. "
-            "pandas.to_datetime / polars str.to_datetime) before retrieval"
-        )
-        self.column, self.found = column, found
+    def __init__(self, column: str, found: str, where: str, *, hint: str | None = None):
+        if hint is None:
+            hint = (
+                "event times must be timestamps (any unit, naive = UTC, or with a time zone) or "
+                "dates; parse text first (pandas.to_datetime(df[col], utc=True), polars "
+                "pl.col(col).str.to_datetime()), or for a source store the column as a Parquet "
+                "timestamp or CAST it in the SqlSource query"
+            )
+        super().__init__(f"{where}: column {column!r} has type {found}; {hint}")
+        self.column, self.found, self.hint = column, found, hint
 
 
 class OnlineStoreUnavailableError(StoreError):

@@ -47,7 +47,9 @@ class MaterializeResult:
 def as_utc(value: Any, what: str) -> datetime:
     """A datetime as aware UTC (naive is taken as UTC); raises for anything else."""
     if not isinstance(value, datetime):
-        raise TimestampTypeError(what, type(value).__name__, "materialize")
+        raise TimestampTypeError(
+            what, type(value).__name__, "materialize", hint="pass a datetime (naive = UTC)"
+        )
     return (
         value.replace(tzinfo=timezone.utc)
         if value.tzinfo is None
