@@ -136,7 +136,8 @@ def test_pandas_entity_rows_against_every_source_type(
 
 
 @pytest.mark.parametrize(
-    ("unit", "tz"), [("us", None), ("ns", None), ("ms", None), ("ns", "UTC"), ("us", "Europe/Paris")]
+    ("unit", "tz"),
+    [("us", None), ("ns", None), ("ms", None), ("ns", "UTC"), ("us", "Europe/Paris")],
 )
 @pytest.mark.parametrize("source", ["ns_utc", "us_naive", "ms_tokyo", "ns_naive"])
 def test_polars_entity_rows(project_dir: Path, unit: str, tz: str | None, source: str) -> None:

@@ -150,7 +150,6 @@ class DuckDBOfflineStore(OfflineStore):
         missing = [c for c in [*keys, event_timestamp_column] if c not in entity_rows.column_names]
         if missing:
             raise MissingJoinKeyError(missing, "the entity rows")
-        columns = list(entity_rows.column_names)
         rows = entity_rows.append_column(ROW_ID, pa.array(np.arange(entity_rows.num_rows)))
         name = f"entity_{uuid.uuid4().hex}"
         con.register(name, rows)
@@ -180,7 +179,9 @@ class DuckDBOfflineStore(OfflineStore):
                 joined = con.sql(query).to_arrow_table()
             except (duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
                 raise TimestampTypeError(
-                    event_timestamp_column, f"{entity_type} ({exc})", "point-in-time join",
+                    event_timestamp_column,
+                    f"{entity_type} ({exc})",
+                    "point-in-time join",
                     hint=_OUT_OF_NS_RANGE,
                 ) from exc
         finally:
