@@ -276,3 +276,21 @@ def test_non_timestamp_types_are_refused_with_advice(
     message = str(caught.value)
     assert "to_datetime" in message and "not a timestamp" not in message
     assert "naive = UTC" in message
+
+
+def test_a_far_future_sentinel_does_not_break_nanosecond_entity_rows(project_dir: Path) -> None:
+    pq.write_table(
+        pa.table(
+            {
+                "k": pa.array([1, 1], pa.int64()),
+                "ts": pa.array([datetime(2024, 1, 1), datetime(9999, 12, 31)], pa.timestamp("us")),
+                "v": pa.array([1.0, 2.0]),
+            }
+        ),
+        project_dir / "f.parquet",
+    )
+    store = make_store(project_dir, ttl=None)
+    rows = pandas_rows("datetime64[ns, UTC]")
+    out = store.get_historical_features(rows, ["fv:v"]).to_pandas()
+    assert nulls_as_none(out["v"]) == [1.0, 1.0, 1.0, 1.0, 1.0, None, None]
+    assert str(out["event_timestamp"].dtype) == "datetime64[ns, UTC]"

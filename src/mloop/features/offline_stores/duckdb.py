@@ -36,11 +36,6 @@ from mloop.features.sources import DataSource, FileSource, SqlSource
 _AWARE = "TIMESTAMP WITH TIME ZONE"
 _NAIVE_US = "TIMESTAMP"
 _NAIVE_NS = "TIMESTAMP_NS"
-_OUT_OF_NS_RANGE = (
-    "event times outside 1677-09-21 .. 2262-04-11 cannot be compared with nanosecond "
-    "timestamps; store the entity rows' (or the source's) event times in microseconds, e.g. "
-    "df[col].astype('datetime64[us, UTC]') in pandas or pl.col(col).dt.cast_time_unit('us')"
-)
 
 
 def _sql_string(text: str) -> str:
@@ -164,29 +159,59 @@ class DuckDBOfflineStore(OfflineStore):
                 types.append(self._column_type(con, relation, view.timestamp_field or "", where))
                 relations.append(relation)
             target = common_event_time_type([entity_type, *types])
-            query = point_in_time_sql(
-                name,
-                [ROW_ID],
-                event_time_sql(quote(event_timestamp_column), entity_type, target),
-                requests,
-                relations,
-                [
-                    event_time_sql(quote(r.view.timestamp_field or ""), t, target)
-                    for r, t in zip(requests, types, strict=True)
-                ],
-            )
             try:
-                joined = con.sql(query).to_arrow_table()
-            except (duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
-                raise TimestampTypeError(
+                joined = self._join(
+                    con,
+                    name,
                     event_timestamp_column,
-                    f"{entity_type} ({exc})",
-                    "point-in-time join",
-                    hint=_OUT_OF_NS_RANGE,
-                ) from exc
+                    entity_type,
+                    requests,
+                    relations,
+                    types,
+                    target,
+                )
+            except (duckdb.ConversionException, duckdb.OutOfRangeException):
+                if target != _NAIVE_NS:
+                    raise
+                # a value outside the nanosecond range (e.g. a 9999-12-31 sentinel): compare
+                # in microseconds instead (sub-microsecond order is then not kept)
+                joined = self._join(
+                    con,
+                    name,
+                    event_timestamp_column,
+                    entity_type,
+                    requests,
+                    relations,
+                    types,
+                    _NAIVE_US,
+                )
         finally:
             con.unregister(name)
         return _with_entity_columns(entity_rows, joined)
+
+    @staticmethod
+    def _join(
+        con: duckdb.DuckDBPyConnection,
+        entity_relation: str,
+        event_timestamp_column: str,
+        entity_type: str,
+        requests: Sequence[ViewRequest],
+        relations: Sequence[str],
+        types: Sequence[str],
+        target: str,
+    ) -> pa.Table:
+        query = point_in_time_sql(
+            entity_relation,
+            [ROW_ID],
+            event_time_sql(quote(event_timestamp_column), entity_type, target),
+            requests,
+            relations,
+            [
+                event_time_sql(quote(r.view.timestamp_field or ""), t, target)
+                for r, t in zip(requests, types, strict=True)
+            ],
+        )
+        return con.sql(query).to_arrow_table()
 
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.Table:
         con = self._connection()
