@@ -69,9 +69,19 @@ def _key_sql(view: FeatureView) -> str:
     return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
 
 
+def _json_ready(name: str, dtype: str) -> str:
+    """A feature column as DuckDB should JSON-encode it: NaN and +-inf (which JSON cannot hold)
+    become null, as orjson writes them for rows built from Python values."""
+    column = quote(name)
+    if dtype in ("float32", "float64"):
+        return f"CASE WHEN isfinite({column}) THEN {column} END"
+    return column
+
+
 def to_online_rows(view: FeatureView, table: pa.Table, ts_column: str) -> OnlineRows:
     """The rows of ``table`` for the online store. Keys, times and the JSON encodings are
-    computed by DuckDB over the Arrow table, column-wise, with no per-row Python work."""
+    computed by DuckDB over the Arrow table, column-wise, with no per-row Python work. A null
+    (or NaN) value is stored as JSON ``null``, so it reads back as None from a stored row."""
     import duckdb
 
     con = duckdb.connect()
@@ -80,14 +90,14 @@ def to_online_rows(view: FeatureView, table: pa.Table, ts_column: str) -> Online
     head = con.sql(
         f"SELECT {_key_sql(view)} AS k, epoch_us({quote(ts_column)}) / 1000000.0 AS t FROM batch"
     ).to_arrow_table()
-    names = [quote(n) for n in view.feature_names]
+    values = [(quote(f.name), _json_ready(f.name, f.dtype)) for f in view.schema]
 
     def encode(form: str) -> list[Any]:
         if form == "objects":
-            packed = ", ".join(f"{n} := {n}" for n in names)
+            packed = ", ".join(f"{n} := {v}" for n, v in values)
             query = f"SELECT CAST(to_json(struct_pack({packed})) AS VARCHAR) FROM batch"
             return con.sql(query).to_arrow_table().column(0).to_pylist()
-        fields = ", ".join(f"CAST(to_json({n}) AS VARCHAR)" for n in names)
+        fields = ", ".join(f"coalesce(CAST(to_json({v}) AS VARCHAR), 'null')" for _, v in values)
         return con.sql(f"SELECT {fields} FROM batch").fetchall()
 
     return OnlineRows(
