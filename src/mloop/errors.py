@@ -1,4 +1,5 @@
-"""Every error mloop raises derives from :class:`MloopError`.
+"""Every error mloop raises derives from :class:`MloopError`; every warning from
+:class:`MloopWarning` (``StaleFeaturesWarning``: materialized rows already outside their ttl).
 
 The tree::
 
@@ -45,6 +46,7 @@ __all__ = [
     "MigrationRequiredError",
     "MissingJoinKeyError",
     "MloopError",
+    "MloopWarning",
     "ModelCompatibilityError",
     "ModelNotFoundError",
     "ModelNotReadyError",
@@ -57,6 +59,7 @@ __all__ = [
     "ProjectFileError",
     "RequestParseError",
     "RunNotFoundError",
+    "StaleFeaturesWarning",
     "StepExecutionError",
     "StepTimeoutError",
     "StoreError",
@@ -320,3 +323,24 @@ class DataValidationError(ValidationError):
             "Fix the data upstream, or edit the schema if the change is intended"
         )
         self.anomalies, self.artifact_id = anomalies, artifact_id
+
+
+# -- warnings (issue 15) ------------------------------------------------------------------------
+
+
+class MloopWarning(UserWarning):
+    """Root of the warnings mloop emits: something worked, but probably not as you expect."""
+
+
+class StaleFeaturesWarning(MloopWarning):
+    """Materialized rows are already older than their view's ttl: online reads will return
+    them as null with status OUTSIDE_MAX_AGE (``count`` rows of view ``view``)."""
+
+    def __init__(self, view: str, count: int, total: int, ttl_s: float):
+        super().__init__(
+            f"materialize: {count} of {total} rows written for view {view!r} are already older "
+            f"than its ttl ({ttl_s:g} s): online reads now give null (OUTSIDE_MAX_AGE) for them. "
+            "Materialize fresher data, lengthen the view's ttl, or read with "
+            "get_online_features(..., as_of=...) to judge ttl at another time"
+        )
+        self.view, self.count, self.total, self.ttl_s = view, count, total, ttl_s

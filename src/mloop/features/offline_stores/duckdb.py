@@ -213,14 +213,55 @@ class DuckDBOfflineStore(OfflineStore):
         )
         return con.sql(query).to_arrow_table()
 
-    def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.Table:
+    def pull_latest(
+        self,
+        view: FeatureView,
+        start: datetime,
+        end: datetime,
+        *,
+        created_after: datetime | None = None,
+    ) -> pa.Table:
         con = self._connection()
         relation = self._view_relation(con, view)
         where = f"the source of feature view {view.name!r}"
         self._check_columns(con, relation, [*view.join_keys, *view.feature_names], where)
         kind = self._column_type(con, relation, view.timestamp_field or "", where)
         ts = event_time_sql(quote(view.timestamp_field or ""), kind, _AWARE)
-        query = latest_per_entity_sql(view, relation, ts, _ts_literal(start), _ts_literal(end))
+        created = None
+        if view.created_timestamp_field:
+            column = view.created_timestamp_field
+            created_kind = self._column_type(con, relation, column, where)
+            created = event_time_sql(quote(column), created_kind, _AWARE)
+        query = latest_per_entity_sql(
+            view,
+            relation,
+            ts,
+            _ts_literal(start),
+            _ts_literal(end),
+            created_expr=created,
+            created_after_literal=None if created_after is None else _ts_literal(created_after),
+        )
+        table = con.sql(query).to_arrow_table()
+        if view.created_timestamp_field is None:  # a typed null column, not DuckDB's NULL type
+            position = table.column_names.index("__mloop_created")
+            table = table.set_column(
+                position,
+                pa.field("__mloop_created", pa.timestamp("us", "UTC")),
+                pa.nulls(table.num_rows, pa.timestamp("us", "UTC")),
+            )
+        return table
+
+    def sample_entities(self, view: FeatureView, n: int, *, seed: int = 0) -> pa.Table:
+        con = self._connection()
+        relation = self._view_relation(con, view)
+        self._check_columns(
+            con, relation, list(view.join_keys), f"the source of feature view {view.name!r}"
+        )
+        keys = ", ".join(quote(k) for k in view.join_keys)
+        query = (
+            f"SELECT * FROM (SELECT DISTINCT {keys} FROM {relation}) "
+            f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)}) ORDER BY {keys}"
+        )
         return con.sql(query).to_arrow_table()
 
     def append_log(self, view: FeatureView, rows: pa.Table) -> str:
