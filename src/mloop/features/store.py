@@ -36,6 +36,7 @@ class FeatureStore:
 
     ``online_store``: None (the project's setting, else SQLite under ``.mloop/``), ``"sqlite"``,
     a ``redis://`` URL, a config dict ``{"type": "redis", "url": ...}`` or an ``OnlineStore``.
+    Redis keys are prefixed ``mloop:<project>`` unless the config gives a ``namespace``.
     """
 
     def __init__(
@@ -63,6 +64,15 @@ class FeatureStore:
 
             self._settings = load_settings(self.repo_path)
         return self._settings
+
+    @property
+    def project(self) -> str:
+        """The project's name: ``project:`` in mloop.yaml, else the project folder's name
+        (what Redis keys are scoped by)."""
+        settings = self.settings
+        if settings.project_file is not None and settings.project != "default":
+            return str(settings.project)
+        return Path(settings.project_dir).name
 
     @property
     def registry(self) -> FeatureRegistry:
@@ -101,6 +111,8 @@ class FeatureStore:
             choice = {"type": "redis", "url": choice} if "://" in choice else {"type": choice}
         if not isinstance(choice, dict) or "type" not in choice:
             raise ConfigError(f"online_store {choice!r} needs a 'type' (sqlite or redis)")
+        if choice["type"] == "redis" and not choice.get("project"):
+            choice = {**choice, "project": self.project}  # keys scoped by project
         backend = _ONLINE_BACKENDS.get(choice["type"])
         if backend is None:
             from mloop import plugins

@@ -9,7 +9,9 @@ that are not stored. Values are JSON-encoded. Needs the ``redis`` extra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import orjson
@@ -39,12 +41,30 @@ end
 return written
 """
 _CHUNK = 1000  # rows per script call (one MULTI/EXEC)
+_GLOB = re.compile(r"([\\*?\[\]])")
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis SCAN MATCH pattern."""
+    return _GLOB.sub(r"\\\1", text)
 
 
 class RedisOnlineStoreConfig(BaseModel):
+    """``namespace`` prefixes every key; by default it is ``mloop:<project>``, so projects
+    sharing one Redis never read each other's values (Feast scopes keys by project too).
+    ``project`` is filled in by the feature store (``project:`` in mloop.yaml, else the project
+    folder's name). Set ``namespace`` to share keys on purpose (``mloop`` is the layout of
+    mloop before projects were scoped)."""
+
     type: Literal["redis"] = "redis"
     url: str = "redis://127.0.0.1:6379/0"
-    namespace: str = "mloop"
+    namespace: str | None = None
+    project: str | None = None
+
+
+def project_namespace(project: str) -> str:
+    """The default key prefix of a project (':' is escaped: views and keys follow it)."""
+    return "mloop:" + project.replace("%", "%25").replace(":", "%3A")
 
 
 class RedisOnlineStore(OnlineStore):
@@ -60,7 +80,12 @@ class RedisOnlineStore(OnlineStore):
 
     @classmethod
     def from_config(cls, config: RedisOnlineStoreConfig, base_dir: Any = None) -> RedisOnlineStore:
-        return cls(config.url, config.namespace)
+        """The store of ``config``; without a namespace, the project's (see the config)."""
+        namespace = config.namespace
+        if namespace is None:
+            project = config.project or (Path(base_dir).resolve().name if base_dir else None)
+            namespace = project_namespace(project or "default")
+        return cls(config.url, namespace)
 
     @property
     def client(self) -> Any:
@@ -150,7 +175,8 @@ class RedisOnlineStore(OnlineStore):
         try:
             client = self.client
             batch = []
-            for key in client.scan_iter(match=f"{self._key(view, '*')}", count=1000):
+            pattern = _glob_escape(self._key(view, "")) + "*"
+            for key in client.scan_iter(match=pattern, count=1000):
                 batch.append(key)
                 if len(batch) >= 1000:
                     client.delete(*batch)
