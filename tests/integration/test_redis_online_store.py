@@ -163,3 +163,48 @@ def test_two_projects_on_one_redis_do_not_share_values(tmp_path: Path, redis_url
         for fs in (shop, depot):
             fs.online_store.delete_view("weather")
             fs.close()
+
+
+def test_a_read_of_three_views_is_one_round_trip(project_dir: Path, redis_url: str) -> None:
+    entity = Entity("origin", value_type=String)
+    views = []
+    for i in range(3):
+        pl.DataFrame(
+            {"origin": ["JFK", "LGA"], "time_hour": [NOW] * 2, f"x{i}": [float(i), i + 0.5]}
+        ).write_parquet(project_dir / f"v{i}.parquet")
+        views.append(
+            FeatureView(
+                f"v{i}",
+                [entity],
+                [Field(f"x{i}", Float64)],
+                FileSource(f"v{i}.parquet", timestamp_field="time_hour"),
+            )
+        )
+    online = RedisOnlineStore(redis_url, namespace=f"test-{new_id()}")
+    fs = FeatureStore(project_dir, online_store=online)
+    fs.apply(views)
+    fs.materialize(NOW - timedelta(days=1), NOW)
+    calls = []
+    client = online.client
+    real = client.pipeline
+
+    def counting(*args, **kwargs):
+        pipe = real(*args, **kwargs)
+        execute = pipe.execute
+        pipe.execute = lambda *a, **k: calls.append(1) or execute(*a, **k)
+        return pipe
+
+    client.pipeline = counting
+    client.hmget = lambda *a, **k: pytest.fail("a lone HMGET: one round trip per view")
+    refs = ["v0:x0", "v1:x1", "v2:x2"]
+    try:
+        one = fs.get_online_features(refs, [{"origin": "LGA"}]).to_dict()
+        assert one == {"origin": ["LGA"], "x0": [0.5], "x1": [1.5], "x2": [2.5]}
+        assert len(calls) == 1
+        many = fs.get_online_features(refs, [{"origin": o} for o in ("JFK", "SFO", "LGA")])
+        assert many.to_dict()["x2"] == [2.0, None, 2.5] and len(calls) == 2
+    finally:
+        del client.pipeline, client.hmget
+        for i in range(3):
+            online.delete_view(f"v{i}")
+        fs.close()

@@ -229,8 +229,10 @@ class OnlineReader:
             return self._read_one(online, rows[0], now)
         columns: dict[str, list[Any]] = {k: [row.get(k) for row in rows] for k in self.join_keys}
         groups: list[Group] = []
-        for name, specs, features, outputs, max_age in self.views:
-            stored = online.read(name, self._keys(name, specs, rows), features)
+        requests = [(v[0], self._keys(v[0], v[1], rows), v[2]) for v in self.views]
+        for (_, _, features, outputs, max_age), stored in zip(
+            self.views, _read_all(online, requests), strict=True
+        ):
             blank = [None] * len(features)
             statuses: list[FieldStatus] = []
             stamps: list[float | None] = []
@@ -268,12 +270,15 @@ class OnlineReader:
         """The single-entity path (the serving hot path): same result, fewer lists."""
         columns: dict[str, list[Any]] = {k: [row.get(k)] for k in self.join_keys}
         groups: list[Group] = []
-        for name, specs, features, outputs, max_age in self.views:
+        requests = []
+        for name, specs, features, _, _ in self.views:
             if len(specs) == 1 and specs[0][0] in row:
                 keys = [specs[0][1](row[specs[0][0]])]
             else:
                 keys = self._keys(name, specs, (row,))
-            (hit,) = online.read(name, keys, features)
+            requests.append((name, keys, features))
+        replies = _read_all(online, requests)
+        for (_, _, _, outputs, max_age), (hit,) in zip(self.views, replies, strict=True):
             if hit is None:
                 columns.update(zip(outputs, [[None] for _ in outputs], strict=True))
                 groups.append((outputs, [FieldStatus.NOT_FOUND], [None]))
@@ -284,6 +289,13 @@ class OnlineReader:
                 columns.update({o: [v] for o, v in zip(outputs, hit[0], strict=True)})
                 groups.append((outputs, [FieldStatus.PRESENT], [hit[1]]))
         return OnlineResponse(columns, groups)
+
+
+def _read_all(online: OnlineStore, requests: list[Any]) -> list[list[Any]]:
+    """One store call for every view of a request (one Redis round trip)."""
+    if len(requests) == 1:
+        return [online.read(*requests[0])]
+    return online.read_views(requests)
 
 
 def read_online_features(

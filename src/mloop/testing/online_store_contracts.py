@@ -129,6 +129,19 @@ class OnlineStoreContract:
         assert store.read(view.name, ["4"], names) == [None]
         store.delete_view(view.name)
 
+    def test_read_views_answers_each_view_in_order(self, store: OnlineStore) -> None:
+        store.write_batch("v1", rows(["1", "2"], 1.0, base=1.0))
+        store.write_batch("v2", rows(["2"], 2.0, base=5.0))
+        got = store.read_views(
+            [("v1", ["2", "x", "1"], ["a"]), ("v2", ["2"], ["b", "a"]), ("v2", [], ["a"])]
+        )
+        assert got == [
+            [([2.0], 1.0), None, ([1.0], 1.0)],
+            [(["s0", 5.0], 2.0)],
+            [],
+        ]
+        assert store.read_views([]) == []
+
     def test_unknown_feature_of_stored_row_reads_none(self, store: OnlineStore) -> None:
         store.write_batch("v", rows(["1"], 1.0))
         assert store.read("v", ["1"], ["zzz", "a"]) == [([None, 0.0], 1.0)]

@@ -1,6 +1,7 @@
 """``RedisOnlineStore``: one Redis hash per (view, entity key), fields = features + ``_ts``.
 
-A read is one HMGET per entity (pipelined for several). Writes go through a Lua script that
+A read is one HMGET per entity (pipelined for several; ``read_views`` pipelines every view of a
+request, so a read is one round trip). Writes go through a Lua script that
 writes a chunk of rows and skips each row older than the stored one; each chunk is one atomic
 script call, and the watermark is set in the last chunk's MULTI/EXEC, so it never claims rows
 that are not stored. Values are JSON-encoded. Needs the ``redis`` extra
@@ -47,6 +48,19 @@ _GLOB = re.compile(r"([\\*?\[\]])")
 def _glob_escape(text: str) -> str:
     """``text`` as a literal in a Redis SCAN MATCH pattern."""
     return _GLOB.sub(r"\\\1", text)
+
+
+def _decode(replies: Sequence[Sequence[Any]]) -> list[StoredRow | None]:
+    """HMGET replies (features..., ``_ts``) as stored rows; no ``_ts``: the key is not stored."""
+    loads = orjson.loads
+    out: list[StoredRow | None] = []
+    for reply in replies:
+        ts = reply[-1]
+        if ts is None:
+            out.append(None)
+        else:
+            out.append(([None if v is None else loads(v) for v in reply[:-1]], float(ts)))
+    return out
 
 
 class RedisOnlineStoreConfig(BaseModel):
@@ -144,7 +158,6 @@ class RedisOnlineStore(OnlineStore):
     ) -> list[StoredRow | None]:
         client = self.client
         fields = [*features, "_ts"]
-        loads = orjson.loads
         try:
             if len(entity_keys) == 1:
                 replies = [client.hmget(self._key(view, entity_keys[0]), fields)]
@@ -155,13 +168,26 @@ class RedisOnlineStore(OnlineStore):
                 replies = pipe.execute()
         except self._errors() as exc:
             raise self._unavailable(exc) from exc
-        out: list[StoredRow | None] = []
-        for reply in replies:
-            ts = reply[-1]
-            if ts is None:
-                out.append(None)
-            else:
-                out.append(([None if v is None else loads(v) for v in reply[:-1]], float(ts)))
+        return _decode(replies)
+
+    def read_views(
+        self, requests: Sequence[tuple[str, Sequence[str], Sequence[str]]]
+    ) -> list[list[StoredRow | None]]:
+        """Every view's HMGETs in one pipeline: one round trip however many views."""
+        client = self.client
+        try:
+            pipe = client.pipeline(transaction=False)
+            for view, keys, features in requests:
+                fields = [*features, "_ts"]
+                for key in keys:
+                    pipe.hmget(self._key(view, key), fields)
+            replies = pipe.execute()
+        except self._errors() as exc:
+            raise self._unavailable(exc) from exc
+        out, start = [], 0
+        for _, keys, _ in requests:
+            out.append(_decode(replies[start : start + len(keys)]))
+            start += len(keys)
         return out
 
     def get_watermark(self, view: str) -> float | None:
