@@ -157,7 +157,7 @@ class RedisOnlineStore(OnlineStore):
         self, view: str, entity_keys: Sequence[str], features: Sequence[str]
     ) -> list[StoredRow | None]:
         client = self.client
-        fields = [*features, "_ts"]
+        fields = [*map(str.encode, features), b"_ts"]
         try:
             if len(entity_keys) == 1:
                 replies = [client.hmget(self._key(view, entity_keys[0]), fields)]
@@ -178,7 +178,7 @@ class RedisOnlineStore(OnlineStore):
         try:
             pipe = client.pipeline(transaction=False)
             for view, keys, features in requests:
-                fields = [*features, "_ts"]
+                fields = [*map(str.encode, features), b"_ts"]
                 for key in keys:
                     pipe.hmget(self._key(view, key), fields)
             replies = pipe.execute()
