@@ -208,3 +208,42 @@ def test_a_read_of_three_views_is_one_round_trip(project_dir: Path, redis_url: s
         for i in range(3):
             online.delete_view(f"v{i}")
         fs.close()
+
+
+def test_null_values_materialize_to_redis_as_null_value(project_dir: Path, redis_url: str) -> None:
+    pl.DataFrame(
+        {
+            "origin": ["JFK", "LGA"],
+            "time_hour": [NOW - timedelta(minutes=5)] * 2,
+            "temp": [None, float("nan")],
+            "visib": [None, 3],
+        }
+    ).write_parquet(project_dir / "nulls.parquet")
+    view = FeatureView(
+        "nulls",
+        [Entity("origin", value_type=String)],
+        [Field("temp", Float64), Field("visib", Int64)],
+        FileSource("nulls.parquet", timestamp_field="time_hour"),
+        ttl=timedelta(days=1),
+    )
+    online = RedisOnlineStore(redis_url, namespace=f"test-{new_id()}")
+    fs = FeatureStore(project_dir, online_store=online)
+    fs.apply([view])
+    try:
+        (result,) = fs.materialize(NOW - timedelta(days=1), NOW)  # crashed on the first None
+        assert result.rows == 2
+        got = fs.get_online_features(
+            ["nulls:temp", "nulls:visib"], [{"origin": o} for o in ("JFK", "LGA", "SFO")]
+        )
+        assert got.to_dict()["temp"] == [None, None, None]
+        assert got.to_dict()["visib"] == [None, 3, None]
+        null, found, missing = (
+            FieldStatus.NULL_VALUE,
+            FieldStatus.PRESENT,
+            FieldStatus.NOT_FOUND,
+        )
+        assert got.statuses["temp"] == [null, null, missing]
+        assert got.statuses["visib"] == [null, found, missing]
+    finally:
+        online.delete_view("nulls")
+        fs.close()
