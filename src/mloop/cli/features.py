@@ -367,13 +367,15 @@ def _print_audit(report: Any) -> None:
             colour = "red" if f.mismatches else "green"
             table.add_row(view.view, f.feature, str(f.checked), f"[{colour}]{f.mismatches}[/]")
     out.print(table)
+    from rich.markup import escape
+
     shown = [m for v in report.views for m in v.mismatches][:20]
     for m in shown:
-        out.print(
-            f"  [red]mismatch[/] {m.view}:{m.feature} {m.entity}: online {m.online!r}, "
-            f"offline {m.offline!r} (as of {m.as_of.isoformat()})",
-            soft_wrap=True,
+        detail = (
+            f"{m.view}:{m.feature} {m.entity}: online {m.online!r}, offline {m.offline!r} "
+            f"(as of {m.as_of.isoformat()})"
         )
+        out.print(f"  [red]mismatch[/] {escape(detail)}", soft_wrap=True)
     if report.ok:
         out.print("[green]online and offline agree[/] for every sampled entity")
     else:
