@@ -51,15 +51,24 @@ TTL = timedelta(days=30)
 console = Console(width=160)
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Median wall seconds of ``fn`` over ``repeat`` runs (after one warm-up), and its result."""
-    result = fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+def timed(
+    ours: Callable[[], Any], limit: Callable[[], Any], repeat: int
+) -> tuple[tuple[float, Any], tuple[float, Any]]:
+    """Median wall seconds of ``ours`` and of ``limit`` over ``repeat`` runs each (after one
+    warm-up each), with their last results. The runs alternate (in alternating order), so
+    that a busy machine slows both alike."""
+    results = [ours(), limit()]
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(repeat):
+        pair = ((0, ours), (1, limit)) if i % 2 == 0 else ((1, limit), (0, ours))
+        for slot, fn in pair:
+            start = time.perf_counter()
+            results[slot] = fn()
+            times[slot].append(time.perf_counter() - start)
+    return (
+        (statistics.median(times[0]), results[0]),
+        (statistics.median(times[1]), results[1]),
+    )
 
 
 def latencies(
@@ -182,8 +191,7 @@ def bench_offline(folder: Path, scale: int, repeat: int, rows: list[list[str]]) 
         sources = [f"read_parquet('{p}')" for p in paths]
         return con.sql(reference_query("entity_rows", sources, features)).to_arrow_table()
 
-    ref_s, ref = timed(limit, repeat)
-    our_s, got = timed(ours, repeat)
+    (our_s, got), (ref_s, ref) = timed(ours, limit, repeat)
     exact = got.num_rows == entity_df.num_rows and got.equals(ref.cast(got.schema))
     nulls = got.column(refs[0].split(":")[1]).null_count
     rows.append(
@@ -321,7 +329,6 @@ def bench_online(
         store.online_store.delete_view("online")
 
         # 3. materialization, ours vs the limit
-        our_s, _ = timed(lambda store=store: store.materialize(T0, end, ["online"]), repeat)
         if name == "sqlite":
             limit_materialize, limit_one, limit_hundred = sqlite_limits(
                 folder, path, names, one, hundred
@@ -333,7 +340,9 @@ def bench_online(
                 client, prefix, path, names, one, hundred
             )
 
-        ref_s, _ = timed(limit_materialize, repeat)
+        (our_s, _), (ref_s, _) = timed(
+            lambda store=store: store.materialize(T0, end, ["online"]), limit_materialize, repeat
+        )
         rows.append(
             [
                 f"materialize {entities:,} entities x 20 features ({name})",
