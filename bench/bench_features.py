@@ -7,6 +7,9 @@
 2. Online reads of 20 features for 1 and 100 entities, p50/p99 over 2,000 calls, through
    ``get_online_features`` (SQLite and Redis) beside a raw ``sqlite3`` SELECT on a 20-column
    table and a raw ``HMGET`` (pipelined for 100). Budget: p50 within 2x (1) and 3x (100).
+   Then 3 views x 5 features from Redis (one pipelined round trip per call) beside a raw
+   pipeline of the same HMGETs. Ours and the limit are timed interleaved, so that a busy
+   machine slows both alike.
 3. Materialization of a 20-feature view (100k entities, 1M rows) beside a DuckDB
    latest-per-entity query + one ``executemany`` into SQLite / pipelined ``HSET`` into Redis.
    Budget 2x.
@@ -48,28 +51,49 @@ TTL = timedelta(days=30)
 console = Console(width=160)
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Median wall seconds of ``fn`` over ``repeat`` runs (after one warm-up), and its result."""
-    result = fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+def timed(
+    ours: Callable[[], Any], limit: Callable[[], Any], repeat: int
+) -> tuple[tuple[float, Any], tuple[float, Any]]:
+    """Median wall seconds of ``ours`` and of ``limit`` over ``repeat`` runs each (after one
+    warm-up each), with their last results. The runs alternate (in alternating order), so
+    that a busy machine slows both alike."""
+    results = [ours(), limit()]
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(repeat):
+        pair = ((0, ours), (1, limit)) if i % 2 == 0 else ((1, limit), (0, ours))
+        for slot, fn in pair:
+            start = time.perf_counter()
+            results[slot] = fn()
+            times[slot].append(time.perf_counter() - start)
+    return (
+        (statistics.median(times[0]), results[0]),
+        (statistics.median(times[1]), results[1]),
+    )
 
 
-def latencies(fn: Callable[[int], Any], calls: int) -> tuple[float, float]:
-    """p50 and p99 of ``fn(i)`` in microseconds over ``calls`` calls (after 100 warm-up calls)."""
+def latencies(
+    ours: Callable[[int], Any], limit: Callable[[int], Any], calls: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """p50 and p99 (microseconds) of ``ours(i)`` and ``limit(i)`` over ``calls`` calls each,
+    after 100 warm-up calls. The two are interleaved (in alternating order), so that a busy
+    machine slows both alike and the ratio stays meaningful."""
     for i in range(100):
-        fn(i)
-    samples = []
+        ours(i)
+        limit(i)
+    samples: tuple[list[int], list[int]] = ([], [])
+    clock = time.perf_counter_ns
     for i in range(calls):
-        start = time.perf_counter_ns()
-        fn(i)
-        samples.append(time.perf_counter_ns() - start)
-    samples.sort()
-    return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
+        pair = ((0, ours), (1, limit)) if i % 2 == 0 else ((1, limit), (0, ours))
+        for slot, fn in pair:
+            start = clock()
+            fn(i)
+            samples[slot].append(clock() - start)
+
+    def p50_p99(values: list[int]) -> tuple[float, float]:
+        values.sort()
+        return values[len(values) // 2] / 1000, values[int(len(values) * 0.99)] / 1000
+
+    return p50_p99(samples[0]), p50_p99(samples[1])
 
 
 def feature_table(rng: np.random.Generator, entities: int, rows: int, names: list[str]) -> pa.Table:
@@ -167,8 +191,7 @@ def bench_offline(folder: Path, scale: int, repeat: int, rows: list[list[str]]) 
         sources = [f"read_parquet('{p}')" for p in paths]
         return con.sql(reference_query("entity_rows", sources, features)).to_arrow_table()
 
-    ref_s, ref = timed(limit, repeat)
-    our_s, got = timed(ours, repeat)
+    (our_s, got), (ref_s, ref) = timed(ours, limit, repeat)
     exact = got.num_rows == entity_df.num_rows and got.equals(ref.cast(got.schema))
     nulls = got.column(refs[0].split(":")[1]).null_count
     rows.append(
@@ -306,7 +329,6 @@ def bench_online(
         store.online_store.delete_view("online")
 
         # 3. materialization, ours vs the limit
-        our_s, _ = timed(lambda store=store: store.materialize(T0, end, ["online"]), repeat)
         if name == "sqlite":
             limit_materialize, limit_one, limit_hundred = sqlite_limits(
                 folder, path, names, one, hundred
@@ -318,7 +340,9 @@ def bench_online(
                 client, prefix, path, names, one, hundred
             )
 
-        ref_s, _ = timed(limit_materialize, repeat)
+        (our_s, _), (ref_s, _) = timed(
+            lambda store=store: store.materialize(T0, end, ["online"]), limit_materialize, repeat
+        )
         rows.append(
             [
                 f"materialize {entities:,} entities x 20 features ({name})",
@@ -342,8 +366,7 @@ def bench_online(
             ("1 entity", ours_one, limit_one, 2.0),
             ("100 entities", ours_hundred, limit_hundred, 3.0),
         ):
-            our_p50, our_p99 = latencies(ours, calls)
-            ref_p50, ref_p99 = latencies(limit, calls)
+            (our_p50, our_p99), (ref_p50, ref_p99) = latencies(ours, limit, calls)
             rows.append(
                 [
                     f"online read {label} x 20 features ({name})",
@@ -361,6 +384,81 @@ def bench_online(
         store.close()
 
 
+def bench_three_views(
+    folder: Path, scale: int, calls: int, redis_url: str | None, rows: list[list[str]]
+) -> None:
+    """Online reads of 3 views x 5 features from Redis: one pipelined round trip per call
+    (``read_views``) beside a raw pipeline of the same HMGETs."""
+    if not (redis_url and redis_reachable(redis_url)):
+        return
+    rng = np.random.default_rng(2)
+    entities = 100_000 // scale
+    entity = Entity("entity", join_keys=["entity_id"])
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    views, names = [], []
+    for v in range(3):
+        features = [f"v{v}_f{i}" for i in range(5)]
+        path = folder / f"three{v}.parquet"
+        pq.write_table(
+            pa.table(
+                {
+                    "entity_id": pa.array(np.arange(entities), pa.int64()),
+                    "event_timestamp": pa.array([now] * entities, pa.timestamp("us")),
+                    **{f: pa.array(rng.random(entities)) for f in features},
+                }
+            ),
+            path,
+        )
+        views.append(
+            FeatureView(
+                f"three{v}",
+                [entity],
+                [Field(f, Float64) for f in features],
+                FileSource(str(path)),
+                ttl=TTL,
+            )
+        )
+        names.append(features)
+    online = RedisOnlineStore(redis_url, namespace=f"bench3v{time.time_ns()}")
+    store = FeatureStore(folder, online_store=online, metadata_url=f"sqlite:///{folder / 'm3.db'}")
+    store.apply(views)
+    store.materialize(T0, datetime.now(timezone.utc) + timedelta(minutes=1))
+    refs = [f"three{v}:{f}" for v in range(3) for f in names[v]]
+    one = [[{"entity_id": int(k)}] for k in rng.integers(0, entities, calls + 100)]
+    hundred = [
+        [{"entity_id": int(k)} for k in rng.integers(0, entities, 100)] for _ in range(calls + 100)
+    ]
+    client = online.client
+    fields = [[f.encode() for f in features] + [b"_ts"] for features in names]
+
+    def raw(batch: list[dict[str, int]]) -> Any:
+        pipe = client.pipeline(transaction=False)
+        for v in range(3):
+            for r in batch:
+                pipe.hmget(f"{online.namespace}:three{v}:{r['entity_id']}", fields[v])
+        return pipe.execute()
+
+    for label, batches, budget in (("1 entity", one, 2.0), ("100 entities", hundred, 3.0)):
+        (our_p50, our_p99), (ref_p50, ref_p99) = latencies(
+            lambda i, b=batches: store.get_online_features(refs, b[i]).to_dict(),
+            lambda i, b=batches: raw(b[i]),
+            calls,
+        )
+        rows.append(
+            [
+                f"online read {label} x 3 views x 5 features (redis)",
+                f"p50 {our_p50:.0f} us / p99 {our_p99:.0f} us",
+                f"p50 {ref_p50:.0f} us / p99 {ref_p99:.0f} us",
+                f"{our_p50 / ref_p50:.2f}x",
+                f"{budget:.0f}x",
+                "limit: one pipeline of the 3 views' HMGETs",
+            ]
+        )
+    for v in range(3):
+        online.delete_view(f"three{v}")
+    store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="Sizes / 10, fewer repeats.")
@@ -374,6 +472,7 @@ def main() -> None:
         if not args.skip_offline:
             bench_offline(folder, scale, repeat, rows)
         bench_online(folder, scale, repeat, calls, args.redis_url, rows)
+        bench_three_views(folder, scale, calls, args.redis_url, rows)
     table = Table(title="feature store: mloop beside the limit (median; ratio = mloop / limit)")
     for column in ("case", "mloop", "limit", "ratio", "budget", "notes"):
         table.add_column(column, justify="left" if column in ("case", "notes") else "right")

@@ -1,4 +1,5 @@
-"""Every error mloop raises derives from :class:`MloopError`.
+"""Every error mloop raises derives from :class:`MloopError`; every warning from
+:class:`MloopWarning` (``StaleFeaturesWarning``: materialized rows already outside their ttl).
 
 The tree::
 
@@ -47,6 +48,7 @@ __all__ = [
     "MigrationRequiredError",
     "MissingJoinKeyError",
     "MloopError",
+    "MloopWarning",
     "ModelCompatibilityError",
     "ModelLoadError",
     "ModelNotFoundError",
@@ -62,6 +64,7 @@ __all__ = [
     "PromotionRefusedError",
     "RequestParseError",
     "RunNotFoundError",
+    "StaleFeaturesWarning",
     "StepExecutionError",
     "StepTimeoutError",
     "StoreError",
@@ -228,12 +231,16 @@ class MissingJoinKeyError(ValidationError):
 class TimestampTypeError(ValidationError):
     """A timestamp column holds something other than timestamps."""
 
-    def __init__(self, column: str, found: str, where: str):
-        super().__init__(
-            f"{where}: column {column!r} has type {found}, not a timestamp; convert it (e.g. "
-            "pandas.to_datetime / polars str.to_datetime) before retrieval"
-        )
-        self.column, self.found = column, found
+    def __init__(self, column: str, found: str, where: str, *, hint: str | None = None):
+        if hint is None:
+            hint = (
+                "event times must be timestamps (any unit, naive = UTC, or with a time zone) or "
+                "dates; parse text first (pandas.to_datetime(df[col], utc=True), polars "
+                "pl.col(col).str.to_datetime()), or for a source store the column as a Parquet "
+                "timestamp or CAST it in the SqlSource query"
+            )
+        super().__init__(f"{where}: column {column!r} has type {found}; {hint}")
+        self.column, self.found, self.hint = column, found, hint
 
 
 class OnlineStoreUnavailableError(StoreError):
@@ -395,3 +402,24 @@ class PackageIntegrityError(IntegrityError):
             "artifact store) or build and deploy the package again",
         )
         self.uri, self.expected, self.actual = where, expected, problem
+
+
+# -- warnings (issue 15) ------------------------------------------------------------------------
+
+
+class MloopWarning(UserWarning):
+    """Root of the warnings mloop emits: something worked, but probably not as you expect."""
+
+
+class StaleFeaturesWarning(MloopWarning):
+    """Materialized rows are already older than their view's ttl: online reads will return
+    them as null with status OUTSIDE_MAX_AGE (``count`` rows of view ``view``)."""
+
+    def __init__(self, view: str, count: int, total: int, ttl_s: float):
+        super().__init__(
+            f"materialize: {count} of {total} rows written for view {view!r} are already older "
+            f"than its ttl ({ttl_s:g} s): online reads now give null (OUTSIDE_MAX_AGE) for them. "
+            "Materialize fresher data, lengthen the view's ttl, or read with "
+            "get_online_features(..., as_of=...) to judge ttl at another time"
+        )
+        self.view, self.count, self.total, self.ttl_s = view, count, total, ttl_s

@@ -20,6 +20,6 @@ class TestRedisOnlineStore(OnlineStoreContract):
     def store(self, redis_url: str) -> Iterator[RedisOnlineStore]:
         s = RedisOnlineStore(redis_url, namespace=f"test-{new_id()}")
         yield s
-        for view in ("v", "v1", "v2", "w", "other"):
+        for view in ("v", "v1", "v2", "w", "other", "nulls"):
             s.delete_view(view)
         s.close()

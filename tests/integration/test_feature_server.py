@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 import uvicorn
 
+from mloop.errors import StaleFeaturesWarning
 from mloop.features import Entity, FeatureService, FeatureView, Field, FileSource, Float64, Int64
 from mloop.features.server import OnlineFeatureHook, create_app
 from mloop.features.store import FeatureStore
@@ -40,7 +41,8 @@ def store(project_dir: Path) -> Iterator[FeatureStore]:
     )
     fs = FeatureStore(project_dir)
     fs.apply([view, FeatureService("model_v1", [view[["rate"]]])])
-    fs.materialize(now - timedelta(days=7), now)
+    with pytest.warns(StaleFeaturesWarning, match="1 of 2 rows"):  # driver 2 is 3 days old
+        fs.materialize(now - timedelta(days=7), now)
     yield fs
     fs.close()
 
@@ -77,6 +79,8 @@ def test_online_features_in_feast_format(base_url: str) -> None:
     assert keys["values"] == [1, 2, 3]
     assert rate["values"] == [0.5, None, None]
     assert rate["statuses"] == ["PRESENT", "OUTSIDE_MAX_AGE", "NOT_FOUND"]
+    counts = {"PRESENT": 2, "OUTSIDE_MAX_AGE": 2, "NOT_FOUND": 2}  # of rate and trips
+    assert data["metadata"]["status_counts"] == counts
     assert trips["values"][0] == 10
     assert rate["event_timestamps"][0].startswith(str(datetime.now(timezone.utc).year))
     assert httpx.get(f"{base_url}/health", timeout=10).json() == {"status": "ok"}

@@ -1,16 +1,22 @@
-"""``mloop features apply|list|describe|materialize|serve``: the feature store from the shell.
+"""``mloop features apply|list|describe|materialize|audit|serve``: the feature store from the shell.
 
 ``apply`` imports the definition files (default ``features.py``, else every ``*.py`` in
 ``features/``), collects the Entity / FeatureView / OnDemandFeatureView / FeatureService objects
 they define and stores them, versioned. ``--json`` output keys (stable): a definition is ``{kind,
 name, version, created_at, forced, change, spec}``; an apply change is ``{kind, name, action,
-version, changes, incompatible}``; a materialization is ``{view, rows, start, end}``.
+version, changes, incompatible}``; a materialization is ``{view, rows, start, end,
+outside_ttl}``; an audit is ``AuditReport.to_dict()`` (``{ok, mismatches, views}``).
+
+``materialize`` prints a warning (stderr) when rows it wrote are already older than their
+view's ttl. ``audit`` exits 0 when online and offline agree, 1 when a value differs, 2 on an
+error.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +25,7 @@ import typer
 
 from mloop.cli.options import JsonOption
 from mloop.cli.state import state_of
+from mloop.errors import StaleFeaturesWarning
 
 app = typer.Typer(
     name="features",
@@ -266,21 +273,38 @@ def materialize_command(
         settings.project_dir, online_store=online_store, metadata_url=settings.metadata_url
     )
     end_time = datetime.now(timezone.utc) if end == "now" else _parse_time(end, "END")
-    try:
-        if start is None:
-            results = store.materialize_incremental(end_time, views)
-        else:
-            results = store.materialize(_parse_time(start, "--start"), end_time, views)
-    finally:
-        store.close()
-    rows = [{"view": r.view, "rows": r.rows, "start": r.start, "end": r.end} for r in results]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StaleFeaturesWarning)
+        try:
+            if start is None:
+                results = store.materialize_incremental(end_time, views)
+            else:
+                results = store.materialize(_parse_time(start, "--start"), end_time, views)
+        finally:
+            store.close()
+    stale = [w.message for w in caught if isinstance(w.message, StaleFeaturesWarning)]
+    for w in caught:  # anything else goes on as it came
+        if not isinstance(w.message, StaleFeaturesWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    rows = [
+        {
+            "view": r.view,
+            "rows": r.rows,
+            "start": r.start,
+            "end": r.end,
+            "outside_ttl": r.outside_ttl,
+        }
+        for r in results
+    ]
+    from mloop.cli.output import console, err_console
+
+    for message in stale:  # on stderr, so that --json output stays parseable
+        err_console().print(f"[yellow]warning:[/] {message}", soft_wrap=True)
     if as_json:
         from mloop.cli.output import print_json
 
         print_json(rows)
         return
-    from mloop.cli.output import console
-
     for row in rows:
         console().print(
             f"[green]materialized[/] {row['view']}: {row['rows']} entities, "
@@ -288,6 +312,74 @@ def materialize_command(
         )
     if not rows:
         console().print("No online feature views to materialize: run mloop features apply.")
+
+
+@app.command("audit")
+def audit_command(
+    ctx: typer.Context,
+    sample: Annotated[
+        int, typer.Option("--sample", min=1, help="Entities sampled per view.")
+    ] = 100,
+    views: Annotated[
+        list[str] | None, typer.Option("--view", help="Only this view (repeatable).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Sampling seed (same seed, same entities).")] = 0,
+    online_store: Annotated[
+        str | None, typer.Option(help="sqlite, or a redis:// URL (default: the project's).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare online values with a point-in-time offline read; exit 1 on any mismatch."""
+    from mloop.features.store import FeatureStore
+
+    settings = state_of(ctx).settings()
+    store = FeatureStore(
+        settings.project_dir, online_store=online_store, metadata_url=settings.metadata_url
+    )
+    try:
+        report = store.audit(sample=sample, feature_views=views, seed=seed)
+    finally:
+        store.close()
+    if as_json:
+        from mloop.cli.output import print_json
+
+        print_json(report.to_dict())
+    else:
+        _print_audit(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_audit(report: Any) -> None:
+    from rich.table import Table
+
+    from mloop.cli.output import console
+
+    out = console()
+    if not report.views:
+        out.print("No online feature views to audit: run mloop features apply.")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("view", "feature", "checked", "mismatches"):
+        table.add_column(column, justify="right" if column in ("checked", "mismatches") else "left")
+    for view in report.views:
+        for f in view.features:
+            colour = "red" if f.mismatches else "green"
+            table.add_row(view.view, f.feature, str(f.checked), f"[{colour}]{f.mismatches}[/]")
+    out.print(table)
+    from rich.markup import escape
+
+    shown = [m for v in report.views for m in v.mismatches][:20]
+    for m in shown:
+        detail = (
+            f"{m.view}:{m.feature} {m.entity}: online {m.online!r}, offline {m.offline!r} "
+            f"(as of {m.as_of.isoformat()})"
+        )
+        out.print(f"  [red]mismatch[/] {escape(detail)}", soft_wrap=True)
+    if report.ok:
+        out.print("[green]online and offline agree[/] for every sampled entity")
+    else:
+        out.print(f"[red]{report.mismatch_count} mismatching value(s)[/]")
 
 
 @app.command("serve")

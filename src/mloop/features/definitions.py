@@ -92,7 +92,12 @@ class Entity:
 @dataclass(frozen=True)
 class FeatureView:
     """A group of features with one source, keyed by entities, valid for ``ttl`` after their
-    event time. ``timestamp_field``/``created_timestamp_field`` default to the source's."""
+    event time. ``timestamp_field``/``created_timestamp_field`` default to the source's.
+
+    ``materialization_lookback``: how far behind the watermark ``materialize_incremental``
+    reads again, to catch rows that land late with an older event time. None: 0 when the view
+    has a created-time column (late rows are found by their created time), else one day.
+    A longer lookback catches later rows but rewrites more entities per run."""
 
     name: str
     entities: Sequence[Entity]
@@ -105,6 +110,7 @@ class FeatureView:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     owner: str = ""
+    materialization_lookback: timedelta | None = None
 
     def __post_init__(self) -> None:
         _check_name("FeatureView", self.name)
@@ -138,6 +144,14 @@ class FeatureView:
                 f"FeatureView {self.name!r}: {sorted(c for c in clash if c)} is a timestamp "
                 "column, not a feature"
             )
+        lookback = self.materialization_lookback
+        if lookback is not None and (
+            not isinstance(lookback, timedelta) or lookback < timedelta(0)
+        ):
+            raise FeatureDefinitionError(
+                f"FeatureView {self.name!r}: materialization_lookback must be a timedelta >= 0 "
+                "or None (the default)"
+            )
         object.__setattr__(self, "entities", tuple(self.entities))
         object.__setattr__(self, "schema", tuple(features))
         object.__setattr__(self, "timestamp_field", ts)
@@ -168,7 +182,7 @@ class FeatureView:
         return FeatureViewProjection(self.name, tuple(wanted))
 
     def to_spec(self) -> dict[str, Any]:
-        return {
+        spec = {
             "name": self.name,
             "entities": [e.name for e in self.entities],
             "schema": [{"name": f.name, "dtype": f.dtype} for f in self.schema],
@@ -181,6 +195,9 @@ class FeatureView:
             "tags": dict(self.tags),
             "owner": self.owner,
         }
+        if self.materialization_lookback is not None:  # absent by default: digests unchanged
+            spec["materialization_lookback_s"] = self.materialization_lookback.total_seconds()
+        return spec
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], entities: Mapping[str, Entity]) -> FeatureView:
@@ -201,6 +218,11 @@ class FeatureView:
             description=spec.get("description", ""),
             tags=spec.get("tags", {}),
             owner=spec.get("owner", ""),
+            materialization_lookback=(
+                None
+                if spec.get("materialization_lookback_s") is None
+                else timedelta(seconds=spec["materialization_lookback_s"])
+            ),
         )
 
 

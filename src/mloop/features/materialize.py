@@ -8,13 +8,15 @@ offline push log first (so training sets see them) and then writes them online.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from mloop.errors import MissingJoinKeyError, TimestampTypeError
+from mloop.errors import MissingJoinKeyError, StaleFeaturesWarning, TimestampTypeError
 from mloop.features.definitions import FeatureView
 from mloop.features.offline_stores.base import OfflineStore
 from mloop.features.online_stores.base import OnlineRows, OnlineStore
@@ -34,20 +36,30 @@ _ARROW_TYPES = {
 }
 
 
+DEFAULT_LOOKBACK = timedelta(days=1)
+"""How far behind the watermark ``materialize_incremental`` reads again to catch late rows, for
+a view with neither a created-time column nor its own ``materialization_lookback``."""
+
+
 @dataclass(frozen=True)
 class MaterializeResult:
-    """One view's materialization: rows written, the window, the watermark it left (UTC)."""
+    """One view's materialization: rows written, the window read (UTC), and how many of the
+    rows written were already older than the view's ttl (online reads give them as null)."""
 
     view: str
     rows: int
     start: datetime
     end: datetime
+    outside_ttl: int = 0
+    late_rows: bool = False  # whether rows created after the last run were read too
 
 
 def as_utc(value: Any, what: str) -> datetime:
     """A datetime as aware UTC (naive is taken as UTC); raises for anything else."""
     if not isinstance(value, datetime):
-        raise TimestampTypeError(what, type(value).__name__, "materialize")
+        raise TimestampTypeError(
+            what, type(value).__name__, "materialize", hint="pass a datetime (naive = UTC)"
+        )
     return (
         value.replace(tzinfo=timezone.utc)
         if value.tzinfo is None
@@ -67,9 +79,19 @@ def _key_sql(view: FeatureView) -> str:
     return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
 
 
+def _json_ready(name: str, dtype: str) -> str:
+    """A feature column as DuckDB should JSON-encode it: NaN and +-inf (which JSON cannot hold)
+    become null, as orjson writes them for rows built from Python values."""
+    column = quote(name)
+    if dtype in ("float32", "float64"):
+        return f"CASE WHEN isfinite({column}) THEN {column} END"
+    return column
+
+
 def to_online_rows(view: FeatureView, table: pa.Table, ts_column: str) -> OnlineRows:
     """The rows of ``table`` for the online store. Keys, times and the JSON encodings are
-    computed by DuckDB over the Arrow table, column-wise, with no per-row Python work."""
+    computed by DuckDB over the Arrow table, column-wise, with no per-row Python work. A null
+    (or NaN) value is stored as JSON ``null``, so it reads back as None from a stored row."""
     import duckdb
 
     con = duckdb.connect()
@@ -78,14 +100,14 @@ def to_online_rows(view: FeatureView, table: pa.Table, ts_column: str) -> Online
     head = con.sql(
         f"SELECT {_key_sql(view)} AS k, epoch_us({quote(ts_column)}) / 1000000.0 AS t FROM batch"
     ).to_arrow_table()
-    names = [quote(n) for n in view.feature_names]
+    values = [(quote(f.name), _json_ready(f.name, f.dtype)) for f in view.schema]
 
     def encode(form: str) -> list[Any]:
         if form == "objects":
-            packed = ", ".join(f"{n} := {n}" for n in names)
+            packed = ", ".join(f"{n} := {v}" for n, v in values)
             query = f"SELECT CAST(to_json(struct_pack({packed})) AS VARCHAR) FROM batch"
             return con.sql(query).to_arrow_table().column(0).to_pylist()
-        fields = ", ".join(f"CAST(to_json({n}) AS VARCHAR)" for n in names)
+        fields = ", ".join(f"coalesce(CAST(to_json({v}) AS VARCHAR), 'null')" for _, v in values)
         return con.sql(f"SELECT {fields} FROM batch").fetchall()
 
     return OnlineRows(
@@ -96,32 +118,91 @@ def to_online_rows(view: FeatureView, table: pa.Table, ts_column: str) -> Online
     )
 
 
+def created_mark_key(view: str) -> str:
+    """Where the online store keeps a view's created-time mark (beside its watermark): the
+    newest created time among the rows the last incremental run read. View names cannot hold
+    ':', so the key never collides with a view."""
+    return f"{view}:created"
+
+
 def materialize_view(
     offline: OfflineStore,
     online: OnlineStore,
     view: FeatureView,
     start: datetime,
     end: datetime,
+    *,
+    created_after: datetime | None = None,
+    track_created: bool = False,
+    now: datetime | None = None,
 ) -> MaterializeResult:
-    """Write each entity's newest row with ``start <= event time <= end``; the view's watermark
-    becomes ``end`` (never moves back) in the same atomic unit."""
+    """Write each entity's newest row with ``start <= event time <= end`` (and, with
+    ``created_after``, rows of any event time up to ``end`` created after it: late rows); the
+    view's watermark becomes ``end`` (never moves back) in the same atomic unit. With
+    ``track_created``, the newest created time read is stored after that, for the next run.
+
+    Warns ``StaleFeaturesWarning`` when rows written are already older than the view's ttl
+    at ``now`` (default: the wall clock, which online reads judge ttl against)."""
     start, end = as_utc(start, "start"), as_utc(end, "end")
-    table = offline.pull_latest(view, start, end)
+    table = offline.pull_latest(view, start, end, created_after=created_after)
     rows = to_online_rows(view, table, "__mloop_ts")
     previous = online.get_watermark(view.name)
     mark = max(end.timestamp(), previous) if previous is not None else end.timestamp()
     online.write_batch(view.name, rows, watermark=mark)
-    return MaterializeResult(view.name, len(rows), start, end)
+    if track_created and table.num_rows:
+        newest = pc.max(table.column("__mloop_created")).as_py()
+        if newest is not None:
+            key = created_mark_key(view.name)
+            old = online.get_watermark(key)
+            stamp = as_utc(newest, "created time").timestamp()
+            online.write_batch(key, _NO_ROWS, watermark=max(stamp, old or stamp))
+    stale = count_outside_ttl(view, table, now or datetime.now(timezone.utc))
+    if stale:
+        warnings.warn(
+            StaleFeaturesWarning(view.name, stale, table.num_rows, view.ttl.total_seconds()),  # type: ignore[union-attr]
+            stacklevel=3,
+        )
+    return MaterializeResult(
+        view.name, len(rows), start, end, stale, late_rows=created_after is not None
+    )
 
 
-def incremental_start(online: OnlineStore, view: FeatureView, end: datetime) -> datetime:
-    """Where ``materialize_incremental`` starts: the watermark, else ``end - ttl``, else 1970."""
+_NO_ROWS = OnlineRows([], [], [], [])
+
+
+def count_outside_ttl(view: FeatureView, table: pa.Table, now: datetime) -> int:
+    """How many rows of a pulled batch (``__mloop_ts``) are older than ``now - ttl``."""
+    if view.ttl is None or table.num_rows == 0:
+        return 0
+    cutoff = pa.scalar(as_utc(now, "now") - view.ttl, pa.timestamp("us", "UTC"))
+    times = table.column("__mloop_ts").cast(pa.timestamp("us", "UTC"))
+    return int(pc.sum(pc.less(times, cutoff)).as_py() or 0)
+
+
+def incremental_window(
+    online: OnlineStore, view: FeatureView, end: datetime
+) -> tuple[datetime, datetime | None]:
+    """Where ``materialize_incremental`` starts, and which created time marks late rows.
+
+    A first run starts at ``end - ttl`` (else 1970). Later runs start at the watermark minus
+    the view's lookback, so rows that landed late with an event time behind the watermark are
+    read again; a view with a created-time column also reads every row created after the last
+    run's newest created time, whatever its event time (its lookback defaults to 0, other views'
+    to :data:`DEFAULT_LOOKBACK`)."""
     mark = online.get_watermark(view.name)
-    if mark is not None:
-        return datetime.fromtimestamp(mark, timezone.utc)
-    if view.ttl is not None:
-        return max(EPOCH, as_utc(end, "end") - view.ttl)
-    return EPOCH
+    if mark is None:
+        if view.ttl is not None:
+            return max(EPOCH, as_utc(end, "end") - view.ttl), None
+        return EPOCH, None
+    lookback = view.materialization_lookback
+    if lookback is None:
+        lookback = timedelta(0) if view.created_timestamp_field else DEFAULT_LOOKBACK
+    start = max(EPOCH, datetime.fromtimestamp(mark, timezone.utc) - lookback)
+    created = None
+    if view.created_timestamp_field:
+        stamp = online.get_watermark(created_mark_key(view.name))
+        created = EPOCH if stamp is None else datetime.fromtimestamp(stamp, timezone.utc)
+    return start, created
 
 
 def prepare_push(view: FeatureView, table: pa.Table) -> pa.Table:

@@ -15,25 +15,57 @@ from enum import Enum
 from typing import Any
 
 from mloop.errors import MissingJoinKeyError, ValidationError
+from mloop.features.definitions import parse_reference
 from mloop.features.online_stores.base import OnlineStore, encode_entity_key
-from mloop.features.retrieval import RetrievalPlan
+from mloop.features.retrieval import RetrievalPlan, output_name
 
 _INT_TYPES = ("int64", "int32")
 
 
 class FieldStatus(str, Enum):
-    """Per value: found and fresh, not stored, or stored but older than the view's ttl."""
+    """Per value: found and fresh, found but null, not stored, or stored but older than the
+    view's ttl (judged at the read's time: now, or ``as_of``)."""
 
     PRESENT = "present"
+    NULL_VALUE = "null_value"
     NOT_FOUND = "not_found"
     OUTSIDE_TTL = "outside_ttl"
 
     @property
     def feast_name(self) -> str:
         """The status name Feast's feature server answers with."""
-        return {"present": "PRESENT", "not_found": "NOT_FOUND", "outside_ttl": "OUTSIDE_MAX_AGE"}[
-            self.value
-        ]
+        return _FEAST_NAMES[self]
+
+
+_FEAST_NAMES = {
+    FieldStatus.PRESENT: "PRESENT",
+    FieldStatus.NULL_VALUE: "NULL_VALUE",
+    FieldStatus.NOT_FOUND: "NOT_FOUND",
+    FieldStatus.OUTSIDE_TTL: "OUTSIDE_MAX_AGE",
+}
+_SEVERITY = {
+    FieldStatus.PRESENT: 0,
+    FieldStatus.NULL_VALUE: 1,
+    FieldStatus.OUTSIDE_TTL: 2,
+    FieldStatus.NOT_FOUND: 3,
+}
+"""Worse statuses rank higher: an on-demand value takes the worst status of its inputs."""
+
+Group = tuple[tuple[str, ...], list[FieldStatus], list["float | None"]]
+"""Output names, one status per row shared by them, one event time per row (epoch s)."""
+
+
+def value_statuses(statuses: list[FieldStatus], values: list[Any]) -> list[FieldStatus]:
+    """Per value: a found row's None (or NaN) value is ``NULL_VALUE``, not ``PRESENT``."""
+    present = FieldStatus.PRESENT
+    return [
+        FieldStatus.NULL_VALUE if s is present and (v is None or v != v) else s
+        for s, v in zip(statuses, values, strict=True)
+    ]
+
+
+def worst(statuses: Sequence[FieldStatus]) -> FieldStatus:
+    return max(statuses, key=_SEVERITY.__getitem__)
 
 
 class OnlineResponse:
@@ -42,17 +74,31 @@ class OnlineResponse:
     Statuses and times are kept per view (one list shared by the view's features) and expanded
     per feature only when asked for, so a read pays for what it returns."""
 
-    def __init__(
-        self,
-        columns: dict[str, list[Any]],
-        groups: list[tuple[tuple[str, ...], list[FieldStatus], list[float | None]]],
-    ) -> None:
+    def __init__(self, columns: dict[str, list[Any]], groups: list[Group]) -> None:
         self.columns = columns
         self._groups = groups
 
     @property
     def statuses(self) -> dict[str, list[FieldStatus]]:
-        return {out: st for outs, st, _ in self._groups for out in outs}
+        """``{feature: [status per entity row]}`` (see :class:`FieldStatus`)."""
+        out: dict[str, list[FieldStatus]] = {}
+        for outs, st, _ in self._groups:
+            for name in outs:
+                values = self.columns.get(name)
+                out[name] = st if values is None else value_statuses(st, values)
+        return out
+
+    def status_counts(self) -> dict[str, int]:
+        """How many returned values have each status, by Feast name (``{"PRESENT": 3,
+        "OUTSIDE_MAX_AGE": 1}``); statuses that did not occur are left out. Look here before
+        trusting the values: a null may be a stale row (``OUTSIDE_MAX_AGE``), a missing entity
+        (``NOT_FOUND``) or a stored null (``NULL_VALUE``)."""
+        counts = dict.fromkeys(FieldStatus, 0)
+        for name, statuses in self.statuses.items():
+            if name in self.columns:
+                for status in statuses:
+                    counts[status] += 1
+        return {_FEAST_NAMES[s]: n for s, n in counts.items() if n}
 
     @property
     def event_timestamps(self) -> dict[str, list[datetime | None]]:
@@ -74,7 +120,7 @@ class OnlineResponse:
 
     def to_feast_json(self) -> dict[str, Any]:
         """The body Feast's ``/get-online-features`` answers with."""
-        statuses, stamps = self.statuses, self.event_timestamps
+        statuses, stamps = self.statuses, self.event_timestamps  # per value (NULL_VALUE too)
         names = list(self.columns)
         results = []
         for name in names:
@@ -90,7 +136,10 @@ class OnlineResponse:
                     ],
                 }
             )
-        return {"metadata": {"feature_names": names}, "results": results}
+        return {
+            "metadata": {"feature_names": names, "status_counts": self.status_counts()},
+            "results": results,
+        }
 
 
 def coerce_key(value: Any, dtype: str, column: str) -> Any:
@@ -179,9 +228,11 @@ class OnlineReader:
         if n == 1 and not self.reorder:
             return self._read_one(online, rows[0], now)
         columns: dict[str, list[Any]] = {k: [row.get(k) for row in rows] for k in self.join_keys}
-        groups: list[tuple[tuple[str, ...], list[FieldStatus], list[float | None]]] = []
-        for name, specs, features, outputs, max_age in self.views:
-            stored = online.read(name, self._keys(name, specs, rows), features)
+        groups: list[Group] = []
+        requests = [(v[0], self._keys(v[0], v[1], rows), v[2]) for v in self.views]
+        for (_, _, features, outputs, max_age), stored in zip(
+            self.views, _read_all(online, requests), strict=True
+        ):
             blank = [None] * len(features)
             statuses: list[FieldStatus] = []
             stamps: list[float | None] = []
@@ -209,7 +260,7 @@ class OnlineReader:
         if not self.reorder:
             return OnlineResponse(columns, groups)
         if self.plan.on_demand:
-            groups.append(_apply_on_demand(self.plan, rows, columns, n))
+            groups += _apply_on_demand(self.plan, rows, columns, groups, n)
         ordered = {k: columns[k] for k in self.join_keys}
         for name in self.plan.columns:
             ordered[name] = columns[name]
@@ -218,13 +269,16 @@ class OnlineReader:
     def _read_one(self, online: OnlineStore, row: Mapping[str, Any], now: float) -> OnlineResponse:
         """The single-entity path (the serving hot path): same result, fewer lists."""
         columns: dict[str, list[Any]] = {k: [row.get(k)] for k in self.join_keys}
-        groups: list[tuple[tuple[str, ...], list[FieldStatus], list[float | None]]] = []
-        for name, specs, features, outputs, max_age in self.views:
+        groups: list[Group] = []
+        requests = []
+        for name, specs, features, _, _ in self.views:
             if len(specs) == 1 and specs[0][0] in row:
                 keys = [specs[0][1](row[specs[0][0]])]
             else:
                 keys = self._keys(name, specs, (row,))
-            (hit,) = online.read(name, keys, features)
+            requests.append((name, keys, features))
+        replies = _read_all(online, requests)
+        for (_, _, _, outputs, max_age), (hit,) in zip(self.views, replies, strict=True):
             if hit is None:
                 columns.update(zip(outputs, [[None] for _ in outputs], strict=True))
                 groups.append((outputs, [FieldStatus.NOT_FOUND], [None]))
@@ -235,6 +289,13 @@ class OnlineReader:
                 columns.update({o: [v] for o, v in zip(outputs, hit[0], strict=True)})
                 groups.append((outputs, [FieldStatus.PRESENT], [hit[1]]))
         return OnlineResponse(columns, groups)
+
+
+def _read_all(online: OnlineStore, requests: list[Any]) -> list[list[Any]]:
+    """One store call for every view of a request (one Redis round trip)."""
+    if len(requests) == 1:
+        return [online.read(*requests[0])]
+    return online.read_views(requests)
 
 
 def read_online_features(
@@ -252,8 +313,12 @@ def _apply_on_demand(
     plan: RetrievalPlan,
     entity_rows: Sequence[Mapping[str, Any]],
     columns: dict[str, list[Any]],
+    groups: list[Group],
     n: int,
-) -> tuple[tuple[str, ...], list[FieldStatus], list[float | None]]:
+) -> list[Group]:
+    """Compute the on-demand features into ``columns``; per on-demand view, a group whose
+    status per row is the worst of its inputs' (a value built from a stale or missing input is
+    never ``PRESENT``). Request data counts as present."""
     from mloop.features.on_demand import run_on_demand
 
     frame_columns = dict(columns)
@@ -267,4 +332,20 @@ def _apply_on_demand(
     computed = run_on_demand(plan, frame_columns)
     for name in computed.columns:
         columns[name] = computed[name].to_list()
-    return tuple(computed.columns), [FieldStatus.PRESENT] * n, [None] * n
+    by_output = {out: st for outs, st, _ in groups for out in outs}
+    out_groups: list[Group] = []
+    for odfv, _, outputs in plan.on_demand:
+        inputs = [
+            value_statuses(by_output[name], columns[name])
+            for name in (
+                output_name(*parse_reference(ref), plan.full_feature_names)
+                for ref in odfv.source_features()
+            )
+        ]
+        statuses = (
+            [worst(row) for row in zip(*inputs, strict=True)]
+            if inputs
+            else [FieldStatus.PRESENT] * n
+        )
+        out_groups.append((outputs, statuses, [None] * n))
+    return out_groups

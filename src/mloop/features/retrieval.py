@@ -187,16 +187,28 @@ def point_in_time_sql(
 
 
 def latest_per_entity_sql(
-    view: FeatureView, relation: str, ts_expr: str, start_literal: str, end_literal: str
+    view: FeatureView,
+    relation: str,
+    ts_expr: str,
+    start_literal: str,
+    end_literal: str,
+    *,
+    created_expr: str | None = None,
+    created_after_literal: str | None = None,
 ) -> str:
-    """Each entity's newest row with ``start <= event time <= end`` (ties: latest created)."""
+    """Each entity's newest row with ``start <= event time <= end`` (ties: latest created);
+    with ``created_after_literal``, rows with ``event time <= end`` created after it count too.
+    ``created_expr`` is the (cast) created-time column, if the view has one."""
     keys = [quote(k) for k in view.join_keys]
     feats = [quote(f) for f in view.feature_names]
-    created = quote(view.created_timestamp_field) if view.created_timestamp_field else None
+    created = created_expr
     order = f"{ts_expr} DESC{', ' + created + ' DESC NULLS LAST' if created else ''}"
     created_col = f", {created} AS __mloop_created" if created else ", NULL AS __mloop_created"
+    window = f"{ts_expr} >= {start_literal}"
+    if created and created_after_literal:
+        window = f"({window} OR {created} > {created_after_literal})"
     return (
         f"SELECT {', '.join(keys)}, {ts_expr} AS __mloop_ts{created_col}, {', '.join(feats)} "
-        f"FROM {relation} WHERE {ts_expr} >= {start_literal} AND {ts_expr} <= {end_literal} "
+        f"FROM {relation} WHERE {window} AND {ts_expr} <= {end_literal} "
         f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY {order}) = 1"
     )

@@ -36,6 +36,7 @@ class FeatureStore:
 
     ``online_store``: None (the project's setting, else SQLite under ``.mloop/``), ``"sqlite"``,
     a ``redis://`` URL, a config dict ``{"type": "redis", "url": ...}`` or an ``OnlineStore``.
+    Redis keys are prefixed ``mloop:<project>`` unless the config gives a ``namespace``.
     """
 
     def __init__(
@@ -63,6 +64,15 @@ class FeatureStore:
 
             self._settings = load_settings(self.repo_path)
         return self._settings
+
+    @property
+    def project(self) -> str:
+        """The project's name: ``project:`` in mloop.yaml, else the project folder's name
+        (what Redis keys are scoped by)."""
+        settings = self.settings
+        if settings.project_file is not None and settings.project != "default":
+            return str(settings.project)
+        return Path(settings.project_dir).name
 
     @property
     def registry(self) -> FeatureRegistry:
@@ -101,6 +111,8 @@ class FeatureStore:
             choice = {"type": "redis", "url": choice} if "://" in choice else {"type": choice}
         if not isinstance(choice, dict) or "type" not in choice:
             raise ConfigError(f"online_store {choice!r} needs a 'type' (sqlite or redis)")
+        if choice["type"] == "redis" and not choice.get("project"):
+            choice = {**choice, "project": self.project}  # keys scoped by project
         backend = _ONLINE_BACKENDS.get(choice["type"])
         if backend is None:
             from mloop import plugins
@@ -207,14 +219,25 @@ class FeatureStore:
     def materialize_incremental(
         self, end_date: datetime, feature_views: Sequence[str] | None = None
     ) -> list[Any]:
-        """Materialize each online view from its watermark (else ``end - ttl``) to ``end_date``."""
-        from mloop.features.materialize import incremental_start, materialize_view
+        """Materialize each online view from its watermark (else ``end - ttl``) to ``end_date``,
+        reading late rows again: those created after the last run (views with a created-time
+        column) and those within the view's ``materialization_lookback`` behind the watermark
+        (see ``materialize.incremental_window``)."""
+        from mloop.features.materialize import incremental_window, materialize_view
 
         results = []
         for view in self._online_views(feature_views):
-            start = incremental_start(self.online_store, view, end_date)
+            start, created_after = incremental_window(self.online_store, view, end_date)
             results.append(
-                materialize_view(self.offline_store, self.online_store, view, start, end_date)
+                materialize_view(
+                    self.offline_store,
+                    self.online_store,
+                    view,
+                    start,
+                    end_date,
+                    created_after=created_after,
+                    track_created=view.created_timestamp_field is not None,
+                )
             )
         return results
 
@@ -237,18 +260,40 @@ class FeatureStore:
         entity_rows: Any,
         *,
         full_feature_names: bool = False,
+        as_of: datetime | None = None,
     ) -> Any:
-        """The newest values for each entity row -> ``OnlineResponse`` (``.to_dict()``)."""
+        """The newest values for each entity row -> ``OnlineResponse`` (``.to_dict()``,
+        ``.statuses``, ``.status_counts()``). A value older than its view's ttl at ``as_of``
+        (default now; naive = UTC) comes back as None with status ``OUTSIDE_MAX_AGE``."""
         key = (_cache_key(features), full_feature_names)
         reader = self._readers.get(key)
         if reader is None:
             reader = OnlineReader(self.resolve_features(features, full_feature_names))
             self._readers[key] = reader
         online = self._online if self._online is not None else self.online_store
-        return reader.read(online, normalize_entity_rows(entity_rows))
+        now = None if as_of is None else _epoch_seconds(as_of)
+        return reader.read(online, normalize_entity_rows(entity_rows), now)
+
+    def audit(
+        self, *, sample: int = 100, feature_views: Sequence[str] | None = None, seed: int = 0
+    ) -> Any:
+        """Compare online values of ``sample`` entities per online view with a point-in-time
+        offline read -> ``AuditReport`` (see ``audit.py``); ``.ok`` is False on a mismatch."""
+        from mloop.features.audit import AuditReport, audit_view
+
+        views = self._online_views(feature_views)
+        return AuditReport(
+            [audit_view(self.offline_store, self.online_store, v, sample, seed) for v in views]
+        )
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.repo_path)!r})"
+
+
+def _epoch_seconds(value: datetime) -> float:
+    from mloop.features.materialize import as_utc
+
+    return as_utc(value, "as_of").timestamp()
 
 
 def _cache_key(features: Any) -> Any:

@@ -83,9 +83,14 @@ def test_materialize_then_incremental(project_dir: Path, stats_path: Path) -> No
     first = invoke(
         "features", "materialize", "2024-01-01T00:30:00", "--start", "2024-01-01", "--json"
     )
-    assert json.loads(first.output)[0]["rows"] == 2
-    second = json.loads(invoke("features", "materialize", "2024-01-02", "--json").output)
+    assert json.loads(first.stdout)[0]["rows"] == 2
+    assert json.loads(first.stdout)[0]["outside_ttl"] == 2  # 2024 rows, 2 h ttl
+    assert "warning:" in first.stderr and "OUTSIDE_MAX_AGE" in first.stderr
+    second = json.loads(invoke("features", "materialize", "2024-01-02", "--json").stdout)
     assert second[0]["start"].startswith("2024-01-01T00:30:00")
+    plain = invoke("features", "materialize", "2024-01-03", "--start", "2024-01-01")
+    assert "materialized driver_stats: 2 entities" in plain.stdout
+    assert "2 of 2 rows written for view 'driver_stats'" in plain.stderr
     bad = runner.invoke(app, ["features", "materialize", "yesterday"])
     assert bad.exit_code == 2 and "ISO-8601" in bad.output
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from mloop.components.feature_retrieval import build_training_set
 from mloop.components.materialize import feature_materialization
 from mloop.config import load_settings
+from mloop.errors import StaleFeaturesWarning
 from mloop.features import FeatureService
 from mloop.metadata import connect, lineage
 from mloop.pipelines.dsl import pipeline
@@ -59,10 +61,12 @@ def test_training_set_step_links_feature_view_versions(
 
 
 def test_materialization_pipeline_is_incremental(project_dir: Path, store) -> None:
-    first = feature_materialization.run(end=hours(0.5).isoformat())
+    with pytest.warns(StaleFeaturesWarning):  # 2024 rows, 2 h ttl: stale at once
+        first = feature_materialization.run(end=hours(0.5).isoformat())
     assert first.state.value == "succeeded"
     assert first.outputs["materialize_features"] == {"driver_stats": 2}
     assert store.online_store.read("driver_stats", ["2"], ["rate"])[0][0] == [0.3]
-    second = feature_materialization.run(end=hours(10).isoformat())
+    with pytest.warns(StaleFeaturesWarning):
+        second = feature_materialization.run(end=hours(10).isoformat())
     assert second.outputs["materialize_features"] == {"driver_stats": 2}
     assert store.online_store.read("driver_stats", ["2"], ["rate"])[0][0] == [0.5]

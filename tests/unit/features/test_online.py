@@ -12,7 +12,9 @@ import pytest
 from mloop.errors import (
     FeatureNotFoundError,
     MissingJoinKeyError,
+    MloopWarning,
     OnlineStoreUnavailableError,
+    StaleFeaturesWarning,
     TimestampTypeError,
     ValidationError,
 )
@@ -26,8 +28,11 @@ REFS = ["driver_stats:rate", "driver_stats:trips"]
 
 
 def test_materialize_writes_latest_row_per_entity(store) -> None:
-    (result,) = store.materialize(hours(0), hours(10))
-    assert (result.view, result.rows) == ("driver_stats", 2)
+    with pytest.warns(StaleFeaturesWarning, match="2 of 2 rows") as caught:
+        (result,) = store.materialize(hours(0), hours(10))
+    assert (result.view, result.rows, result.outside_ttl) == ("driver_stats", 2, 2)
+    assert caught[0].message.view == "driver_stats"
+    assert issubclass(caught[0].category, MloopWarning)
     online = store.get_online_features(REFS, [{"driver_id": 2}, {"driver_id": 1}, {"driver_id": 9}])
     values = online.to_dict()
     assert values == {
@@ -45,7 +50,8 @@ def test_materialize_writes_latest_row_per_entity(store) -> None:
 
 
 def test_materialize_window_is_respected_and_watermark_stored(store) -> None:
-    store.materialize(hours(0), hours(0.5))
+    with pytest.warns(StaleFeaturesWarning):
+        store.materialize(hours(0), hours(0.5))
     online = store.online_store
     assert (
         online.get_watermark("driver_stats") == hours(0.5).replace(tzinfo=timezone.utc).timestamp()
@@ -55,18 +61,21 @@ def test_materialize_window_is_respected_and_watermark_stored(store) -> None:
 
 
 def test_incremental_continues_from_the_watermark(store) -> None:
-    first = store.materialize_incremental(hours(0.5))[0]
+    with pytest.warns(StaleFeaturesWarning):
+        first = store.materialize_incremental(hours(0.5))[0]
     assert first.start == hours(-1.5).replace(tzinfo=timezone.utc)  # end - ttl
-    second = store.materialize_incremental(hours(10))[0]
+    with pytest.warns(StaleFeaturesWarning):
+        second = store.materialize_incremental(hours(10))[0]
     assert second.start == hours(0.5).replace(tzinfo=timezone.utc)
     assert store.online_store.read("driver_stats", ["2"], ["rate"])[0][0] == [0.5]
-    again = store.materialize_incremental(hours(10))[0]  # nothing new: same state
+    again = store.materialize_incremental(hours(10))[0]  # nothing new: same state, no rows
     assert again.start == again.end
     assert store.online_store.read("driver_stats", ["2"], ["rate"])[0][0] == [0.5]
 
 
 def test_a_failed_write_leaves_no_rows_and_the_old_watermark(store, monkeypatch) -> None:
-    store.materialize(hours(0), hours(0.5))
+    with pytest.warns(StaleFeaturesWarning):
+        store.materialize(hours(0), hours(0.5))
     online = store.online_store
     before = online.get_watermark("driver_stats")
     real = sqlite3.Connection.executemany
@@ -88,7 +97,8 @@ def test_a_failed_write_leaves_no_rows_and_the_old_watermark(store, monkeypatch)
         ([0.1], hours(0).replace(tzinfo=timezone.utc).timestamp()),
         ([0.3], hours(0).replace(tzinfo=timezone.utc).timestamp()),
     ]
-    store.materialize(hours(0), hours(10))  # restart completes it
+    with pytest.warns(StaleFeaturesWarning):
+        store.materialize(hours(0), hours(10))  # restart completes it
     assert online.read("driver_stats", ["2"], ["rate"])[0][0] == [0.5]
 
 

@@ -24,9 +24,24 @@ class OfflineStore(ABC):
         """The entity rows (same order) with the requested features joined point-in-time."""
 
     @abstractmethod
-    def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.Table:
-        """Each entity's newest row with start <= event time <= end: columns join keys,
-        ``__mloop_ts`` (UTC), ``__mloop_created`` and the view's features."""
+    def pull_latest(
+        self,
+        view: FeatureView,
+        start: datetime,
+        end: datetime,
+        *,
+        created_after: datetime | None = None,
+    ) -> pa.Table:
+        """Each entity's newest row (by event time, then created time) with start <= event
+        time <= end, or, when ``created_after`` is given, with event time <= end and created
+        time > ``created_after`` (late rows). Columns: join keys, ``__mloop_ts`` and
+        ``__mloop_created`` (UTC, timestamp[us, UTC]; created is null without a created
+        column) and the view's features."""
+
+    @abstractmethod
+    def sample_entities(self, view: FeatureView, n: int, *, seed: int = 0) -> pa.Table:
+        """Up to ``n`` distinct entities (join-key columns) of the view's rows, sampled
+        uniformly (reproducibly for a ``seed``): what ``audit`` checks."""
 
     @abstractmethod
     def append_log(self, view: FeatureView, rows: pa.Table) -> str:

@@ -33,8 +33,9 @@ from mloop.features.retrieval import (
 )
 from mloop.features.sources import DataSource, FileSource, SqlSource
 
-_NAIVE = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE"}
 _AWARE = "TIMESTAMP WITH TIME ZONE"
+_NAIVE_US = "TIMESTAMP"
+_NAIVE_NS = "TIMESTAMP_NS"
 
 
 def _sql_string(text: str) -> str:
@@ -122,7 +123,7 @@ class DuckDBOfflineStore(OfflineStore):
             kind = str(con.sql(f"SELECT {quote(column)} FROM {relation} LIMIT 0").types[0])
         except duckdb.BinderException as exc:
             raise MissingJoinKeyError([column], where) from exc
-        if kind not in _NAIVE and kind != _AWARE:
+        if not is_event_time_type(kind):
             raise TimestampTypeError(column, kind, where)
         return kind
 
@@ -144,7 +145,6 @@ class DuckDBOfflineStore(OfflineStore):
         missing = [c for c in [*keys, event_timestamp_column] if c not in entity_rows.column_names]
         if missing:
             raise MissingJoinKeyError(missing, "the entity rows")
-        columns = list(entity_rows.column_names)
         rows = entity_rows.append_column(ROW_ID, pa.array(np.arange(entity_rows.num_rows)))
         name = f"entity_{uuid.uuid4().hex}"
         con.register(name, rows)
@@ -158,30 +158,110 @@ class DuckDBOfflineStore(OfflineStore):
                 self._check_columns(con, relation, [*view.join_keys, *request.features], where)
                 types.append(self._column_type(con, relation, view.timestamp_field or "", where))
                 relations.append(relation)
-            target = _common_type([entity_type, *types])
-            query = point_in_time_sql(
-                name,
-                columns,
-                _cast(quote(event_timestamp_column), entity_type, target),
-                requests,
-                relations,
-                [
-                    _cast(quote(r.view.timestamp_field or ""), t, target)
-                    for r, t in zip(requests, types, strict=True)
-                ],
-            )
-            return con.sql(query).to_arrow_table()
+            target = common_event_time_type([entity_type, *types])
+            try:
+                joined = self._join(
+                    con,
+                    name,
+                    event_timestamp_column,
+                    entity_type,
+                    requests,
+                    relations,
+                    types,
+                    target,
+                )
+            except (duckdb.ConversionException, duckdb.OutOfRangeException):
+                if target != _NAIVE_NS:
+                    raise
+                # a value outside the nanosecond range (e.g. a 9999-12-31 sentinel): compare
+                # in microseconds instead (sub-microsecond order is then not kept)
+                joined = self._join(
+                    con,
+                    name,
+                    event_timestamp_column,
+                    entity_type,
+                    requests,
+                    relations,
+                    types,
+                    _NAIVE_US,
+                )
         finally:
             con.unregister(name)
+        return _with_entity_columns(entity_rows, joined)
 
-    def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.Table:
+    @staticmethod
+    def _join(
+        con: duckdb.DuckDBPyConnection,
+        entity_relation: str,
+        event_timestamp_column: str,
+        entity_type: str,
+        requests: Sequence[ViewRequest],
+        relations: Sequence[str],
+        types: Sequence[str],
+        target: str,
+    ) -> pa.Table:
+        query = point_in_time_sql(
+            entity_relation,
+            [ROW_ID],
+            event_time_sql(quote(event_timestamp_column), entity_type, target),
+            requests,
+            relations,
+            [
+                event_time_sql(quote(r.view.timestamp_field or ""), t, target)
+                for r, t in zip(requests, types, strict=True)
+            ],
+        )
+        return con.sql(query).to_arrow_table()
+
+    def pull_latest(
+        self,
+        view: FeatureView,
+        start: datetime,
+        end: datetime,
+        *,
+        created_after: datetime | None = None,
+    ) -> pa.Table:
         con = self._connection()
         relation = self._view_relation(con, view)
         where = f"the source of feature view {view.name!r}"
         self._check_columns(con, relation, [*view.join_keys, *view.feature_names], where)
         kind = self._column_type(con, relation, view.timestamp_field or "", where)
-        ts = _cast(quote(view.timestamp_field or ""), kind, _AWARE)
-        query = latest_per_entity_sql(view, relation, ts, _ts_literal(start), _ts_literal(end))
+        ts = event_time_sql(quote(view.timestamp_field or ""), kind, _AWARE)
+        created = None
+        if view.created_timestamp_field:
+            column = view.created_timestamp_field
+            created_kind = self._column_type(con, relation, column, where)
+            created = event_time_sql(quote(column), created_kind, _AWARE)
+        query = latest_per_entity_sql(
+            view,
+            relation,
+            ts,
+            _ts_literal(start),
+            _ts_literal(end),
+            created_expr=created,
+            created_after_literal=None if created_after is None else _ts_literal(created_after),
+        )
+        table = con.sql(query).to_arrow_table()
+        if view.created_timestamp_field is None:  # a typed null column, not DuckDB's NULL type
+            position = table.column_names.index("__mloop_created")
+            table = table.set_column(
+                position,
+                pa.field("__mloop_created", pa.timestamp("us", "UTC")),
+                pa.nulls(table.num_rows, pa.timestamp("us", "UTC")),
+            )
+        return table
+
+    def sample_entities(self, view: FeatureView, n: int, *, seed: int = 0) -> pa.Table:
+        con = self._connection()
+        relation = self._view_relation(con, view)
+        self._check_columns(
+            con, relation, list(view.join_keys), f"the source of feature view {view.name!r}"
+        )
+        keys = ", ".join(quote(k) for k in view.join_keys)
+        query = (
+            f"SELECT * FROM (SELECT DISTINCT {keys} FROM {relation}) "
+            f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)}) ORDER BY {keys}"
+        )
         return con.sql(query).to_arrow_table()
 
     def append_log(self, view: FeatureView, rows: pa.Table) -> str:
@@ -195,20 +275,64 @@ class DuckDBOfflineStore(OfflineStore):
         return str(final)
 
 
-def _common_type(kinds: Sequence[str]) -> str:
-    """One SQL type for every event-time column: their own if they agree, else UTC-aware when
-    any is aware, else microsecond TIMESTAMP."""
+def is_event_time_type(kind: str) -> bool:
+    """Whether a DuckDB column type can hold event times: every TIMESTAMP flavour DuckDB has
+    (seconds to nanoseconds, naive or WITH TIME ZONE, ``TIMESTAMPTZ_NS`` of DuckDB 2) and DATE."""
+    return kind == "DATE" or kind.startswith("TIMESTAMP")
+
+
+def _is_aware(kind: str) -> bool:
+    return "TIME ZONE" in kind or kind.startswith(("TIMESTAMPTZ", "TIMESTAMP_TZ"))
+
+
+def _is_ns(kind: str) -> bool:
+    return kind.endswith("_NS")
+
+
+def common_event_time_type(kinds: Sequence[str]) -> str:
+    """The one SQL type every event-time column is compared in.
+
+    Columns that all have one type are compared as they are (no projection). Otherwise they
+    are compared as UTC instants in a naive type: nanoseconds (``TIMESTAMP_NS``) when any column
+    has nanoseconds, so that no sub-microsecond ordering is lost, else microseconds. Naive
+    values are UTC; aware values are converted to UTC (the connection's TimeZone is UTC).
+    """
     if len(set(kinds)) == 1 and kinds[0] != "DATE":
         return kinds[0]
-    return _AWARE if _AWARE in kinds else "TIMESTAMP"
+    return _NAIVE_NS if any(_is_ns(k) for k in kinds) else _NAIVE_US
 
 
-def _cast(expr: str, kind: str, target: str) -> str:
-    return expr if kind == target else f"CAST({expr} AS {target})"
+def event_time_sql(expr: str, kind: str, target: str) -> str:
+    """``expr`` (of DuckDB type ``kind``) as ``target``, keeping the instant (naive = UTC)."""
+    if kind == target:
+        return expr
+    if target == _AWARE:  # naive -> aware reads the value as UTC; ns are rounded to us
+        return f"CAST({expr} AS {_AWARE})"
+    if _is_aware(kind):  # to UTC wall time first (DuckDB 1.x has no TIMESTAMPTZ -> _NS cast)
+        expr = f"CAST({expr} AS {_NAIVE_NS if _is_ns(kind) else _NAIVE_US})"
+        kind = _NAIVE_NS if _is_ns(kind) else _NAIVE_US
+        if kind == target:
+            return expr
+    return f"CAST({expr} AS {target})"
+
+
+def _with_entity_columns(entity_rows: pa.Table, joined: pa.Table) -> pa.Table:
+    """The entity rows exactly as given (their dtypes and time zones kept), then the joined
+    feature columns; ``joined`` holds one row per entity row, sorted by :data:`ROW_ID`."""
+    order = joined.column(ROW_ID)
+    expected = pa.array(np.arange(entity_rows.num_rows), order.type)
+    rows = entity_rows if order.equals(pa.chunked_array([expected])) else entity_rows.take(order)
+    table = rows
+    for name in joined.column_names:
+        if name != ROW_ID:
+            table = table.append_column(joined.schema.field(name), joined.column(name))
+    return table
 
 
 def _ts_literal(value: Any) -> str:
     if not isinstance(value, datetime):
-        raise TimestampTypeError("start/end", type(value).__name__, "materialize")
+        raise TimestampTypeError(
+            "start/end", type(value).__name__, "materialize", hint="pass a datetime (naive = UTC)"
+        )
     aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return f"TIMESTAMPTZ {_sql_string(aware.astimezone(timezone.utc).isoformat())}"

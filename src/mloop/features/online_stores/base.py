@@ -90,6 +90,14 @@ class OnlineStore(ABC):
         """One entry per key, in order: the stored values of ``features`` (None for a feature
         the row lacks) and the row's event time, or None when the key is not stored."""
 
+    def read_views(
+        self, requests: Sequence[tuple[str, Sequence[str], Sequence[str]]]
+    ) -> list[list[StoredRow | None]]:
+        """Several :meth:`read` calls, ``(view, entity_keys, features)`` each, answered in
+        order. A backend that can answer them in one round trip (Redis: one pipeline)
+        overrides this; the default reads one view after the other."""
+        return [self.read(view, keys, features) for view, keys, features in requests]
+
     @abstractmethod
     def get_watermark(self, view: str) -> float | None:
         """The end (epoch seconds) of the last completed materialization of ``view``."""

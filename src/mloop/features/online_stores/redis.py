@@ -1,6 +1,7 @@
 """``RedisOnlineStore``: one Redis hash per (view, entity key), fields = features + ``_ts``.
 
-A read is one HMGET per entity (pipelined for several). Writes go through a Lua script that
+A read is one HMGET per entity (pipelined for several; ``read_views`` pipelines every view of a
+request, so a read is one round trip). Writes go through a Lua script that
 writes a chunk of rows and skips each row older than the stored one; each chunk is one atomic
 script call, and the watermark is set in the last chunk's MULTI/EXEC, so it never claims rows
 that are not stored. Values are JSON-encoded. Needs the ``redis`` extra
@@ -9,7 +10,9 @@ that are not stored. Values are JSON-encoded. Needs the ``redis`` extra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import orjson
@@ -39,12 +42,43 @@ end
 return written
 """
 _CHUNK = 1000  # rows per script call (one MULTI/EXEC)
+_GLOB = re.compile(r"([\\*?\[\]])")
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis SCAN MATCH pattern."""
+    return _GLOB.sub(r"\\\1", text)
+
+
+def _decode(replies: Sequence[Sequence[Any]]) -> list[StoredRow | None]:
+    """HMGET replies (features..., ``_ts``) as stored rows; no ``_ts``: the key is not stored."""
+    loads = orjson.loads
+    out: list[StoredRow | None] = []
+    for reply in replies:
+        ts = reply[-1]
+        if ts is None:
+            out.append(None)
+        else:
+            out.append(([None if v is None else loads(v) for v in reply[:-1]], float(ts)))
+    return out
 
 
 class RedisOnlineStoreConfig(BaseModel):
+    """``namespace`` prefixes every key; by default it is ``mloop:<project>``, so projects
+    sharing one Redis never read each other's values (Feast scopes keys by project too).
+    ``project`` is filled in by the feature store (``project:`` in mloop.yaml, else the project
+    folder's name). Set ``namespace`` to share keys on purpose (``mloop`` is the layout of
+    mloop before projects were scoped)."""
+
     type: Literal["redis"] = "redis"
     url: str = "redis://127.0.0.1:6379/0"
-    namespace: str = "mloop"
+    namespace: str | None = None
+    project: str | None = None
+
+
+def project_namespace(project: str) -> str:
+    """The default key prefix of a project (':' is escaped: views and keys follow it)."""
+    return "mloop:" + project.replace("%", "%25").replace(":", "%3A")
 
 
 class RedisOnlineStore(OnlineStore):
@@ -60,7 +94,12 @@ class RedisOnlineStore(OnlineStore):
 
     @classmethod
     def from_config(cls, config: RedisOnlineStoreConfig, base_dir: Any = None) -> RedisOnlineStore:
-        return cls(config.url, config.namespace)
+        """The store of ``config``; without a namespace, the project's (see the config)."""
+        namespace = config.namespace
+        if namespace is None:
+            project = config.project or (Path(base_dir).resolve().name if base_dir else None)
+            namespace = project_namespace(project or "default")
+        return cls(config.url, namespace)
 
     @property
     def client(self) -> Any:
@@ -118,8 +157,7 @@ class RedisOnlineStore(OnlineStore):
         self, view: str, entity_keys: Sequence[str], features: Sequence[str]
     ) -> list[StoredRow | None]:
         client = self.client
-        fields = [*features, "_ts"]
-        loads = orjson.loads
+        fields = [*map(str.encode, features), b"_ts"]
         try:
             if len(entity_keys) == 1:
                 replies = [client.hmget(self._key(view, entity_keys[0]), fields)]
@@ -130,13 +168,26 @@ class RedisOnlineStore(OnlineStore):
                 replies = pipe.execute()
         except self._errors() as exc:
             raise self._unavailable(exc) from exc
-        out: list[StoredRow | None] = []
-        for reply in replies:
-            ts = reply[-1]
-            if ts is None:
-                out.append(None)
-            else:
-                out.append(([None if v is None else loads(v) for v in reply[:-1]], float(ts)))
+        return _decode(replies)
+
+    def read_views(
+        self, requests: Sequence[tuple[str, Sequence[str], Sequence[str]]]
+    ) -> list[list[StoredRow | None]]:
+        """Every view's HMGETs in one pipeline: one round trip however many views."""
+        client = self.client
+        try:
+            pipe = client.pipeline(transaction=False)
+            for view, keys, features in requests:
+                fields = [*map(str.encode, features), b"_ts"]
+                for key in keys:
+                    pipe.hmget(self._key(view, key), fields)
+            replies = pipe.execute()
+        except self._errors() as exc:
+            raise self._unavailable(exc) from exc
+        out, start = [], 0
+        for _, keys, _ in requests:
+            out.append(_decode(replies[start : start + len(keys)]))
+            start += len(keys)
         return out
 
     def get_watermark(self, view: str) -> float | None:
@@ -150,7 +201,8 @@ class RedisOnlineStore(OnlineStore):
         try:
             client = self.client
             batch = []
-            for key in client.scan_iter(match=f"{self._key(view, '*')}", count=1000):
+            pattern = _glob_escape(self._key(view, "")) + "*"
+            for key in client.scan_iter(match=pattern, count=1000):
                 batch.append(key)
                 if len(batch) >= 1000:
                     client.delete(*batch)
