@@ -52,7 +52,9 @@ def _store(ctx: typer.Context) -> Any:
     from mloop.features.store import FeatureStore
 
     settings = state_of(ctx).settings()
-    return FeatureStore(settings.project_dir, metadata_url=settings.metadata_url)
+    return FeatureStore(
+        settings.project_dir, metadata_url=settings.metadata_url, env=settings.environment
+    )
 
 
 def definition_files(project_dir: Path, paths: list[Path] | None) -> list[Path]:
@@ -270,7 +272,10 @@ def materialize_command(
 
     settings = state_of(ctx).settings()
     store = FeatureStore(
-        settings.project_dir, online_store=online_store, metadata_url=settings.metadata_url
+        settings.project_dir,
+        online_store=online_store,
+        metadata_url=settings.metadata_url,
+        env=settings.environment,
     )
     end_time = datetime.now(timezone.utc) if end == "now" else _parse_time(end, "END")
     with warnings.catch_warnings(record=True) as caught:
@@ -334,7 +339,10 @@ def audit_command(
 
     settings = state_of(ctx).settings()
     store = FeatureStore(
-        settings.project_dir, online_store=online_store, metadata_url=settings.metadata_url
+        settings.project_dir,
+        online_store=online_store,
+        metadata_url=settings.metadata_url,
+        env=settings.environment,
     )
     try:
         report = store.audit(sample=sample, feature_views=views, seed=seed)
@@ -399,6 +407,9 @@ def serve_command(
 
     settings = state_of(ctx).settings()
     store = FeatureStore(
-        settings.project_dir, online_store=online_store, metadata_url=settings.metadata_url
+        settings.project_dir,
+        online_store=online_store,
+        metadata_url=settings.metadata_url,
+        env=settings.environment,
     )
     uvicorn.run(create_app(store), host=host, port=port, log_level="warning")

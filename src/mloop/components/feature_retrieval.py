@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mloop.components.run_links import step_environment
 from mloop.features.store import FeatureStore
 from mloop.pipelines.context import get_step_context
 from mloop.pipelines.dsl import step
@@ -43,7 +44,7 @@ def build_training_set(
     """Entity rows (a frame or a Parquet/CSV path) joined point-in-time with ``features`` (a
     FeatureService name or ``view:feature`` references); not cached, since feature data moves
     under the same definitions."""
-    store = FeatureStore(repo_path)
+    store = FeatureStore(repo_path, env=step_environment())
     try:
         job = store.get_historical_features(
             read_entity_rows(entity_rows),

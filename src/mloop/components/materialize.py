@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from mloop.components.run_links import step_environment
 from mloop.features.store import FeatureStore
 from mloop.pipelines.dsl import pipeline, step
 
@@ -34,7 +35,7 @@ def materialize_features(
     each view's watermark. Returns ``{view: rows written}``."""
     import mloop
 
-    store = FeatureStore(repo_path, online_store=online_store)
+    store = FeatureStore(repo_path, online_store=online_store, env=step_environment())
     try:
         end_time = _parse_end(end)
         views = list(feature_views) if feature_views else None

@@ -45,8 +45,10 @@ class FeatureStore:
         online_store: str | dict[str, Any] | OnlineStore | None = None,
         *,
         metadata_url: str | None = None,
+        env: str | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
+        self._env = env  # the environment of mloop.yaml (None: MLOOP_ENV or the default)
         self._online_choice = online_store
         self._metadata_url = metadata_url
         self._registry: FeatureRegistry | None = None
@@ -62,7 +64,7 @@ class FeatureStore:
         if self._settings is None:
             from mloop.config import load_settings
 
-            self._settings = load_settings(self.repo_path)
+            self._settings = load_settings(self.repo_path, env=self._env)
         return self._settings
 
     @property

@@ -82,3 +82,13 @@ def test_steps_use_the_runs_environment(project: Path, args, env) -> None:
     handle = RunHandle(run_id, staging, connect_artifacts(str(project / ".mloop/staging-art")))
     seen = handle.outputs["measure"]
     assert seen["env"] == "staging" and seen["artifacts"].endswith("staging-art")
+
+
+def test_the_feature_store_of_a_step_or_command_is_the_runs_environment(project: Path) -> None:
+    from mloop.features.store import FeatureStore
+
+    assert FeatureStore(project, env="staging").settings.environment == "staging"
+    assert FeatureStore(project).settings.environment == "dev"
+    result = CliRunner().invoke(app, ["--env", "staging", "features", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert not (project / ".mloop" / "dev.db").exists()
