@@ -48,8 +48,8 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("features", "mloop.cli.features", "Apply, list, describe, materialize features."),
     LazyCommand("ci", "mloop.cli.ci", "Run the project's CI checks (JUnit, Markdown reports)."),
     LazyCommand("init", "mloop.cli.init", "Scaffold a project: pipeline, tests, envs, CI files."),
-    LazyCommand("loadtest", "mloop.cli.loadtest", "Load-test a served model: QPS, p50/p99, errors."),
-    LazyCommand("experiments", "mloop.cli.experiments", "A/B and canary comparisons of live models."),
+    LazyCommand("loadtest", "mloop.cli.loadtest", "Load-test a served model: QPS, p50/p99."),
+    LazyCommand("experiments", "mloop.cli.experiments", "A/B and canary tests of live models."),
 )
 
 
