@@ -48,7 +48,12 @@ def run_ci(settings: Settings, *, config: CiConfig | None = None) -> CiReport:
     names = list(config.pipelines) if config.pipelines is not None else list(settings.pipelines)
     if not names:
         report.checks.append(
-            CheckResult("pipelines", "smoke runs", "skipped", "mloop.yaml declares no pipelines")
+            CheckResult(
+                "pipelines",
+                "smoke runs",
+                "skipped",
+                "no pipelines to smoke-run (mloop.yaml, ci.pipelines)",
+            )
         )
     with tempfile.TemporaryDirectory(prefix="mloop-ci-") as tmp:
         for name in names:
