@@ -30,7 +30,8 @@ def trained_signatures(smoke: SmokeRun, config: CiConfig) -> dict[str, dict[str,
         for version in rows.list_versions(model.name):
             if version.run_id == smoke.handle.id and version.signature:
                 found.setdefault(model.name, dict(version.signature))
-    if found or config.model is None:
+    name = config.model or _pushed_name(smoke)
+    if found or name is None:
         return found
     from mloop.artifacts import connect as connect_artifacts
     from mloop.pipelines.materializers import load_value
@@ -42,8 +43,19 @@ def trained_signatures(smoke: SmokeRun, config: CiConfig) -> dict[str, dict[str,
             if event.kind.value == "output" and art.type == "Model" and art.materializer:
                 package = load_value(artifacts, art.uri, art.materializer, digest=art.digest)
                 if getattr(package, "signature", None) is not None:
-                    found[config.model] = package.signature.to_dict()
+                    found[name] = package.signature.to_dict()
     return found
+
+
+def _pushed_name(smoke: SmokeRun) -> str | None:
+    """The model name a ``push`` step of the graph registers under (its ``name`` param): the
+    candidate is compared even when the smoke run's push refused it."""
+    from mloop.components.push import push as push_step
+
+    if smoke.graph is None:
+        return None
+    names = [n.params.get("name") for n in smoke.graph if n.step is push_step]
+    return next((str(n) for n in names if n), None)
 
 
 def check_serving_contract(smoke: SmokeRun, config: CiConfig, target: Settings) -> CheckResult:

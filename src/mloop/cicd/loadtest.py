@@ -17,6 +17,7 @@ A ``loadtest:`` budget in mloop.yaml gates the result::
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -160,8 +161,12 @@ async def _load(
             latencies.append((t1 - t0) * 1000.0)
             errors += not ok
 
+    # TCP_NODELAY: httpx writes the headers and the body separately; with Nagle's algorithm
+    # the body waits for the server's delayed ACK (~40 ms on Linux) and latency is the ACK timer
+    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
     timeout = httpx.Timeout(30.0)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client:
+    async with httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     elapsed = max(time.perf_counter() - measure_from, 1e-9)
     requests = len(latencies)

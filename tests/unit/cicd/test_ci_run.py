@@ -196,3 +196,23 @@ def test_bad_ci_settings_name_the_problem(project_dir: Path, bad: dict) -> None:
     write_project(project_dir, bad)
     with pytest.raises(ConfigError, match="ci"):
         run_ci(load_settings(project_dir))
+
+
+def test_a_refused_push_still_names_the_candidate_for_the_schema_check(project_dir: Path) -> None:
+    from mloop import pipeline, step
+    from mloop.cicd.contract_check import _pushed_name
+    from mloop.cicd.smoke import SmokeRun
+    from mloop.components.push import push
+
+    @step
+    def make() -> int:
+        return 1
+
+    @pipeline
+    def pushing() -> None:
+        value = make()
+        push(value, value, value, name="churn")
+
+    smoke = SmokeRun("p", {}, pushing.compile(), None, None, 0.0, load_settings(project_dir))
+    assert _pushed_name(smoke) == "churn"
+    assert _pushed_name(SmokeRun("p", {}, None, None, None, 0.0, smoke.settings)) is None
