@@ -1,13 +1,14 @@
 """``mloop loadtest``: how fast the prediction service answers a model's input example.
 
-``concurrency`` asyncio workers share one ``httpx.AsyncClient`` (keep-alive, one connection
-each) and post the package's input example (``rows`` rows, MLflow ``dataframe_split`` to
-``POST /invocations``) back to back for ``duration_s`` seconds. A request counts as an error
-when it fails or answers anything but 200. Reported: QPS (answered requests per second of the
-measured span), p50/p99 latency (ms, client side, from sending the request to reading the
-whole answer) and the error rate (errors / requests). The first ``WARMUP_S`` seconds are not
-measured (connections opening, the first batches). Only loopback targets are accepted: a load
-test is a tool for one's own service, not for anyone else's.
+``concurrency`` asyncio workers post the package's input example (``rows`` rows, MLflow
+``dataframe_split`` to ``POST /invocations``) back to back for ``duration_s`` seconds, sharing
+one ``httpx.AsyncClient`` (keep-alive, one connection each) or, with ``client="raw"``, each on
+its own :class:`~mloop.cicd.raw_http.RawConnection` (a fraction of the client work per
+request). A request counts as an error when it fails or answers anything but 200. Reported:
+QPS (answered requests per second of the measured span), p50/p99 latency (ms, client side,
+from sending the request to reading the whole answer) and the error rate (errors / requests).
+The first ``WARMUP_S`` seconds are not measured (connections opening, the first batches). Only
+loopback targets are accepted: a load test is a tool for one's own service, not anyone else's.
 
 A ``loadtest:`` budget in mloop.yaml gates the result::
 
@@ -31,6 +32,7 @@ from mloop.errors import ConfigError, ValidationError
 __all__ = ["LoadBudget", "LoadResult", "check_budget", "example_payload", "run_load"]
 
 WARMUP_S = 0.5
+CLIENTS = ("httpx", "raw")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -118,49 +120,88 @@ def check_loopback(url: str) -> str:
 
 
 def run_load(
-    url: str, payload: bytes, *, duration_s: float, concurrency: int, rows: int
+    url: str,
+    payload: bytes,
+    *,
+    duration_s: float,
+    concurrency: int,
+    rows: int,
+    client: str = "httpx",
 ) -> LoadResult:
     """Post ``payload`` to ``url/invocations`` from ``concurrency`` workers for
-    ``duration_s`` seconds (after the warm-up) and summarize."""
+    ``duration_s`` seconds (after the warm-up) and summarize. ``client``: ``httpx`` (an
+    ``httpx.AsyncClient``) or ``raw`` (:mod:`mloop.cicd.raw_http`, cheaper per request)."""
     if duration_s <= 0 or concurrency < 1:
         raise ValidationError("--duration must be positive and --concurrency at least 1")
+    if client not in CLIENTS:
+        raise ValidationError(f"--client {client!r} is not one of {list(CLIENTS)}")
     base = check_loopback(url)
-    return asyncio.run(_load(base, payload, duration_s, concurrency, rows))
+    return asyncio.run(_load(base, payload, duration_s, concurrency, rows, client))
+
+
+class _Tally:
+    """Latencies and statuses of the measured span (requests started after the warm-up)."""
+
+    def __init__(self, duration_s: float) -> None:
+        self.start = time.perf_counter()
+        self.measure_from = self.start + WARMUP_S
+        self.stop = self.measure_from + duration_s
+        self.latencies: list[float] = []
+        self.statuses: dict[str, int] = {}
+        self.errors = 0
+
+    def add(self, t0: float, t1: float, key: str, ok: bool) -> None:
+        if t0 < self.measure_from:
+            return
+        self.statuses[key] = self.statuses.get(key, 0) + 1
+        self.latencies.append((t1 - t0) * 1000.0)
+        self.errors += not ok
+
+    def result(self, base: str, concurrency: int, rows: int) -> LoadResult:
+        elapsed = max(time.perf_counter() - self.measure_from, 1e-9)
+        requests = len(self.latencies)
+        arr = np.asarray(self.latencies)
+        return LoadResult(
+            url=base,
+            concurrency=concurrency,
+            rows=rows,
+            duration_s=round(elapsed, 3),
+            requests=requests,
+            errors=self.errors,
+            qps=(requests - self.errors) / elapsed,
+            p50_ms=float(np.percentile(arr, 50)) if requests else None,
+            p99_ms=float(np.percentile(arr, 99)) if requests else None,
+            error_rate=self.errors / requests if requests else 1.0,
+            status_counts=self.statuses,
+        )
 
 
 async def _load(
-    base: str, payload: bytes, duration_s: float, concurrency: int, rows: int
+    base: str, payload: bytes, duration_s: float, concurrency: int, rows: int, client: str
 ) -> LoadResult:
+    tally = _Tally(duration_s)
+    if client == "raw":
+        await _raw_workers(base, payload, concurrency, tally)
+    else:
+        await _httpx_workers(base, payload, concurrency, tally)
+    return tally.result(base, concurrency, rows)
+
+
+async def _httpx_workers(base: str, payload: bytes, concurrency: int, tally: _Tally) -> None:
     import httpx
 
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    errors = 0
     headers = {"content-type": "application/json"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    start = time.perf_counter()
-    measure_from = start + WARMUP_S
-    stop = measure_from + duration_s
 
     async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors
-        while True:
-            t0 = time.perf_counter()
-            if t0 >= stop:
-                return
+        while (t0 := time.perf_counter()) < tally.stop:
             try:
                 response = await client.post("/invocations", content=payload, headers=headers)
-                key = str(response.status_code)
-                ok = response.status_code == 200
+                key, ok = str(response.status_code), response.status_code == 200
             except httpx.HTTPError as exc:
                 key, ok = type(exc).__name__, False
-            t1 = time.perf_counter()
-            if t0 < measure_from:
-                continue
-            statuses[key] = statuses.get(key, 0) + 1
-            latencies.append((t1 - t0) * 1000.0)
-            errors += not ok
+            tally.add(t0, time.perf_counter(), key, ok)
 
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     # TCP_NODELAY: httpx writes the headers and the body separately; with Nagle's algorithm
     # the body waits for the server's delayed ACK (~40 ms on Linux) and latency is the ACK timer
     nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -168,19 +209,32 @@ async def _load(
     timeout = httpx.Timeout(30.0)
     async with httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-    elapsed = max(time.perf_counter() - measure_from, 1e-9)
-    requests = len(latencies)
-    arr = np.asarray(latencies)
-    return LoadResult(
-        url=base,
-        concurrency=concurrency,
-        rows=rows,
-        duration_s=round(elapsed, 3),
-        requests=requests,
-        errors=errors,
-        qps=(requests - errors) / elapsed,
-        p50_ms=float(np.percentile(arr, 50)) if requests else None,
-        p99_ms=float(np.percentile(arr, 99)) if requests else None,
-        error_rate=errors / requests if requests else 1.0,
-        status_counts=statuses,
-    )
+
+
+async def _raw_workers(base: str, payload: bytes, concurrency: int, tally: _Tally) -> None:
+    from mloop.cicd.raw_http import RawConnection, post_request
+
+    parsed = urlparse(base)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    request = post_request(host, port, (parsed.path or "") + "/invocations", payload)
+
+    async def worker() -> None:
+        conn = RawConnection(host, port)
+        try:
+            while (t0 := time.perf_counter()) < tally.stop:
+                try:
+                    status = await conn.send(request)
+                    key, ok = str(status), status == 200
+                except (
+                    OSError,
+                    asyncio.IncompleteReadError,
+                    asyncio.TimeoutError,
+                    ValueError,
+                ) as exc:
+                    key, ok = type(exc).__name__, False
+                    await conn.close()
+                tally.add(t0, time.perf_counter(), key, ok)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -37,6 +37,9 @@ def loadtest_command(
         int, typer.Option("--concurrency", min=1, max=1024, help="Requests in flight.")
     ] = 8,
     rows: Annotated[int, typer.Option("--rows", min=1, max=100_000, help="Rows per request.")] = 1,
+    client: Annotated[
+        str, typer.Option("--client", help="Load generator: httpx, or raw (cheaper per request).")
+    ] = "httpx",
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Service workers (without --url).")
     ] = 1,
@@ -63,7 +66,9 @@ def loadtest_command(
     target = nullcontext(url) if url else served(model_uri, settings.project_dir, workers=workers)
     with target as base:
         assert base is not None
-        result = run_load(base, payload, duration_s=duration, concurrency=concurrency, rows=rows)
+        result = run_load(
+            base, payload, duration_s=duration, concurrency=concurrency, rows=rows, client=client
+        )
     broken = check_budget(result, budget)
     run_id = None
     if not no_record:
