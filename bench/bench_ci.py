@@ -1,6 +1,7 @@
 """``mloop ci`` on the demo project (examples/lending_club, copied to a temporary folder) beside
-its limit reference: the same pipelines run directly with ``mloop run --no-cache`` (what the
-smoke runs cannot be faster than), each a fresh interpreter.
+its limit reference: the same pipelines run directly with ``mloop run --no-cache`` with the same
+sample config (``ci.params`` of the demo's mloop.yaml, passed as ``-p``): what the smoke runs
+cannot be faster than. Each command is a fresh interpreter.
 
 Target (issue 11): ``mloop ci`` under 60 s on 2 cores. The table gives the wall time of each
 command (median of ``--repeat``), the ratio of ``mloop ci`` to the reference, and the overhead of
@@ -46,6 +47,15 @@ def timed(argv: list[str], cwd: Path) -> float:
     return elapsed
 
 
+def sample_params(demo: Path) -> list[str]:
+    """``-p key=value`` arguments of the demo's ``ci.params.training``."""
+    import yaml
+
+    doc = yaml.safe_load((demo / "mloop.yaml").read_text(encoding="utf-8")) or {}
+    params = ((doc.get("ci") or {}).get("params") or {}).get("training") or {}
+    return [arg for key, value in params.items() for arg in ("-p", f"{key}={value}")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
@@ -56,7 +66,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-ci-") as tmp:
             demo = fresh_demo(Path(tmp))
             runs["limit: mloop run training --no-cache"].append(
-                timed([python, "-m", "mloop", "run", "training", "--no-cache"], demo)
+                timed(
+                    [python, "-m", "mloop", "run", "training", "--no-cache", *sample_params(demo)],
+                    demo,
+                )
             )
         with tempfile.TemporaryDirectory(prefix="bench-ci-") as tmp:
             demo = fresh_demo(Path(tmp))
