@@ -91,3 +91,23 @@ def test_a_broken_workflow_is_caught_by_the_schema() -> None:
         jsonschema.validate(
             {"on": "push", "jobs": {"ci": {"steps": []}}}, vendored_schema("github-workflows")
         )
+
+
+def test_ci_fails_when_a_change_breaks_the_served_contract(tmp_path: Path) -> None:
+    folder = tmp_path / "served"
+    assert mloop("init", str(folder), cwd=tmp_path).returncode == 0
+    trained = mloop("run", "training", cwd=folder)  # dev now serves served@dev
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    ok = mloop("ci", "--json", "--no-record", cwd=folder)
+    assert ok.returncode == 0, ok.stdout
+    check = json.loads(ok.stdout)["checks"][-1]
+    assert check["status"] == "passed" and "compatible with served@dev" in check["message"]
+    features = folder / "pipelines" / "features.py"
+    text = features.read_text(encoding="utf-8")
+    features.write_text(text.replace('"support_calls", ', ""), encoding="utf-8")
+    broken = mloop("ci", "--json", "--no-record", "--markdown", "ci.md", cwd=folder)
+    assert broken.returncode == 1, broken.stdout
+    check = json.loads(broken.stdout)["checks"][-1]
+    assert check["status"] == "failed"
+    assert "input 'support_calls' was removed" in check["message"]
+    assert "## mloop ci ❌ failed" in (folder / "ci.md").read_text(encoding="utf-8")
