@@ -33,6 +33,22 @@ LAYOUT: dict[str, str] = {
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
+POLICIES = {
+    "__PROMOTION_STAGING__": "    promotion: {approval: auto}   # deployed on merge\n",
+    "__PROMOTION_PROD__": (
+        "    promotion: {from: staging, approval: manual, min_successful_runs: 2}\n"
+    ),
+}
+"""The deployment policy of each environment, written when this mloop's project file knows
+``promotion:`` (see docs/cicd.md); an older one gets the environments without it."""
+
+
+def _policies() -> dict[str, str]:
+    from mloop.config import EnvironmentConfig
+
+    known = "promotion" in EnvironmentConfig.model_fields
+    return {key: line if known else "" for key, line in POLICIES.items()}
+
 
 @dataclass(frozen=True)
 class ScaffoldResult:
@@ -72,6 +88,8 @@ def scaffold_project(
     for source, dest in LAYOUT.items():
         text = (templates / source).read_text(encoding="utf-8")
         text = text.replace("__PROJECT__", project).replace("__MLOOP_REQUIREMENT__", requirement)
+        for key, line in _policies().items():
+            text = text.replace(key, line)
         target = folder / dest
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")

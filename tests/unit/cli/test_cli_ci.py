@@ -78,3 +78,25 @@ def test_init_scaffolds_and_refuses_to_overwrite(project_dir: Path) -> None:
     again = runner.invoke(app, ["init", "new-proj"])
     assert again.exit_code == 2 and "--force" in again.stderr
     assert runner.invoke(app, ["init", "x", "--name", "9bad"]).exit_code == 2
+
+
+def test_init_writes_deploy_policies_when_the_project_file_knows_them(
+    project_dir: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from mloop.cicd import scaffold
+
+    monkeypatch.setattr(scaffold, "_policies", lambda: dict(scaffold.POLICIES))
+    scaffold.scaffold_project(project_dir / "p")
+    doc = yaml.safe_load((project_dir / "p" / "mloop.yaml").read_text(encoding="utf-8"))
+    assert doc["environments"]["staging"]["promotion"] == {"approval": "auto"}
+    assert doc["environments"]["prod"]["promotion"] == {
+        "from": "staging",
+        "approval": "manual",
+        "min_successful_runs": 2,
+    }
+    assert doc["environments"]["prod"]["metadata"] == "sqlite:///.mloop/prod/mloop.db"
+    monkeypatch.undo()
+    scaffold.scaffold_project(project_dir / "q")  # this mloop's config: loads as it is
+    from mloop.config import load_settings
+
+    assert load_settings(project_dir / "q", env="prod").environment == "prod"
