@@ -81,7 +81,13 @@ def test_gitlab_ci_matches_the_published_schema(scaffolded: Path) -> None:
     jsonschema.validate(pipeline, vendored_schema("gitlab-ci"))
     assert pipeline["mloop-ci"]["script"][0].startswith("mloop ci")
     assert pipeline["mloop-ci"]["artifacts"]["reports"]["junit"] == "reports/junit.xml"
-    assert pipeline["deploy-staging"]["script"] == ["mloop deploy training --env staging"]
+    assert pipeline["deploy-staging"]["script"] == [
+        "mloop pipeline build training --env staging",
+        'mloop deploy training --env staging --from staging -r "merge of $CI_COMMIT_SHA"',
+    ]
+    assert pipeline["deploy-staging"]["rules"] == [
+        {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}
+    ]
 
 
 def test_a_broken_workflow_is_caught_by_the_schema() -> None:
