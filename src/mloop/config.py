@@ -68,6 +68,8 @@ class ProjectFile(_Strict):
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
     pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
     monitoring: dict[str, Any] = Field(default_factory=dict)  # read by mloop.monitoring
+    ci: dict[str, Any] = Field(default_factory=dict)  # read by mloop.cicd (mloop ci)
+    loadtest: dict[str, Any] = Field(default_factory=dict)  # budget of mloop loadtest
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,10 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("promote", "mloop.cli.promote", "Promote the active package to the next env."),
     LazyCommand("rollback", "mloop.cli.rollback", "Re-activate an env's previous deployment."),
     LazyCommand("deployments", "mloop.cli.deployments", "List deployments: who, when, why."),
+    LazyCommand("ci", "mloop.cli.ci", "Run the project's CI checks (JUnit, Markdown reports)."),
+    LazyCommand("init", "mloop.cli.init", "Scaffold a project: pipeline, tests, envs, CI files."),
+    LazyCommand("loadtest", "mloop.cli.loadtest", "Load-test a served model: QPS, p50/p99."),
+    LazyCommand("experiments", "mloop.cli.experiments", "A/B and canary tests of live models."),
 )
 
 

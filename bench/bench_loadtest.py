@@ -1,0 +1,163 @@
+"""``mloop loadtest`` beside ``wrk`` (the limit reference: a C load generator) on the same
+prediction service: the same model, the same request body, the same concurrency and duration.
+
+Target (issue 11): the QPS ``mloop loadtest`` reports is within 10 % of what wrk reports. On a
+small machine the two clients share the cores with the service, so the ratio also shows how
+much CPU the Python client takes from the service. wrk is skipped (with a note) when it is not
+installed (``apt-get install wrk``).
+
+Both of mloop's load generators are measured: ``--client httpx`` (the default) and
+``--client raw`` (asyncio streams, a fraction of the work per request).
+
+Run: python bench/bench_loadtest.py [--duration 10] [--concurrency 8] [--rows 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from mloop.cicd.loadtest import example_payload  # noqa: E402
+from mloop.cicd.service_process import served  # noqa: E402
+from mloop.models import open_package, save_model  # noqa: E402
+
+TARGET_RATIO = 0.9
+
+
+def make_package(folder: Path) -> Path:
+    """A scikit-learn pipeline (one-hot + logistic regression) on synthetic rows."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    x = pd.DataFrame(
+        {
+            "income": rng.normal(50, 10, n),
+            "age": rng.normal(40, 12, n),
+            "city": rng.choice(["paris", "lyon", "nice"], n).astype(object),
+        }
+    )
+    y = (x["income"] > 50).astype(int)
+    model = make_pipeline(
+        make_column_transformer((StandardScaler(), ["income", "age"]), (OneHotEncoder(), ["city"])),
+        LogisticRegression(),
+    ).fit(x, y)
+    return save_model(model, folder / "model", input_example=x.head(20)).path
+
+
+def mloop_qps(package: Path, url: str, args: argparse.Namespace, cwd: Path, client: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    argv = [sys.executable, "-m", "mloop", "loadtest", str(package), "--url", url]
+    argv += ["--duration", str(args.duration), "--concurrency", str(args.concurrency)]
+    argv += ["--rows", str(args.rows), "--client", client, "--no-record", "--json"]
+    out = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if out.returncode not in (0, 1):
+        raise SystemExit(out.stdout + out.stderr)
+    return json.loads(out.stdout)
+
+
+def wrk_qps(url: str, body: bytes, args: argparse.Namespace, tmp: Path) -> dict | None:
+    if shutil.which("wrk") is None:
+        return None
+    (tmp / "body.json").write_bytes(body)
+    script = tmp / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{tmp / "body.json"}", "rb")\n'
+        "wrk.body = f:read('*a')\nf:close()\n",
+        encoding="utf-8",
+    )
+    argv = ["wrk", "-t", str(min(2, args.concurrency)), "-c", str(args.concurrency)]
+    argv += ["-d", f"{args.duration:g}s", "--latency", "-s", str(script), f"{url}/invocations"]
+    text = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    qps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", text)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+
+    def ms(match: re.Match[str] | None) -> float | None:
+        if match is None:
+            return None
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    return {
+        "qps": qps,
+        "p50_ms": ms(p50),
+        "p99_ms": ms(p99),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=1)
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="bench-loadtest-") as name:
+        tmp = Path(name)
+        package = make_package(tmp)
+        body = example_payload(open_package(package).input_example(), args.rows)
+        with served(str(package), tmp) as url:
+            ref = wrk_qps(url, body, args, tmp)
+            ours = {c: mloop_qps(package, url, args, tmp, c) for c in ("httpx", "raw")}
+            after = wrk_qps(url, body, args, tmp)  # the service's speed may drift: bracket it
+    if ref is not None and after is not None:
+        ref = {**ref, "qps": (ref["qps"] + after["qps"]) / 2}
+    table = Table(
+        title=f"loadtest vs wrk: concurrency {args.concurrency}, {args.rows} row(s) per request, "
+        f"{args.duration:g} s (target: within 10 %)"
+    )
+    for column in ("client", "QPS", "p50 ms", "p99 ms", "errors", "ratio to wrk"):
+        table.add_column(column, justify="left" if column == "client" else "right")
+    if ref is None:
+        console.print("[yellow]wrk is not installed (apt-get install wrk): no reference[/]")
+    else:
+        table.add_row(
+            "limit: wrk",
+            f"{ref['qps']:.1f}",
+            f"{ref['p50_ms']:.2f}",
+            f"{ref['p99_ms']:.2f}",
+            str(ref["errors"]),
+            "1.00",
+        )
+    for client, found in ours.items():
+        ratio = "—" if ref is None else f"{found['qps'] / ref['qps']:.2f}"
+        table.add_row(
+            f"mloop loadtest --client {client}",
+            f"{found['qps']:.1f}",
+            f"{found['p50_ms']:.2f}",
+            f"{found['p99_ms']:.2f}",
+            str(found["errors"]),
+            ratio,
+        )
+    console.print(table)
+    if ref is not None:
+        for client, found in ours.items():
+            within = abs(found["qps"] / ref["qps"] - 1.0) <= 1.0 - TARGET_RATIO
+            console.print(f"--client {client} within 10 % of wrk: {within}")
+        console.print(f"({os.cpu_count()} CPUs; wrk QPS is the mean of a run before and after)")
+
+
+if __name__ == "__main__":
+    main()
