@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -83,11 +84,23 @@ def test_gitlab_ci_matches_the_published_schema(scaffolded: Path) -> None:
     assert pipeline["mloop-ci"]["artifacts"]["reports"]["junit"] == "reports/junit.xml"
     assert pipeline["deploy-staging"]["script"] == [
         "mloop pipeline build training --env staging",
-        'mloop deploy training --env staging --from staging -r "merge of $CI_COMMIT_SHA"',
+        'mloop deploy training --env staging -r "merge of $CI_COMMIT_SHA"',
     ]
     assert pipeline["deploy-staging"]["rules"] == [
         {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}
     ]
+
+
+def test_the_workflows_deploy_commands_work_in_the_project(scaffolded: Path) -> None:
+    """What the deploy job runs on merge, run here: the package lands active in staging."""
+    pipeline = yaml.safe_load((scaffolded / ".gitlab-ci.yml").read_text("utf-8"))
+    for command in pipeline["deploy-staging"]["script"]:
+        args = shlex.split(command.replace("$CI_COMMIT_SHA", "abc123"))
+        assert args[0] == "mloop"
+        done = mloop(*args[1:], cwd=scaffolded)
+        assert done.returncode == 0, done.stdout + done.stderr
+    listed = mloop("deployments", "list", "--env", "staging", "--json", cwd=scaffolded)
+    assert '"active"' in listed.stdout and "merge of abc123" in listed.stdout
 
 
 def test_a_broken_workflow_is_caught_by_the_schema() -> None:
