@@ -1,32 +1,51 @@
 """Every error mloop raises derives from :class:`MloopError`; every warning from
-:class:`MloopWarning` (``StaleFeaturesWarning``: materialized rows already outside their ttl).
+:class:`MloopWarning`.
 
-The tree::
+The tree (``tests/unit/test_errors.py`` checks it against the classes and ``__all__``)::
 
     MloopError
-    ├── ConfigError                 a project file, setting or argument is wrong
-    │   ├── ProjectFileError        mloop.yaml cannot be read (names file, line, key)
-    │   └── BackendNotFoundError    a backend short name, entry point or dotted path is unknown
+    ├── ConfigError                     a project file, setting or argument is wrong
+    │   ├── ProjectFileError            mloop.yaml cannot be read (names file, line, key)
+    │   └── BackendNotFoundError        a backend short name, entry point or dotted path is unknown
     ├── NotFoundError (LookupError)
-    │   ├── FeatureNotFoundError    an unknown view:feature, view or service
     │   ├── RunNotFoundError
     │   ├── ExecutionNotFoundError
     │   ├── ArtifactNotFoundError
     │   ├── PipelineNotFoundError
-    │   └── UnknownRequestError     feedback for request ids the service never answered
-    ├── ValidationError (ValueError) input or data that breaks a rule
-    │   ├── PipelineDefinitionError a pipeline graph that cannot run (cycle, bad wiring)
-    │   ├── FeatureDefinitionError  a malformed Entity / FeatureView / FeatureService
+    │   ├── FeatureNotFoundError        an unknown view:feature, view or service
+    │   ├── ModelNotFoundError          a registered model, version or alias does not exist
+    │   ├── FileInputNotFoundError      a step's declared mloop.FileInput path does not exist
+    │   └── UnknownRequestError         feedback for request ids the service never answered
+    ├── ValidationError (ValueError)    input or data that breaks a rule
+    │   ├── PipelineDefinitionError     a pipeline graph that cannot run (cycle, bad wiring)
+    │   ├── ParameterTypeError          a pipeline parameter does not fit its type hint
+    │   ├── FeatureDefinitionError      a malformed Entity / FeatureView / FeatureService
     │   ├── IncompatibleFeatureChangeError  a feature's type changed without --force
-    │   ├── MissingJoinKeyError     entity rows lack a join key or the event time
-    │   └── TimestampTypeError      a timestamp column holds something else
-    ├── StepExecutionError          user code in a step raised; the cause is chained
+    │   ├── MissingJoinKeyError         entity rows lack a join key or the event time
+    │   ├── TimestampTypeError          a timestamp column holds something else
+    │   ├── DataValidationError         a validation gate found blocking anomalies
+    │   ├── ModelCompatibilityError     a model package needs a library that is missing here
+    │   ├── TrainingCheckError          training did not converge, or gave NaN/inf
+    │   ├── OnnxExportError             an ONNX export failed or its predictions differ
+    │   ├── PromotionRefusedError       an environment's promotion policy refuses a deploy
+    │   ├── RequestParseError           an HTTP body that cannot be parsed (400)
+    │   ├── PayloadTooLargeError        an HTTP body over the limit (413)
+    │   └── InputSchemaError            valid JSON with wrong content; names the field (422)
+    ├── StepExecutionError              user code in a step raised; the cause is chained
     │   └── StepTimeoutError
-    └── StoreError                  a metadata or artifact store failed
-        ├── MigrationRequiredError  the database schema is older (or newer) than this mloop
-        ├── IntegrityError          an artifact's bytes do not match its recorded SHA-256
-        ├── UnsafePathError         an artifact URI escapes the store's root
-        └── OnlineStoreUnavailableError  the online feature store (Redis) is down
+    ├── StoreError                      a metadata or artifact store failed
+    │   ├── MigrationRequiredError      the database schema is older (or newer) than this mloop
+    │   ├── IntegrityError              an artifact's bytes do not match its recorded SHA-256
+    │   │   └── PackageIntegrityError   a pipeline package is not what its deployment recorded
+    │   ├── UnsafePathError (ValueError)  an artifact URI escapes the store's root
+    │   ├── OnlineStoreUnavailableError the online feature store (Redis) is down
+    │   └── DeploymentConflictError     another deployment won the race in that environment
+    ├── ModelNotReadyError              the prediction service has no model loaded yet (503)
+    ├── ModelLoadError                  a prediction service cannot load its model at start
+    └── UnauthorizedError               a missing or wrong token (401 / 403)
+
+    MloopWarning (UserWarning)
+    └── StaleFeaturesWarning            materialized rows already outside their ttl
 
 Every message says what was wrong and what to do about it. Users should not subclass these.
 """
@@ -42,6 +61,7 @@ __all__ = [
     "ExecutionNotFoundError",
     "FeatureDefinitionError",
     "FeatureNotFoundError",
+    "FileInputNotFoundError",
     "IncompatibleFeatureChangeError",
     "InputSchemaError",
     "IntegrityError",
@@ -57,6 +77,7 @@ __all__ = [
     "OnlineStoreUnavailableError",
     "OnnxExportError",
     "PackageIntegrityError",
+    "ParameterTypeError",
     "PayloadTooLargeError",
     "PipelineDefinitionError",
     "PipelineNotFoundError",
@@ -375,9 +396,6 @@ class ParameterTypeError(ValidationError):
             f"pipeline {pipeline!r}: parameter {param!r} = {value!r} is not {expected}{hint}"
         )
         self.pipeline, self.param, self.value, self.expected = pipeline, param, value, expected
-
-
-__all__ += ["FileInputNotFoundError", "ParameterTypeError"]
 
 
 class DeploymentConflictError(StoreError):
