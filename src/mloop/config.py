@@ -170,7 +170,7 @@ def read_project_file(path: Path) -> ProjectFile:
         ) from exc
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _explain(err: Any) -> str:  # a pydantic ErrorDetails
     loc = err.get("loc") or ()
     if (
         err["type"] == "extra_forbidden"

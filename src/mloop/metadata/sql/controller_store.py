@@ -21,7 +21,7 @@ from mloop.metadata.sql.engine import read_transaction, write_transaction
 from mloop.metadata.sql.schema import controller_leases, trigger_events
 
 
-def _event(row: Mapping[str, Any]) -> TriggerEvent:
+def _event(row: Mapping[Any, Any]) -> TriggerEvent:
     def opt(v: Any) -> Any:
         return None if v is None else as_utc(v)
 

@@ -38,7 +38,7 @@ def _opt_time(value: Any) -> Any:
     return None if value is None else as_utc(value)
 
 
-def _package(row: Mapping[str, Any]) -> PipelinePackage:
+def _package(row: Mapping[Any, Any]) -> PipelinePackage:
     return PipelinePackage(
         id=row["id"],
         pipeline=row["pipeline"],
@@ -54,7 +54,7 @@ def _package(row: Mapping[str, Any]) -> PipelinePackage:
     )
 
 
-def _deployment(row: Mapping[str, Any]) -> Deployment:
+def _deployment(row: Mapping[Any, Any]) -> Deployment:
     return Deployment(
         id=row["id"],
         environment=row["environment"],

@@ -21,7 +21,7 @@ from mloop.metadata.sql.schema import artifacts, events, executions, feature_def
 _T = feature_definitions
 
 
-def _from_row(row: Mapping[str, Any]) -> FeatureDefinition:
+def _from_row(row: Mapping[Any, Any]) -> FeatureDefinition:
     return FeatureDefinition(
         kind=row["kind"],
         name=row["name"],

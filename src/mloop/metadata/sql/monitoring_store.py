@@ -27,7 +27,7 @@ def _open_key(model: str, rule: str) -> str:
     return f"{model}\x1f{rule}"
 
 
-def _report(row: Mapping[str, Any]) -> MonitoringRecord:
+def _report(row: Mapping[Any, Any]) -> MonitoringRecord:
     return MonitoringRecord(
         id=row["id"],
         model=row["model"],
@@ -45,7 +45,7 @@ def _report(row: Mapping[str, Any]) -> MonitoringRecord:
     )
 
 
-def _alert(row: Mapping[str, Any]) -> AlertRecord:
+def _alert(row: Mapping[Any, Any]) -> AlertRecord:
     return AlertRecord(
         id=row["id"],
         model=row["model"],

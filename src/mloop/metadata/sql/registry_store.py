@@ -128,7 +128,7 @@ class SqlModelRegistryStore(ModelRegistryStore):
         wanted = {k: str(v) for k, v in (tags or {}).items()}
         return [m for m in found if all(m.tags.get(k) == v for k, v in wanted.items())]
 
-    def _model(self, conn: sa.Connection, row: Mapping[str, Any]) -> RegisteredModel:
+    def _model(self, conn: sa.Connection, row: Mapping[Any, Any]) -> RegisteredModel:
         name = row["name"]
         aliases = {
             r.alias: int(r.version)
@@ -269,7 +269,9 @@ class SqlModelRegistryStore(ModelRegistryStore):
                 "reason": reason.strip(),
                 "at": now,
             }
-            new_id = conn.execute(alias_history.insert().values(row)).inserted_primary_key[0]
+            inserted = conn.execute(alias_history.insert().values(row)).inserted_primary_key
+            assert inserted is not None  # an INSERT of one row always has its key
+            new_id = inserted[0]
         return _change({**row, "id": new_id})
 
     def get_alias(self, name: str, alias: str) -> int | None:
@@ -311,7 +313,7 @@ def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def _version(row: Mapping[str, Any], aliases: tuple[str, ...]) -> ModelVersion:
+def _version(row: Mapping[Any, Any], aliases: tuple[str, ...]) -> ModelVersion:
     return ModelVersion(
         name=row["name"],
         version=int(row["version"]),
@@ -331,7 +333,7 @@ def _version(row: Mapping[str, Any], aliases: tuple[str, ...]) -> ModelVersion:
     )
 
 
-def _change(row: Mapping[str, Any]) -> AliasChange:
+def _change(row: Mapping[Any, Any]) -> AliasChange:
     return AliasChange(
         id=int(row["id"]),
         name=row["name"],

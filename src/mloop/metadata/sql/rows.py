@@ -47,7 +47,7 @@ def decode_value(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
-def run_from_row(row: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> Run:
+def run_from_row(row: Mapping[Any, Any], tags: Mapping[str, str] | None = None) -> Run:
     return Run(
         id=row["id"],
         experiment=row["experiment"],
@@ -70,7 +70,7 @@ def run_from_row(row: Mapping[str, Any], tags: Mapping[str, str] | None = None) 
     )
 
 
-def execution_from_row(row: Mapping[str, Any]) -> Execution:
+def execution_from_row(row: Mapping[Any, Any]) -> Execution:
     return Execution(
         id=row["id"],
         run_id=row["run_id"],
@@ -89,7 +89,7 @@ def execution_from_row(row: Mapping[str, Any]) -> Execution:
     )
 
 
-def artifact_from_row(row: Mapping[str, Any]) -> Artifact:
+def artifact_from_row(row: Mapping[Any, Any]) -> Artifact:
     return Artifact(
         id=row["id"],
         type=row["type"],
@@ -115,7 +115,7 @@ def artifact_to_row(artifact: Artifact) -> dict[str, Any]:
     }
 
 
-def event_from_row(row: Mapping[str, Any]) -> Event:
+def event_from_row(row: Mapping[Any, Any]) -> Event:
     return Event(
         execution_id=row["execution_id"],
         artifact_id=row["artifact_id"],
@@ -124,7 +124,7 @@ def event_from_row(row: Mapping[str, Any]) -> Event:
     )
 
 
-def metric_from_row(row: Mapping[str, Any]) -> Metric:
+def metric_from_row(row: Mapping[Any, Any]) -> Metric:
     return Metric(
         key=row["key"],
         value=decode_value(row["value"]),
@@ -134,7 +134,7 @@ def metric_from_row(row: Mapping[str, Any]) -> Metric:
     )
 
 
-def pipeline_from_row(row: Mapping[str, Any]) -> Pipeline:
+def pipeline_from_row(row: Mapping[Any, Any]) -> Pipeline:
     return Pipeline(
         name=row["name"],
         version=row["version"],

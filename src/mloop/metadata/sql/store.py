@@ -670,7 +670,7 @@ class SqlMetadataStore(MetadataStore):
         history: list[tuple[Any, ...]] = []
         latest: dict[str, tuple[tuple[int, datetime], tuple[Any, ...]]] = {}
         for m in metrics:
-            value = m.value
+            value: Any = m.value
             if type(value) is not float or value != value:  # not a plain float, or NaN
                 value = rows.encode_value(m.key, value)
             step, when = int(m.step), m.timestamp or now

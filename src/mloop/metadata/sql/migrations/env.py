@@ -32,6 +32,8 @@ else:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise RuntimeError("alembic needs a database url: -x url=... or sqlalchemy.url")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         _run(conn)
