@@ -319,8 +319,8 @@ def _score_numeric(
     assert ref.numeric is not None and cur.numeric is not None
     n, m = float(v.n_reference), float(v.n_current)
     if method == "wasserstein":
-        qr = np.asarray(ref.numeric.sketch.quantiles(_W_GRID))
-        qc = np.asarray(cur.numeric.sketch.quantiles(_W_GRID))
+        qr = np.asarray(ref.numeric.sketch.quantiles(_W_GRID), dtype=np.float64)
+        qc = np.asarray(cur.numeric.sketch.quantiles(_W_GRID), dtype=np.float64)
         score = dm.wasserstein_normed(qr, qc, ref.numeric.std)
         _judge(v, score, FLOORS["wasserstein"], dm.wasserstein_noise(n, m, alpha), override)
         return

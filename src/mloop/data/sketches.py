@@ -150,7 +150,7 @@ class QuantileSketch:
         self._view = (items[order], np.cumsum(weights[order]))
         return self._view
 
-    def quantiles(self, ranks: Sequence[float]) -> list[float]:
+    def quantiles(self, ranks: Sequence[float] | np.ndarray) -> list[float]:
         """Values at normalized ``ranks`` in [0, 1] (0: the minimum, 1: the maximum); NaN for an
         empty sketch."""
         if self.n == 0:

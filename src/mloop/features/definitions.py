@@ -360,7 +360,9 @@ def _import_udf(ref: str) -> Callable[[Any], Any] | None:
             obj = getattr(obj, part)
     except (ImportError, AttributeError):
         return None
-    return getattr(obj, "udf", obj) if isinstance(obj, OnDemandFeatureView) else obj
+    if isinstance(obj, OnDemandFeatureView):
+        return obj.udf
+    return obj
 
 
 def on_demand_feature_view(

@@ -236,7 +236,7 @@ def _loading_fields(
 ) -> dict[str, Any]:
     """What of the manifest changes how a package loads, what it accepts and what it answers.
     ``classes`` joins only when recorded, so that older packages keep their digest."""
-    fields = {
+    fields: dict[str, Any] = {
         "flavor": flavor,
         "flavor_options": flavor_options,
         "signature": None if signature is None else signature.to_dict(),

@@ -119,7 +119,7 @@ class RedisOnlineStore(OnlineStore):
     def _key(self, view: str, entity_key: str) -> str:
         return f"{self.namespace}:{view}:{entity_key}"
 
-    def _unavailable(self, exc: Exception) -> OnlineStoreUnavailableError:
+    def _unavailable(self, exc: BaseException) -> OnlineStoreUnavailableError:
         return OnlineStoreUnavailableError(
             f"the Redis online store at {self.url} is unreachable or failed ({exc}); start Redis "
             "or fix online_store.url in mloop.yaml"
