@@ -8,7 +8,7 @@ Not cached: the baseline is whatever the alias points at when the step runs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from mloop.components.model_artifacts import HtmlReport, register_model_materializers
 from mloop.components.run_links import project_registry
@@ -46,6 +46,7 @@ def score_model(
 
     frame = as_pandas(test)
     x, y = features_and_labels(frame, label, positive=positive)
+    task: Literal["classification", "regression"]
     if model.has_proba:
         proba = model.predict_proba(x)  # binary: column 1 is the second (positive) class
         predictions, task = proba[:, 1], "classification"

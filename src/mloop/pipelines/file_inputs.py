@@ -105,9 +105,9 @@ def file_paths(
         if not detect:
             continue
         for name, text in _strings(arg, value, limit=MAX_LISTED_PATHS):
-            path = _implicit_path(text, cwd)
-            if path is not None:
-                found[name] = path
+            implicit = _implicit_path(text, cwd)
+            if implicit is not None:
+                found[name] = implicit
     return found
 
 

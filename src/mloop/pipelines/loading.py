@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 from mloop._utils.hashing import sha256_bytes
@@ -32,7 +33,7 @@ def load_pipeline(reference: str) -> Pipeline:
     return obj
 
 
-def _import_file(path: Path, reference: str):  # type: ignore[no-untyped-def]
+def _import_file(path: Path, reference: str) -> types.ModuleType:
     path = path.resolve()
     if not path.is_file():
         raise PipelineNotFoundError(reference, f"file {path} does not exist")

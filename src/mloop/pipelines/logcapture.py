@@ -66,9 +66,9 @@ def _install() -> None:
     global _installed
     with _install_lock:
         if not isinstance(sys.stdout, _TeeStream):
-            sys.stdout = _TeeStream(sys.stdout)  # type: ignore[assignment]
+            sys.stdout = _TeeStream(sys.stdout)
         if not isinstance(sys.stderr, _TeeStream):
-            sys.stderr = _TeeStream(sys.stderr)  # type: ignore[assignment]
+            sys.stderr = _TeeStream(sys.stderr)
         if not _installed:
             handler = _StepLogHandler()
             handler.setFormatter(

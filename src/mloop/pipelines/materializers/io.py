@@ -96,7 +96,7 @@ def store_value(
 
 
 def load_value(
-    store: ArtifactStore, uri: str, materializer_name: str, *, digest: str | None = None
+    store: ArtifactStore, uri: str, materializer_name: str | None, *, digest: str | None = None
 ) -> Any:
     """Load the value at ``uri`` with the materializer recorded as ``materializer_name``,
     after checking the bytes against ``digest`` when given.
@@ -104,8 +104,16 @@ def load_value(
     Raises:
         ArtifactNotFoundError: nothing is published at ``uri``.
         IntegrityError: the bytes do not match ``digest``.
-        ValidationError: no materializer is registered as ``materializer_name``.
+        ValidationError: no materializer is registered as ``materializer_name`` (or the
+            artifact records none: a file a step read, a log, not a step's value).
     """
+    if not materializer_name:
+        from mloop.errors import ValidationError
+
+        raise ValidationError(
+            f"the artifact at {uri} records no materializer, so it is not a value mloop can "
+            "load (a file a step read, or a log); copy it out with `mloop artifacts get`"
+        )
     materializer = materializer_by_name(materializer_name)
     with store.open_local(uri, digest=digest) as folder:
         return materializer.load(folder)
