@@ -167,7 +167,11 @@ def list_command(
 
     if kind is not None and kind not in _KINDS:
         raise ConfigError(f"--kind {kind!r} is not one of entities, views, on_demand, services")
-    defs = _store(ctx).registry.latest_versions(_KINDS[kind] if kind else None)
+    from mloop.cli.state import store_exists
+
+    settings = state_of(ctx).settings()
+    exists = store_exists(settings.metadata_url)  # a listing reads: it never creates a store
+    defs = _store(ctx).registry.latest_versions(_KINDS[kind] if kind else None) if exists else []
     rows = [definition_to_dict(d) for d in defs]
     if as_json:
         from mloop.cli.output import print_json
@@ -205,8 +209,10 @@ def describe_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show a definition's spec and its version history."""
+    from mloop.cli.state import require_store
     from mloop.errors import FeatureNotFoundError
 
+    require_store(state_of(ctx).settings())  # reads only: no store is created
     store = _store(ctx)
     latest = [d for d in store.registry.latest_versions() if d.name == name]
     if not latest:

@@ -21,6 +21,7 @@ SHOW_COMMANDS = [
     ["runs", "compare", "0123456789abcdef", "fedcba9876543210"],
     ["artifacts", "list", "0123456789abcdef"],
     ["artifacts", "get", "0123456789abcdef", "-o", "out"],
+    ["features", "describe", "driver_stats"],
 ]
 LIST_COMMANDS = [
     ["runs", "list"],
@@ -28,6 +29,7 @@ LIST_COMMANDS = [
     ["monitor", "reports"],
     ["monitor", "alerts"],
     ["trigger", "--list"],
+    ["features", "list"],
 ]
 
 
