@@ -102,4 +102,5 @@ def test_errors_are_one_line(project_dir: Path) -> None:
     broken = runner.invoke(app, ["features", "apply"])
     assert broken.exit_code == 2 and "typo" in broken.output
     unknown = runner.invoke(app, ["features", "describe", "nope"])
-    assert unknown.exit_code == 2 and "nope" in unknown.output
+    assert unknown.exit_code == 2 and "no mloop store" in unknown.output  # nothing applied yet
+    assert len([line for line in unknown.output.splitlines() if line.strip()]) == 1
