@@ -46,6 +46,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("traffic", "mloop.cli.traffic", "Show or change a served canary/shadow."),
     LazyCommand("predict", "mloop.cli.predict", "Predict a Parquet file in batch."),
     LazyCommand("features", "mloop.cli.features", "Apply, list, describe, materialize features."),
+    LazyCommand("ui", "mloop.cli.ui", "Web UI: runs, lineage, reports, models, monitoring."),
 )
 
 
