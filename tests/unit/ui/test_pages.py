@@ -1,0 +1,134 @@
+"""Every page renders (200, no traceback) on an empty store and on a seeded one; bad input is a
+clear 4xx page, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+PAGES = [
+    "/runs",
+    "/runs?sort=metric:auc&order=asc",
+    "/experiments",
+    "/reports",
+    "/models",
+    "/deployments",
+    "/monitoring",
+    "/controller",
+    "/login",
+]
+
+
+def _ok(response: Any) -> None:
+    assert response.status_code == 200, response.text[:2000]
+    assert "Traceback" not in response.text
+    assert "Internal error" not in response.text
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders_on_an_empty_store(ui_project: Any, path: str) -> None:
+    _ok(ui_project.client().get(path))
+
+
+def test_empty_pages_say_there_is_nothing_yet(ui_project: Any) -> None:
+    client = ui_project.client()
+    assert "No runs match" in client.get("/runs").text
+    assert "No registered models yet" in client.get("/models").text
+    assert "no deployment records yet" in client.get("/deployments").text
+    assert "No monitoring reports yet" in client.get("/monitoring").text
+
+
+def test_seeded_pages_render_with_their_rows(ui_project: Any, seed: Any) -> None:
+    ids = seed.runs(ui_project.store, 3, model="churn")
+    seed.operations(ui_project.store, "churn", 3)
+    client = ui_project.client()
+    for path in PAGES:
+        _ok(client.get(path))
+    runs = client.get("/runs").text
+    assert all(rid[:10] in runs for rid in ids) and "auc" in runs
+    page = client.get(f"/runs/{ids[1]}")
+    _ok(page)
+    assert 'data-step="ingest"' in page.text and 'data-step="train"' in page.text
+    assert "data → data" not in page.text and "output → data" in page.text  # the spec's edge
+    compare = client.get(f"/compare?run={ids[0]}&run={ids[1]}")
+    _ok(compare)
+    assert "lr" in compare.text and 'class="diff"' in compare.text
+    _ok(client.get(f"/lineage/{ids[0]}"))
+    model = client.get("/models/churn")
+    _ok(model)
+    assert "v3" in model.text
+    version_lineage = client.get("/models/churn/versions/2/lineage", follow_redirects=True)
+    _ok(version_lineage)
+    assert "churn v2" in version_lineage.text  # the model version is named under its package
+    monitoring = client.get("/monitoring?model=churn")
+    _ok(monitoring)
+    assert "rule2" in monitoring.text
+    assert "drift 2" in client.get("/controller").text
+    state = client.get(f"/runs/{ids[1]}/state.json").json()
+    assert state["steps"]["train"]["state"] == "succeeded"
+
+
+def test_the_deployments_page_shows_each_environment_alias(ui_project: Any, seed: Any) -> None:
+    seed.runs(ui_project.store, 2, model="churn")
+    registry = ui_project.store.model_registry()
+    registry.set_alias("churn", "production", 2, actor="t", reason="r")
+    page = ui_project.client().get("/deployments")
+    _ok(page)
+    assert "@production" in page.text and "@dev" in page.text
+    assert "100% → v2" in page.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "text"),
+    [
+        ("/runs/nosuchrun00000", 404, "not found"),
+        ("/runs?state=sleeping", 422, "sleeping"),
+        ("/runs?page=two", 422, "not a number"),
+        ("/runs?sort=colour", 422, "sort"),
+        ("/compare?run=abc", 422, "two runs or more"),
+        ("/models/nope", 404, "nope"),
+        ("/lineage/nothing-here", 404, "no run, execution or artifact"),
+        ("/controller?state=odd", 422, "odd"),
+        ("/artifacts/none", 404, "none"),
+        ("/no/such/page", 404, "no page"),
+        ("/runs/nosuchrun00000/state.json", 404, "not found"),
+    ],
+)
+def test_bad_requests_get_a_clear_page(ui_project: Any, path: str, status: int, text: str) -> None:
+    response = ui_project.client().get(path)
+    assert response.status_code == status, response.text[:500]
+    assert text in response.text and "Traceback" not in response.text
+
+
+def test_plotly_is_served_from_the_installed_package(ui_project: Any) -> None:
+    from importlib.resources import files
+
+    response = ui_project.client().get("/static/plotly.min.js")
+    assert response.status_code == 200
+    assert response.content == (files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    page = ui_project.client().get("/compare?run=a&run=b")  # any page: no CDN is referenced
+    assert "cdn" not in page.text.lower()
+
+
+def test_a_report_is_served_sandboxed(ui_project: Any) -> None:
+    from mloop.components.model_artifacts import HtmlReport
+    from mloop.pipelines import dsl
+
+    @dsl.step
+    def report() -> HtmlReport:
+        return HtmlReport("<html><body><h1 id='x'>hello report</h1></body></html>")
+
+    @dsl.pipeline
+    def reporting() -> None:
+        report()
+
+    handle = reporting.run()
+    client = ui_project.client()
+    run_page = client.get(f"/runs/{handle.id}")
+    _ok(run_page)
+    assert 'sandbox="allow-scripts"' in run_page.text
+    (artifact_id,) = [e for e in run_page.text.split('"') if e.startswith("/artifacts/") and e.endswith("/view")]
+    view = client.get(artifact_id)
+    assert "hello report" in view.text
+    assert view.headers["content-security-policy"] == "sandbox allow-scripts"
