@@ -31,7 +31,7 @@ class UiClient:
                 transport=transport, base_url="http://ui", cookies=self.cookies
             ) as client:
                 response = await client.request(method, url, **kwargs)
-                self.cookies.update(client.cookies)
+                self.cookies = httpx.Cookies(client.cookies)
                 return response
 
         return asyncio.run(go())
