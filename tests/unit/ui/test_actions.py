@@ -111,7 +111,7 @@ def test_without_an_admin_token_the_ui_is_read_only(project_dir: Any, seed: Any)
     project = seed.make_project(project_dir, admin_token=None)
     seed.runs(project.store, 2, model="churn")
     client = project.client()
-    csrf = csrf_of(client.get("/models").text)
+    csrf = csrf_of(client.get("/controller").text)
     auth = {"Authorization": "Bearer anything"}
     refused = client.post(ROLLBACK, data={"csrf_token": csrf, "reason": "x"}, headers=auth)
     assert refused.status_code == 403 and "read-only" not in refused.text
