@@ -114,7 +114,7 @@ def test_without_an_admin_token_the_ui_is_read_only(project_dir: Any, seed: Any)
     csrf = csrf_of(client.get("/controller").text)
     auth = {"Authorization": "Bearer anything"}
     refused = client.post(ROLLBACK, data={"csrf_token": csrf, "reason": "x"}, headers=auth)
-    assert refused.status_code == 403 and "read-only" not in refused.text
+    assert refused.status_code == 403
     assert "without an admin token" in refused.text
     assert "read-only" in client.get("/models").text
 
