@@ -66,9 +66,7 @@ async def login(ctx: UiContext, request: Request) -> Response:
             next=_next(request, form),
         )
     response = RedirectResponse(_next(request, form), status_code=303)
-    response.set_cookie(
-        ADMIN_COOKIE, ctx.guard.session_value(), httponly=True, samesite="strict"
-    )
+    response.set_cookie(ADMIN_COOKIE, ctx.guard.session_value(), httponly=True, samesite="strict")
     return response
 
 

@@ -92,9 +92,20 @@ def artifact_download(ctx: UiContext, request: Request) -> Response:
     )
 
 
+RECORD_FILES = {
+    "Statistics": "statistics.json",
+    "Anomalies": "anomalies.json",
+    "DriftReport": "drift.json",
+    "Evaluation": "evaluation.json",
+    "Blessing": "blessing.json",
+}
+"""The JSON file each record artifact keeps its value in (``mloop.components`` materializers)."""
+
+
 def _read_json(ctx: UiContext, artifact: Artifact) -> dict[str, Any]:
     with ctx.artifacts.open_local(artifact.uri) as folder:
-        found = sorted(folder.glob("*.json"))
+        named = folder / RECORD_FILES.get(artifact.type, "")
+        found = [named] if named.is_file() else sorted(folder.glob("[!.]*.json"))
         if not found:
             raise ArtifactNotFoundError(artifact.id, "its folder holds no JSON record")
         return dict(json.loads(found[0].read_text(encoding="utf-8")))

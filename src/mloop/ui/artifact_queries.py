@@ -76,7 +76,9 @@ class ArtifactInfo:
 def artifact_info(conn: sa.Connection, artifact_id: str) -> ArtifactInfo:
     """The artifact, the run and step that produced it, and that step's inputs."""
     found = conn.execute(
-        sa.select(artifacts, executions.c.run_id, executions.c.step_name, executions.c.id.label("ex"))
+        sa.select(
+            artifacts, executions.c.run_id, executions.c.step_name, executions.c.id.label("ex")
+        )
         .select_from(_produced())
         .where(artifacts.c.id == artifact_id)
         .order_by(executions.c.created_at)
@@ -92,4 +94,6 @@ def artifact_info(conn: sa.Connection, artifact_id: str) -> ArtifactInfo:
             .where(events.c.execution_id == found.ex, events.c.kind == "input")
         )
         inputs = {r.name: rows.artifact_from_row(r._mapping) for r in conn.execute(query)}
-    return ArtifactInfo(rows.artifact_from_row(found._mapping), found.run_id, found.step_name, inputs)
+    return ArtifactInfo(
+        rows.artifact_from_row(found._mapping), found.run_id, found.step_name, inputs
+    )

@@ -38,9 +38,7 @@ class LineageGraph:
     truncated: bool
 
 
-def layout(
-    root: LineageNode, notes: Mapping[str, Sequence[str]] | None = None
-) -> LineageGraph:
+def layout(root: LineageNode, notes: Mapping[str, Sequence[str]] | None = None) -> LineageGraph:
     """Coordinates for every node of ``root``; ``notes`` adds lines under artifact ids
     (e.g. "registered as lending_club v2 @production")."""
     nodes: list[GraphNode] = []

@@ -67,9 +67,7 @@ def _slice_comparison(
                 if metric is None:
                     metric = next((m for m in SLICE_METRICS if m in values), None)
                 if metric is not None:
-                    columns.setdefault(column, {}).setdefault(key, {})[version] = values.get(
-                        metric
-                    )
+                    columns.setdefault(column, {}).setdefault(key, {})[version] = values.get(metric)
     return columns, metric, evaluated
 
 

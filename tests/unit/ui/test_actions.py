@@ -33,7 +33,9 @@ def production(project: Any) -> int | None:
 
 def login(client: Any) -> str:
     token = csrf_of(client.get("/login").text)
-    done = client.post("/login", data={"token": TOKEN, "csrf_token": token, "next": "/models/churn"})
+    done = client.post(
+        "/login", data={"token": TOKEN, "csrf_token": token, "next": "/models/churn"}
+    )
     assert done.status_code == 303 and done.headers["location"] == "/models/churn"
     return csrf_of(client.get("/models/churn").text)
 

@@ -128,7 +128,57 @@ def test_a_report_is_served_sandboxed(ui_project: Any) -> None:
     run_page = client.get(f"/runs/{handle.id}")
     _ok(run_page)
     assert 'sandbox="allow-scripts"' in run_page.text
-    (artifact_id,) = [e for e in run_page.text.split('"') if e.startswith("/artifacts/") and e.endswith("/view")]
+    (artifact_id,) = [
+        e for e in run_page.text.split('"') if e.startswith("/artifacts/") and e.endswith("/view")
+    ]
     view = client.get(artifact_id)
     assert "hello report" in view.text
     assert view.headers["content-security-policy"] == "sandbox allow-scripts"
+
+
+def test_data_reports_render_statistics_anomalies_and_drift(ui_project: Any) -> None:
+    import polars as pl
+
+    from mloop.components.schema import infer_schema
+    from mloop.components.statistics import statistics
+    from mloop.components.validate import validate
+    from mloop.data import DriftReport, Statistics, detect_drift
+    from mloop.pipelines import dsl
+
+    @dsl.step(outputs=("reference", "current"))
+    def frames() -> tuple[pl.DataFrame, pl.DataFrame]:
+        ref = pl.DataFrame({"x": [float(i % 10) for i in range(200)], "c": ["a", "b"] * 100})
+        cur = ref.with_columns(pl.col("x") * 3 + 5, pl.lit(None, dtype=pl.String).alias("c"))
+        return ref, cur
+
+    @dsl.step
+    def drift(reference: Statistics, current: Statistics) -> DriftReport:
+        return detect_drift(reference, current)
+
+    @dsl.pipeline
+    def checks() -> None:
+        ref, cur = frames()
+        ref_stats, cur_stats = statistics(ref), statistics(cur)
+        validate(ref_stats, infer_schema(ref_stats))
+        drift(ref_stats, cur_stats)
+
+    checks.run()
+    client = ui_project.client()
+    page = client.get("/reports")
+    _ok(page)
+    assert "DriftReport" in page.text and "Statistics" in page.text and "Anomalies" in page.text
+    assert 'class="figure"' in page.text  # the drift scores plot
+    ids = {
+        kind: next(
+            line.split("/artifacts/")[1].split('"')[0]
+            for line in page.text.splitlines()
+            if f"<td>{kind}</td>" in line
+        )
+        for kind in ("DriftReport", "Statistics", "Anomalies")
+    }
+    for kind, artifact_id in ids.items():
+        _ok(client.get(f"/artifacts/{artifact_id}"))
+        view = client.get(f"/artifacts/{artifact_id}/view")
+        _ok(view)
+        assert "Plotly.newPlot" in view.text and '<script src="http' not in view.text
+    assert "DRIFTED" in client.get(f"/artifacts/{ids['DriftReport']}/view").text
