@@ -36,7 +36,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DATA_CHECKS = '''"""Statistics of the loans and of a shifted copy, a schema, validation and drift."""
+DATA_CHECKS = '''"""Loans and a shifted copy: statistics, schema, validation, drift."""
 from mloop import pipeline, step
 from mloop.components.schema import infer_schema
 from mloop.components.statistics import statistics
@@ -151,19 +151,22 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ui_url(demo_project: Path) -> Iterator[str]:
     port = _free_port()
+    log_path = demo_project / ".mloop" / "ui.log"
+    log = log_path.open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "mloop", "ui", "--port", str(port), "--admin-token", TOKEN],
         cwd=demo_project,
         env=_env(),
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
+    log.close()  # the server holds its own descriptor
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            assert server.poll() is None, log_path.read_text(errors="replace")
             try:
                 if httpx.get(f"{url}/runs", timeout=1).status_code == 200:
                     break
@@ -240,7 +243,8 @@ def test_every_page_in_the_navigation_renders(page: Any, ui_url: str, shots: Pat
     page.wait_for_selector(".plot .main-svg")  # the drift-over-time plot was drawn
     assert "40% of the input features drifted" in page.inner_text("#alerts-table")
     visit(page, f"{ui_url}/deployments")
-    assert "@production" in page.inner_text("body") and "100% → v2" in page.inner_text("body")
+    deployments = page.inner_text("body")
+    assert "@production" in deployments and "100% → v2" in deployments and "@dev" in deployments
 
 
 def test_a_run_page_shows_its_dag_steps_artifacts_and_report(
@@ -255,8 +259,7 @@ def test_a_run_page_shows_its_dag_steps_artifacts_and_report(
     assert "roc_auc" in page.inner_text("#metrics-table")
     assert "Evaluation" in page.inner_text("#artifacts-table")
     frame = page.frame_locator("iframe.report").first
-    frame.locator("body").wait_for()
-    assert "Overall metrics" in frame.locator("body").inner_text(timeout=15_000) or True
+    frame.locator("h1", has_text="Evaluation of the candidate model").wait_for(timeout=15_000)
     page.wait_for_selector(".plot .main-svg")
     page.screenshot(path=str(shots / "ui-run.png"), full_page=True)
     with page.expect_download() as download:
@@ -283,7 +286,7 @@ def test_lineage_of_a_model_version_reaches_its_data(page: Any, ui_url: str, sho
     visit(page, f"{ui_url}/models/lending_club")
     page.click("#versions-table a.version-lineage >> nth=0")
     page.wait_for_selector("svg#lineage-graph")
-    graph = page.inner_text("svg#lineage-graph")
+    graph = page.text_content("svg#lineage-graph") or ""
     assert "lending_club v2" in graph and "@production" in graph
     assert "produced by train" in graph and "Dataset" in graph
     page.screenshot(path=str(shots / "ui-lineage.png"), full_page=True)
@@ -299,7 +302,8 @@ def test_data_reports_show_drift_with_plots(page: Any, ui_url: str, shots: Path)
     assert "DriftReport" in page.inner_text("#reports-table")
     page.click("#reports-table tr:has-text('DriftReport') a >> nth=0")
     frame = page.frame_locator("iframe.report")
-    assert "DRIFTED" in frame.locator("body").inner_text(timeout=15_000)
+    frame.locator("p", has_text="features drifted").wait_for(timeout=15_000)
+    frame.locator(".chart .main-svg").first.wait_for(timeout=15_000)  # its Plotly charts ran
     page.screenshot(path=str(shots / "ui-drift.png"), full_page=True)
     visit(page, f"{ui_url}/runs?sort=started_at")
     page.click("#runs-table a.mono >> nth=0")  # the data-checks run, the newest

@@ -96,6 +96,15 @@ def deployments(ctx: UiContext, request: Request) -> Response:
                 "models": [(m.name, m.aliases.get(alias)) for m in found],
             }
         )
+    covered = {e["alias"] for e in envs}
+    for alias in sorted({a for m in found for a in m.aliases} - covered):
+        envs.append(
+            {
+                "name": None,  # an alias that no environment of mloop.yaml is named after
+                "alias": alias,
+                "models": [(m.name, m.aliases[alias]) for m in found if alias in m.aliases],
+            }
+        )
     return ctx.render(
         request,
         "deployments.html",

@@ -3,13 +3,14 @@ timings, logs, params, metrics and artifacts, and the JSON the run page polls wh
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from mloop.errors import ArtifactNotFoundError, ValidationError
-from mloop.metadata.entities import EventKind, RunState
+from mloop.metadata.entities import EventKind, Run, RunState
 from mloop.ui import plots, run_queries
 from mloop.ui.context import UiContext
 from mloop.ui.dag import build_dag
@@ -34,6 +35,12 @@ def _page_number(value: str | None) -> int:
         return max(1, int(value or 1))
     except ValueError:
         raise ValidationError(f"page {value!r} is not a number") from None
+
+
+def all_params(run: Run, logged: dict[str, str]) -> dict[str, str]:
+    """A pipeline run's parameters and the params it logged (these win), as text."""
+    merged = {k: v if isinstance(v, str) else json.dumps(v) for k, v in run.pipeline_params.items()}
+    return {**merged, **logged}
 
 
 def experiments(ctx: UiContext, request: Request) -> Response:
@@ -89,9 +96,10 @@ def compare(ctx: UiContext, request: Request) -> Response:
     with ctx.read() as conn:
         found = run_queries.runs_by_id(conn, ids)
         real = [r.id for r in found]
-        params = run_queries.params_of(conn, real)
+        logged = run_queries.params_of(conn, real)
         latest = run_queries.latest_of(conn, real)
         history = run_queries.history_of(conn, real)
+    params = {r.id: all_params(r, logged[r.id]) for r in found}
     param_keys = sorted({k for p in params.values() for k in p})
     metric_keys = sorted({k for m in latest.values() for k in m})
     return ctx.render(
@@ -132,6 +140,7 @@ def run_page(ctx: UiContext, request: Request) -> Response:
         dag=dag,
         io=by_execution,
         outputs=outputs,
+        params=all_params(detail.run, detail.params),
         figures=plots.metric_history([detail.run], {detail.run.id: detail.history}),
         timeline=plots.timeline(detail.executions),
     )

@@ -4,8 +4,8 @@ and nothing changes. With both, a rollback, an alias move and a trigger land in 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 

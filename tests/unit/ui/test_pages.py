@@ -176,7 +176,7 @@ def test_data_reports_render_statistics_anomalies_and_drift(ui_project: Any) -> 
         )
         for kind in ("DriftReport", "Statistics", "Anomalies")
     }
-    for kind, artifact_id in ids.items():
+    for artifact_id in ids.values():
         _ok(client.get(f"/artifacts/{artifact_id}"))
         view = client.get(f"/artifacts/{artifact_id}/view")
         _ok(view)
