@@ -7,13 +7,14 @@ submitted; the same token goes into the page's hidden fields.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from mloop.metadata.sql.store import SqlMetadataStore
 
 TEMPLATES = Path(__file__).parent / "templates"
+LIST_TTL_S = 5.0
+"""Seconds the run list's filter drop-downs are reused before they are read again."""
+T = TypeVar("T")
 NAV = (
     ("runs", "/runs", "Runs"),
     ("experiments", "/experiments", "Experiments"),
@@ -51,6 +55,7 @@ class UiContext:
     store: SqlMetadataStore
     guard: Guard
     _artifacts: ArtifactStore | None = field(default=None, repr=False)
+    _cache: dict[str, tuple[float, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def engine(self) -> sa.Engine:
@@ -61,6 +66,20 @@ class UiContext:
         """One read transaction: a page's queries see one consistent snapshot."""
         with read_transaction(self.engine) as conn:
             yield conn
+
+    def cached(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered for :data:`LIST_TTL_S` seconds: the filter drop-downs
+        (experiment and pipeline names) group 100,000 runs, and may lag a new name that long."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < LIST_TTL_S:
+            return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._cache[key] = (now, value)
+        return value
+
+    def forget_cached(self) -> None:
+        self._cache.clear()
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -118,7 +137,7 @@ def query_with(request: Request, **changes: Any) -> str:
 def format_time(value: datetime | None) -> str:
     if value is None:
         return "—"
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value.strftime("%Y-%m-%d\u00a0%H:%M:%S")  # no break inside a table cell
 
 
 def format_seconds(value: float | None) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from mloop.metadata.entities import LineageNode
 
-NODE_W, NODE_H = 210, 46  # px
+NODE_W, NODE_H = 250, 46  # px
 GAP_X, GAP_Y, PAD = 50, 12, 12  # px
 MAX_NODES = 400
 """Nodes drawn at most; a larger tree is cut (the page says so)."""

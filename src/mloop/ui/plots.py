@@ -36,10 +36,19 @@ def _title(text: str) -> dict[str, Any]:
 def metric_history(
     runs: Sequence[Run], history: Mapping[str, Mapping[str, Sequence[Metric]]]
 ) -> list[dict[str, Any]]:
-    """One figure per metric key: a line (or point) per run, value by step."""
+    """One figure per metric key: a line per run, value by step. A key logged once per run is
+    a bar per run when there are several runs, and no figure for one run (its value is in the
+    page's table)."""
     keys = sorted({k for rid in history for k in history[rid]})
     figures = []
-    for key in keys[:MAX_FIGURES]:
+    for key in keys:
+        if len(figures) >= MAX_FIGURES:
+            break
+        longest = max(len(history.get(r.id, {}).get(key, [])) for r in runs)
+        if longest <= 1:
+            if len(runs) > 1:
+                figures.append(_bars(key, runs, history))
+            continue
         data = []
         for run in runs:
             values = history.get(run.id, {}).get(key, [])
@@ -57,6 +66,23 @@ def metric_history(
         layout = {**_LAYOUT, "title": _title(key), "xaxis": {"title": {"text": "step"}}}
         figures.append({"id": f"metric-{key}", "data": data, "layout": layout})
     return figures
+
+
+def _bars(
+    key: str, runs: Sequence[Run], history: Mapping[str, Mapping[str, Sequence[Metric]]]
+) -> dict[str, Any]:
+    """A key logged once per run: one bar per run."""
+    values = [history.get(r.id, {}).get(key, []) for r in runs]
+    data = [
+        {
+            "type": "bar",
+            "x": [r.name or r.id[:10] for r in runs],
+            "y": _clean([v[-1].value if v else None for v in values]),
+            "marker": {"color": "#2457c5"},
+        }
+    ]
+    layout = {**_LAYOUT, "title": _title(key), "showlegend": False}
+    return {"id": f"metric-{key}", "data": data, "layout": layout}
 
 
 def timeline(executions: Sequence[Execution]) -> dict[str, Any] | None:

@@ -64,8 +64,10 @@ def run_list(ctx: UiContext, request: Request) -> Response:
     )
     with ctx.read() as conn:
         page = run_queries.run_page(conn, f)
-        names = [e["name"] for e in run_queries.experiments(conn)]
-        pipelines = run_queries.pipeline_names(conn)
+        names = ctx.cached(
+            "experiments", lambda: [e["name"] for e in run_queries.experiments(conn)]
+        )
+        pipelines = ctx.cached("pipelines", lambda: run_queries.pipeline_names(conn))
     sort_keys = list(SORTS) + [f"metric:{k}" for k in page.metric_keys]
     if order not in sort_keys:
         sort_keys.append(order)

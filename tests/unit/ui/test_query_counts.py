@@ -26,6 +26,8 @@ def counting(engine: sa.Engine) -> Iterator[list[str]]:
 
 
 def queries(project: Any, path: str) -> int:
+    """Statements of one request, with nothing cached (the drop-down lists are read too)."""
+    project.app.state.ui.forget_cached()
     client = project.client()
     with counting(project.store.engine) as statements:
         response = client.get(path)
