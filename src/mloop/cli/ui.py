@@ -34,11 +34,16 @@ def ui_command(
     env: EnvOption = None,
 ) -> None:
     """Browse runs, lineage, data reports, models, deployments, monitoring and triggers."""
+    import importlib
+
     import uvicorn
 
     from mloop.cli.output import console
-    from mloop.ui.app import create_app
 
+    # mloop.cli and mloop.ui are independent interfaces (the layers contract of DESIGN.md):
+    # like main.py's command table, this command names the UI's factory and loads it at run
+    # time, so neither package imports the other. See docs/adr/0013-ui.md.
+    create_app = importlib.import_module("mloop.ui.app").create_app
     settings = state_of(ctx).settings(env=env)
     application = create_app(settings, admin_token=admin_token)
     mode = "actions need the admin token" if admin_token else "read-only (no --admin-token)"

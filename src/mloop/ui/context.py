@@ -93,8 +93,11 @@ class UiContext:
     def templates(self) -> jinja2.Environment:
         try:
             import jinja2
-        except ImportError:  # pragma: no cover - jinja2 ships with the ui's dependencies
-            raise ConfigError("mloop ui renders pages with Jinja2: pip install jinja2") from None
+        except ImportError:
+            raise ConfigError(
+                "mloop ui renders its pages with Jinja2, which is not installed: "
+                "pip install 'jinja2>=3.1'"
+            ) from None
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             autoescape=jinja2.select_autoescape(["html"]),

@@ -182,3 +182,14 @@ def test_data_reports_render_statistics_anomalies_and_drift(ui_project: Any) -> 
         _ok(view)
         assert "Plotly.newPlot" in view.text and '<script src="http' not in view.text
     assert "DRIFTED" in client.get(f"/artifacts/{ids['DriftReport']}/view").text
+
+
+def test_mloop_ui_has_its_own_help(project_dir: Any) -> None:
+    from typer.testing import CliRunner
+
+    from mloop.cli.main import app
+
+    result = CliRunner().invoke(app, ["ui", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--admin-token" in result.stdout and "--port" in result.stdout
+    assert " ui " in CliRunner().invoke(app, ["--help"]).stdout
