@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -137,10 +137,14 @@ def query_with(request: Request, **changes: Any) -> str:
     return "?" + urlencode(items) if items else "?"
 
 
-def format_time(value: datetime | None) -> str:
+def format_time(value: datetime | None) -> Any:
+    """``2026-03-01 10:00:00`` in UTC (the pages' column headers say so), never wrapped."""
+    from markupsafe import Markup  # Jinja2's own dependency
+
     if value is None:
-        return "—"
-    return value.strftime("%Y-%m-%d\u00a0%H:%M:%S")  # no break inside a table cell
+        return Markup("—")
+    text = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return Markup('<span class="nowrap">{}</span>').format(text)
 
 
 def format_seconds(value: float | None) -> str:

@@ -78,10 +78,12 @@ def _bars(
             "type": "bar",
             "x": [r.name or r.id[:10] for r in runs],
             "y": _clean([v[-1].value if v else None for v in values]),
+            "text": [f"{v[-1].value:.4g}" if v else "" for v in values],
+            "textposition": "auto",
             "marker": {"color": "#2457c5"},
         }
     ]
-    layout = {**_LAYOUT, "title": _title(key), "showlegend": False}
+    layout = {**_LAYOUT, "height": 200, "title": _title(key), "showlegend": False}
     return {"id": f"metric-{key}", "data": data, "layout": layout}
 
 
