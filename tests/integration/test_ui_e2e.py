@@ -223,21 +223,28 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def shoot(page: Any, path: Path) -> None:
+    """The page's content (the body, not the empty viewport below it)."""
+    page.locator("body").screenshot(path=str(path))
+
+
 def visit(page: Any, url: str, shots: Path | None = None, name: str | None = None) -> None:
     response = page.goto(url)
     assert response is not None and response.status == 200, f"{url}: {response and response.status}"
     body = page.inner_text("body")
     assert "Traceback" not in body and "Internal error" not in body
     if shots is not None and name is not None:
-        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        shoot(page, shots / f"{name}.png")
 
 
 def test_every_page_in_the_navigation_renders(page: Any, ui_url: str, shots: Path) -> None:
-    visit(page, f"{ui_url}/runs", shots, "ui-runs")
+    visit(page, f"{ui_url}/runs?metrics=roc_auc,pr_auc,log_loss,blessed", shots, "ui-runs")
+    columns = page.text_content("#runs-table tr") or ""  # the header row, as written
+    assert "roc_auc" in columns and "ece" not in columns
     links = page.eval_on_selector_all("header nav a", "els => els.map(e => e.href)")
     assert len(links) == 7
     for link in links:
-        visit(page, link, shots, "ui-" + link.rstrip("/").rsplit("/", 1)[-1])
+        visit(page, link, shots, "ui-nav-" + link.rstrip("/").rsplit("/", 1)[-1])
     assert page.locator("#events-table tr").count() == 3  # header + two trigger events
     visit(page, f"{ui_url}/monitoring", shots, "ui-monitoring")
     page.wait_for_selector(".plot .main-svg")  # the drift-over-time plot was drawn
@@ -261,7 +268,7 @@ def test_a_run_page_shows_its_dag_steps_artifacts_and_report(
     frame = page.frame_locator("iframe.report").first
     frame.locator("h1", has_text="Evaluation of the candidate model").wait_for(timeout=15_000)
     page.wait_for_selector(".plot .main-svg")
-    page.screenshot(path=str(shots / "ui-run.png"), full_page=True)
+    shoot(page, shots / "ui-run.png")
     with page.expect_download() as download:
         page.click("#artifacts-table a[href$='/download']")
     assert download.value.suggested_filename.endswith(".zip")
@@ -279,7 +286,7 @@ def test_compare_two_runs(page: Any, ui_url: str, shots: Path) -> None:
     assert "C" in table and "0.03" in table and "roc_auc" in table
     assert page.locator("#compare-table tr.diff").count() >= 1  # C differs
     page.wait_for_selector(".plot .main-svg")
-    page.screenshot(path=str(shots / "ui-compare.png"), full_page=True)
+    shoot(page, shots / "ui-compare.png")
 
 
 def test_lineage_of_a_model_version_reaches_its_data(page: Any, ui_url: str, shots: Path) -> None:
@@ -289,7 +296,7 @@ def test_lineage_of_a_model_version_reaches_its_data(page: Any, ui_url: str, sho
     graph = page.text_content("svg#lineage-graph") or ""
     assert "lending_club v2" in graph and "@production" in graph
     assert "produced by train" in graph and "Dataset" in graph
-    page.screenshot(path=str(shots / "ui-lineage.png"), full_page=True)
+    shoot(page, shots / "ui-lineage.png")
     visit(page, f"{ui_url}/runs")
     page.click("#runs-table a.mono >> nth=0")
     page.click("#run-lineage")
@@ -304,7 +311,7 @@ def test_data_reports_show_drift_with_plots(page: Any, ui_url: str, shots: Path)
     frame = page.frame_locator("iframe.report")
     frame.locator("p", has_text="features drifted").wait_for(timeout=15_000)
     frame.locator(".chart .main-svg").first.wait_for(timeout=15_000)  # its Plotly charts ran
-    page.screenshot(path=str(shots / "ui-drift.png"), full_page=True)
+    shoot(page, shots / "ui-drift.png")
     visit(page, f"{ui_url}/runs?sort=started_at")
     page.click("#runs-table a.mono >> nth=0")  # the data-checks run, the newest
     page.click("#steps-table a[href$='/log']")
@@ -320,7 +327,7 @@ def test_rollback_is_refused_without_the_token_then_done_with_it(
     page.click("#rollback-production button")
     assert "Login required" in page.inner_text("h1")
     assert "needs the admin token" in page.inner_text("#error-message")
-    page.screenshot(path=str(shots / "ui-rollback-refused.png"), full_page=True)
+    shoot(page, shots / "ui-rollback-refused.png")
     page.goto(f"{ui_url}/login?next=/models/lending_club")
     page.fill("input[name=token]", "not-the-token")
     page.click("#login-button")
@@ -335,7 +342,7 @@ def test_rollback_is_refused_without_the_token_then_done_with_it(
     assert "v1" in page.inner_text("#aliases-table")
     history = page.inner_text("#history-table")
     assert "rollback" in history and "v2 looks worse live" in history and "mloop-ui" in history
-    page.screenshot(path=str(shots / "ui-model.png"), full_page=True)
+    shoot(page, shots / "ui-model.png")
 
 
 def test_a_running_run_updates_live(page: Any, ui_url: str, demo_project: Path) -> None:
@@ -360,7 +367,7 @@ def test_a_running_run_updates_live(page: Any, ui_url: str, demo_project: Path) 
 
 def test_screenshots_were_saved(shots: Path) -> None:
     saved = {p.name for p in shots.glob("*.png")}
-    assert {"ui-runs.png", "ui-models.png", "ui-monitoring.png"} <= saved
+    assert {"ui-runs.png", "ui-nav-models.png", "ui-monitoring.png", "ui-model.png"} <= saved
     readme_copy = os.environ.get("MLOOP_UI_README_SCREENSHOT")
     if readme_copy:  # docs/img/ui-runs.png is refreshed with this variable set
         shutil.copy(shots / "ui-runs.png", readme_copy)

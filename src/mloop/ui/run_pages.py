@@ -61,6 +61,7 @@ def run_list(ctx: UiContext, request: Request) -> Response:
         order_by=order,
         descending=q.get("order", "desc") != "asc",
         page=_page_number(q.get("page")),
+        columns=tuple(k.strip() for k in (q.get("metrics") or "").split(",") if k.strip())[:12],
     )
     with ctx.read() as conn:
         page = run_queries.run_page(conn, f)

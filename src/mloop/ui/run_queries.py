@@ -38,8 +38,8 @@ PAGE_SIZE = 50
 """Runs per page of the run list."""
 MAX_COMPARE = 10
 """Most runs one comparison shows side by side."""
-MAX_METRIC_COLUMNS = 6
-"""Metric columns of the run list (the keys most runs of the page have)."""
+MAX_METRIC_COLUMNS = 5
+"""Metric columns of the run list by default (the keys most runs of the page have)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class RunFilter:
     order_by: str = "started_at"
     descending: bool = True
     page: int = 1
+    columns: tuple[str, ...] = ()  # metric columns asked for (default: the most common keys)
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,14 @@ def run_page(conn: sa.Connection, f: RunFilter) -> RunPage:
     for values in latest.values():
         for key in values:
             counts[key] += 1
-    keys = sorted(counts, key=lambda k: (-counts[k], k))[:MAX_METRIC_COLUMNS]
+    keys = list(f.columns) or sorted(counts, key=lambda k: (-counts[k], k))[:MAX_METRIC_COLUMNS]
     return RunPage(
         runs=[rows.run_from_row(r._mapping, run_tags[r.id]) for r in found],
         total=total,
         page=page,
         pages=pages,
         metrics=latest,
-        metric_keys=sorted(keys),
+        metric_keys=keys if f.columns else sorted(keys),
     )
 
 

@@ -193,3 +193,13 @@ def test_mloop_ui_has_its_own_help(project_dir: Any) -> None:
     assert result.exit_code == 0, result.output
     assert "--admin-token" in result.stdout and "--port" in result.stdout
     assert " ui " in CliRunner().invoke(app, ["--help"]).stdout
+
+
+def test_the_run_list_shows_the_metric_columns_asked_for(ui_project: Any, seed: Any) -> None:
+    seed.runs(ui_project.store, 2)
+    client = ui_project.client()
+    default = client.get("/runs").text
+    assert '<th class="num">auc</th>' in default and '<th class="num">loss</th>' in default
+    chosen = client.get("/runs?metrics=loss").text
+    assert '<th class="num">loss</th>' in chosen and '<th class="num">auc</th>' not in chosen
+    assert "NaN" in chosen  # the NaN loss is shown as such, not as an empty cell
