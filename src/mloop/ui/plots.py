@@ -218,5 +218,11 @@ def drift_scores(features: Sequence[Any]) -> dict[str, Any]:
             "marker": {"symbol": "line-ew-open", "size": 18, "color": "#333"},
         },
     ]
-    layout = {**_LAYOUT, "height": 320, "title": _title("drift score per feature")}
+    layout = {
+        **_LAYOUT,
+        "height": 340,
+        "title": _title("drift score per feature (red: drifted) and its threshold"),
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.12},
+        "xaxis": {"automargin": True, "tickangle": -45},
+    }
     return {"id": "drift", "data": data, "layout": layout}

@@ -54,15 +54,17 @@ class UiProject:
         return UiClient(self.app)
 
 
-def make_project(folder: Path, *, admin_token: str | None = "t0ken") -> UiProject:
+def make_project(
+    folder: Path, *, admin_token: str | None = "t0ken", metadata: str = "sqlite:///.mloop/mloop.db"
+) -> UiProject:
     from mloop.config import load_settings
     from mloop.ui.app import create_app
 
     (folder / "mloop.yaml").write_text(
         "project: uitest\n"
         "environments:\n"
-        "  dev: {metadata: sqlite:///.mloop/mloop.db, artifacts: .mloop/artifacts}\n"
-        "  prod: {metadata: sqlite:///.mloop/mloop.db, artifacts: .mloop/artifacts}\n"
+        f"  dev: {{metadata: '{metadata}', artifacts: .mloop/artifacts}}\n"
+        f"  prod: {{metadata: '{metadata}', artifacts: .mloop/artifacts}}\n"
         "pipelines:\n"
         "  training: {entrypoint: pipelines/training.py:training}\n",
         encoding="utf-8",
