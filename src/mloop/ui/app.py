@@ -22,7 +22,13 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mloop.errors import ConfigError, MloopError, NotFoundError, ValidationError
+from mloop.errors import (
+    ConfigError,
+    MloopError,
+    NotFoundError,
+    UnsafePathError,
+    ValidationError,
+)
 from mloop.ui import actions, artifact_pages, registry_pages, run_pages
 from mloop.ui.context import UiContext
 from mloop.ui.security import ActionRefused, Guard
@@ -148,7 +154,9 @@ def _error_page(
 
 
 async def _mloop_error(ctx: UiContext, request: Request, exc: Exception) -> Response:
-    if isinstance(exc, NotFoundError):
+    if isinstance(exc, UnsafePathError):
+        status = 400
+    elif isinstance(exc, NotFoundError):
         status = 404
     elif isinstance(exc, ValidationError | ConfigError):
         status = 422

@@ -203,3 +203,30 @@ def test_the_run_list_shows_the_metric_columns_asked_for(ui_project: Any, seed: 
     chosen = client.get("/runs?metrics=loss").text
     assert '<th class="num">loss</th>' in chosen and '<th class="num">auc</th>' not in chosen
     assert "NaN" in chosen  # the NaN loss is shown as such, not as an empty cell
+
+
+def test_an_artifact_file_cannot_leave_its_folder(ui_project: Any) -> None:
+    from mloop.pipelines import dsl
+
+    @dsl.step
+    def numbers() -> dict[str, int]:
+        return {"a": 1}
+
+    @dsl.pipeline
+    def small() -> None:
+        numbers()
+
+    handle = small.run()
+    (execution,) = ui_project.store.list_executions(handle.id)
+    (event,) = ui_project.store.list_events(execution_id=execution.id)
+    artifact_id = event.artifact_id
+    client = ui_project.client()
+    page = client.get(f"/artifacts/{artifact_id}")
+    _ok(page)
+    assert f"/artifacts/{artifact_id}/files/" in page.text
+    for sneaky in ("..%2F..%2F..%2Fmloop.yaml", "%2E%2E/%2E%2E/%2E%2E/mloop.yaml"):
+        response = client.get(f"/artifacts/{artifact_id}/files/{sneaky}")
+        assert response.status_code in (400, 404), response.status_code
+        assert "project: uitest" not in response.text
+    download = client.get(f"/artifacts/{artifact_id}/download")
+    assert download.status_code == 200 and download.content[:2] == b"PK"
