@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -109,7 +110,7 @@ def build_app(ctx: UiContext) -> Starlette:
             MloopError: functools.partial(_mloop_error, ctx),
             ActionRefused: functools.partial(_refused, ctx),
             Exception: functools.partial(_crash, ctx),
-            404: functools.partial(_no_route, ctx),
+            HTTPException: functools.partial(_http_error, ctx),
         },
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
@@ -176,8 +177,12 @@ async def _crash(ctx: UiContext, request: Request, exc: Exception) -> Response:
     return _error_page(ctx, request, 500, "Internal error", message)
 
 
-async def _no_route(ctx: UiContext, request: Request, exc: Exception) -> Response:
-    return _error_page(ctx, request, 404, "Not found", f"no page at {request.url.path}")
+async def _http_error(ctx: UiContext, request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return _error_page(ctx, request, 404, "Not found", f"no page at {request.url.path}")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return _error_page(ctx, request, exc.status_code, "Request refused", message)
 
 
 class ServerTiming:

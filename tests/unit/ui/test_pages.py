@@ -93,6 +93,7 @@ def test_the_deployments_page_shows_each_environment_alias(ui_project: Any, seed
         ("/artifacts/none", 404, "none"),
         ("/no/such/page", 404, "no page"),
         ("/runs/nosuchrun00000/state.json", 404, "not found"),
+        ("/logout", 405, "Method Not Allowed"),
     ],
 )
 def test_bad_requests_get_a_clear_page(ui_project: Any, path: str, status: int, text: str) -> None:
