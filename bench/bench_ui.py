@@ -99,6 +99,12 @@ def pages(n: int) -> list[tuple[str, str]]:
             "lm.key = 'auc' ORDER BY lm.value DESC NULLS LAST, runs.id DESC LIMIT 50",
         ),
         (
+            f"/runs?sort=metric:auc&page={n // 50}",  # the last page: a sort of every run
+            "SELECT runs.id FROM runs LEFT JOIN latest_metrics lm ON lm.run_id = runs.id AND "
+            "lm.key = 'auc' ORDER BY lm.value DESC NULLS LAST, runs.id DESC LIMIT 50 "
+            f"OFFSET {n - 50}",
+        ),
+        (
             "/runs?experiment=bench&state=succeeded",
             "SELECT count(*) FROM runs WHERE experiment = 'bench' AND state = 'succeeded'",
         ),

@@ -49,7 +49,7 @@ LIST_PAGES = [
 ]
 
 
-def test_list_pages_cost_the_same_queries_for_3_or_60_rows(ui_project: Any, seed: Any) -> None:
+def test_list_pages_cost_no_more_queries_for_60_rows_than_for_3(ui_project: Any, seed: Any) -> None:
     seed.runs(ui_project.store, 3, model="churn")
     seed.operations(ui_project.store, "churn", 3)
     few = {path: queries(ui_project, path) for path in LIST_PAGES}
@@ -57,7 +57,8 @@ def test_list_pages_cost_the_same_queries_for_3_or_60_rows(ui_project: Any, seed
     seed.runs(ui_project.store, 5, experiment="other", model="fraud")
     seed.operations(ui_project.store, "churn", 40)
     many = {path: queries(ui_project, path) for path in LIST_PAGES}
-    assert many == few
+    grown = {path: (few[path], many[path]) for path in LIST_PAGES if many[path] > few[path]}
+    assert not grown, f"statements per page grew with the rows shown: {grown}"
     assert max(many.values()) <= 12
 
 
