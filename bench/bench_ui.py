@@ -99,7 +99,13 @@ def pages(n: int) -> list[tuple[str, str]]:
             "lm.key = 'auc' ORDER BY lm.value DESC NULLS LAST, runs.id DESC LIMIT 50",
         ),
         (
-            f"/runs?sort=metric:auc&page={n // 50}",  # the last page: a sort of every run
+            f"/runs?sort=metric:auc&page={n // 100}",  # the middle page: a sort of every run
+            "SELECT runs.id FROM runs LEFT JOIN latest_metrics lm ON lm.run_id = runs.id AND "
+            "lm.key = 'auc' ORDER BY lm.value DESC NULLS LAST, runs.id DESC LIMIT 50 "
+            f"OFFSET {n // 2 - 50}",
+        ),
+        (
+            f"/runs?sort=metric:auc&page={n // 50}",  # the last page: walked from the end
             "SELECT runs.id FROM runs LEFT JOIN latest_metrics lm ON lm.run_id = runs.id AND "
             "lm.key = 'auc' ORDER BY lm.value DESC NULLS LAST, runs.id DESC LIMIT 50 "
             f"OFFSET {n - 50}",

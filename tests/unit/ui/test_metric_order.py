@@ -12,12 +12,18 @@ from mloop.metadata.entities import Metric, RunState
 from mloop.ui import run_queries
 
 
-@pytest.fixture
-def mixed_runs(ui_project: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+@pytest.fixture(params=["with NaN and missing values", "every run valued"])
+def mixed_runs(ui_project: Any, monkeypatch: pytest.MonkeyPatch, request: Any) -> Any:
+    """24 runs, 7 per page: page 1 walks the index forwards; of an unfiltered list, page 2 is
+    sorted (the middle) and pages 3-4 walk it backwards when they lie among the valued runs."""
     monkeypatch.setattr(run_queries, "PAGE_SIZE", 7)
-    monkeypatch.setattr(run_queries, "FAST_OFFSET", 14)  # pages 1-2 walk the index, 3+ sort
+    monkeypatch.setattr(run_queries, "FAST_OFFSET", 7)
+    monkeypatch.setattr(run_queries, "WALK_LIMIT", 5)
     store = ui_project.store
-    values = [0.5, 0.5, 0.1, math.nan, 0.9, None, 0.5, -1.0, math.inf, None, 0.3, math.nan]
+    values: list[float | None] = [0.5, 0.5, 0.1, math.nan, 0.9, None, 0.5, -1.0, math.inf]
+    values += [None, 0.3, math.nan]
+    if request.param == "every run valued":
+        values = [0.2 if v is None or math.isnan(v) else v for v in values]
     for i, value in enumerate(values * 2):
         run = store.create_run("a" if i % 3 else "b")
         if value is not None:
