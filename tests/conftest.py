@@ -87,3 +87,27 @@ def monitoring_kit() -> Any:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def require_executable(name: str, *, module: str | None = None) -> str:
+    """The path of program ``name`` (and, when given, that Python ``module`` imports): skip
+    with a reason when absent; fail instead under MLOOP_REQUIRE_SERVICES=1."""
+    import importlib.util
+    import shutil
+
+    found = shutil.which(name)
+    missing = None if found else f"{name} is not on PATH"
+    if missing is None and module is not None and importlib.util.find_spec(module) is None:
+        missing = f"the Python package {module!r} is not installed"
+    if missing is None:
+        assert found is not None
+        return found
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{missing}, and MLOOP_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium (``apt-get install chromium``) driven by Playwright."""
+    return require_executable("chromium", module="playwright")

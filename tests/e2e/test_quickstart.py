@@ -43,6 +43,7 @@ def test_quickstart_trains_validates_promotes_then_decides_again(tmp_path: Path)
     assert "roc_auc" in first.stdout and "Decision: promoted (v1)" in first.stdout
     # the next commands work from where quickstart ran (the README's case: not the demo folder)
     assert "mloop --project-dir mloop-quickstart models show lending_club" in first.stdout
+    assert "mloop --project-dir mloop-quickstart ui" in first.stdout  # the web UI (issue 12)
     shown_here = mloop(
         "--project-dir", "mloop-quickstart", "models", "show", "lending_club", cwd=tmp_path
     )

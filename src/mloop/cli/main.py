@@ -58,6 +58,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("init", "mloop.cli.init", "Scaffold a project: pipeline, tests, envs, CI files."),
     LazyCommand("loadtest", "mloop.cli.loadtest", "Load-test a served model: QPS, p50/p99."),
     LazyCommand("experiments", "mloop.cli.experiments", "A/B and canary tests of live models."),
+    LazyCommand("ui", "mloop.cli.ui", "Web UI: runs, lineage, reports, models, monitoring."),
 )
 
 

@@ -290,6 +290,7 @@ def print_summary(handle: RunHandle, settings: Settings) -> None:
             (f"runs show {handle.id}", "steps, params, metrics"),
             ("models show lending_club", "versions, aliases and why they moved"),
             (f"lineage {handle.id}", "what was made from what"),
+            ("ui", "the same in a browser, at http://127.0.0.1:8090"),
             ("quickstart -p model_type=hist_gradient_boosting", "a challenger"),
             ("quickstart -p sample=0.5", "changed data: promoted or refused, and why"),
         )
