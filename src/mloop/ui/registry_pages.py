@@ -85,7 +85,7 @@ def deployments(ctx: UiContext, request: Request) -> Response:
 
     with ctx.read() as conn:
         found = registry_queries.model_rows(conn)
-        tables = registry_queries.optional_tables(conn)
+        deployed = registry_queries.deployment_rows(conn)
     envs = []
     for env in _environments(ctx):
         alias = alias_for_environment(env)
@@ -110,10 +110,8 @@ def deployments(ctx: UiContext, request: Request) -> Response:
         "deployments.html",
         active="deployments",
         envs=envs,
-        tables={
-            name: {"columns": list(rows[0]) if rows else [], "rows": rows}
-            for name, rows in tables.items()
-        },
+        deployments=deployed,
+        deployment_columns=registry_queries.DEPLOYMENT_COLUMNS,
         cell=_cell,
     )
 

@@ -30,9 +30,6 @@ from mloop.metadata.sql.schema import (
     registered_models,
 )
 
-OPTIONAL_TABLES = ("deployments", "environments")
-"""Tables the deployments page shows when they exist (they come with a later migration)."""
-
 
 @dataclass(frozen=True)
 class ModelRow:
@@ -214,16 +211,53 @@ def versions_of_artifacts(
     return dict(out)
 
 
-def optional_tables(conn: sa.Connection) -> dict[str, list[dict[str, Any]]]:
-    """Rows (at most 200 each) of the :data:`OPTIONAL_TABLES` this database has."""
-    present = set(sa.inspect(conn).get_table_names())
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name in OPTIONAL_TABLES:
-        if name in present:
-            table = sa.Table(name, sa.MetaData(), autoload_with=conn)
-            found = conn.execute(sa.select(table).limit(200)).all()
-            out[name] = [dict(r._mapping) for r in found]
-    return out
+DEPLOYMENT_COLUMNS = (
+    "environment",
+    "pipeline",
+    "package",
+    "state",
+    "kind",
+    "approval",
+    "requested_by",
+    "requested_at",
+    "reason",
+    "decided_by",
+    "decision_reason",
+    "activated_at",
+)
+
+
+def deployment_rows(conn: sa.Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest pipeline deployments (``mloop deploy``), with their package's version: one
+    query whatever the number of rows."""
+    from mloop.metadata.sql.schema import deployments, pipeline_packages
+
+    d, p = deployments.c, pipeline_packages.c
+    query = (
+        sa.select(
+            d.environment,
+            d.pipeline,
+            (
+                sa.literal("v")
+                + sa.cast(p.version, sa.String)
+                + " "
+                + sa.func.substr(d.package_digest, 1, 12)
+            ).label("package"),
+            d.state,
+            d.kind,
+            d.approval,
+            d.requested_by,
+            d.requested_at,
+            d.reason,
+            d.decided_by,
+            d.decision_reason,
+            d.activated_at,
+        )
+        .select_from(deployments.outerjoin(pipeline_packages, p.id == d.package_id))
+        .order_by(d.requested_at.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def leases(conn: sa.Connection) -> list[dict[str, Any]]:
