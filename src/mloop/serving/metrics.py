@@ -3,9 +3,9 @@
 ``mloop_requests_total`` (by model, version, route, protocol, status), the request latency
 histogram (seconds), the batch size histogram (rows), ``mloop_model_info`` (1 for each loaded
 model version and its role) and ``mloop_errors_total`` by error code
-(``mloop_client_aborts_total`` counts clients that went away mid-request, apart). With several worker
-processes, ``PROMETHEUS_MULTIPROC_DIR`` is set by the launcher and ``/metrics`` aggregates the
-workers' files.
+(``mloop_client_aborts_total`` counts clients that went away mid-request, apart). With several
+worker processes, ``PROMETHEUS_MULTIPROC_DIR`` is set by the launcher and ``/metrics``
+aggregates the workers' files.
 """
 
 from __future__ import annotations

@@ -40,12 +40,12 @@ class ServingConfig:
     queueing cannot grow the latency of the accepted ones without bound (0: no bound).
     ``header_timeout_s`` and ``body_timeout_s`` close a connection whose request headers, or
     answer 408 to a request whose body, did not arrive in time (slow clients cannot hold a
-    worker's connections). ``max_body_bytes`` caps a request body. ``poll_interval_s`` is how often an alias
-    (``models:/name@alias``) is re-read from the registry (0: never). ``log_dir`` receives the
-    prediction, feedback and request-error logs (None: no log). ``features`` (a feature
-    service name or ``view:feature`` references) with ``entity_keys`` lets requests carry only
-    entity keys; the missing inputs come from the online store of ``feature_repo`` (default:
-    the cwd).
+    worker's connections). ``max_body_bytes`` caps a request body. ``poll_interval_s`` is how
+    often an alias (``models:/name@alias``) is re-read from the registry (0: never).
+    ``log_dir`` receives the prediction, feedback and request-error logs (None: no log).
+    ``features`` (a feature service name or ``view:feature`` references) with
+    ``entity_keys`` lets requests carry only entity keys; the missing inputs come from the
+    online store of ``feature_repo`` (default: the cwd).
     """
 
     model_uri: str
