@@ -360,7 +360,7 @@ class PredictionService:
         if not isinstance(exc, MloopError):  # as the app's last-resort handler answers
             log.exception("unexpected error on a %s prediction", protocol, exc_info=exc)
             message = "internal error in mloop (a bug); see the server log"
-        elif status >= 500:
+        elif status >= 500 and not isinstance(exc, OverloadedError):  # shed load: counted only
             log.error("prediction failed: %s", exc)
         logged = str(exc) if isinstance(exc, MloopError) else f"{type(exc).__name__}: {exc}"
         self._log_failure(request, protocol, slot, route, started, status, code, logged)
