@@ -312,7 +312,10 @@ def start_server(
         str(port),
     ]
     cmd += ["--workers", str(workers), "--log-dir", str(log_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a file, not a pipe: a pipe nobody reads blocks the server once it fills with log lines
+    stderr = Path(f"{log_dir}.stderr")
+    with open(stderr, "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     url = f"http://127.0.0.1:{port}"
     body = oip_body(1)
     deadline = time.monotonic() + 60
@@ -325,7 +328,7 @@ def start_server(
             pass
         time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"{kind} server did not start: {proc.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"{kind} server did not start: {stderr.read_text()[-2000:]}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
