@@ -156,14 +156,14 @@ def openapi_document(model: Any | None) -> dict[str, Any]:
             "get": {
                 "summary": "Model metadata (inputs, outputs, datatypes)",
                 "parameters": name_param,
-                "responses": {**_ok(), **_errors(404, 503)},
+                "responses": {**_ok(), **_errors(401, 404, 503)},
             }
         },
         "/v2/models/{name}/ready": {
             "get": {
                 "summary": "Model readiness",
                 "parameters": name_param,
-                "responses": {**_ok(), **_errors(404, 503)},
+                "responses": {**_ok(), **_errors(401, 404, 503)},
             }
         },
         "/v2/models/{name}/infer": {
