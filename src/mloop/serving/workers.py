@@ -140,6 +140,8 @@ def serve_app(
         shutil.rmtree(metrics_dir, ignore_errors=True)
         shutil.rmtree(status_dir, ignore_errors=True)
         shutil.rmtree(admin_dir, ignore_errors=True)
+        for name in (admin_state.DIR_ENV, admin_state.WORKERS_ENV):
+            os.environ.pop(name, None)  # an app built later in this process is on its own
     if failure is not None:
         raise ModelLoadError(failure)
     return code
