@@ -9,7 +9,8 @@ servers run in turn, each with the same number of worker processes on the same l
   orjson, builds a DataFrame and calls ``model.predict`` (no checks, no log, no metrics);
 - mloop unbatched: ``mloop serve`` with ``--max-batch-size 1`` (signature check, metrics and the
   prediction log on);
-- mloop batched: the same with adaptive micro-batching (64 rows, 2 ms wait while busy).
+- mloop batched: the same with adaptive micro-batching (the default row budget, 1024 rows per
+  model call, so 64-row requests are batched too; 2 ms wait while busy).
 
 For requests of 1 and 64 rows at concurrency 1, 8 and 64, a load generator in another process
 sends requests for a bounded time, the three servers taking turns scenario by scenario. Two
@@ -23,6 +24,10 @@ server, 1.3 ms against the limit, whose answers come one by one). The table give
 rows/s, p50 and p99 latency (ms), server CPU per request (ms, all worker processes, read from
 /proc), the generator's CPU per request, and errors; the summary says whether the generator
 was the bottleneck.
+
+An overload scenario (1-row requests at concurrency 256) then compares the latency of the
+answered requests without and with admission control (``--max-queue``, 503 + Retry-After past
+it), beside the limit.
 
 Targets (DESIGN.md): unbatched >= 80% of the limit's throughput; batched >= 5x the limit's
 rows/s for 1-row requests at concurrency 64, with p50 at concurrency 1 within 1.2x.
@@ -123,7 +128,7 @@ def reference_app(package: str) -> Any:
     return Starlette(routes=[Route("/v2/models/{name}/infer", infer, methods=["POST"])])
 
 
-def mloop_app(package: str, max_batch_size: int, log_dir: str) -> Any:
+def mloop_app(package: str, max_batch_size: int, log_dir: str, max_queue: int = 0) -> Any:
     from mloop.serving.app import create_app
     from mloop.serving.settings import ServingConfig
 
@@ -133,6 +138,7 @@ def mloop_app(package: str, max_batch_size: int, log_dir: str) -> Any:
         max_wait_ms=2.0,
         poll_interval_s=0,
         log_dir=Path(log_dir),
+        max_queue=max_queue,
     )
     return create_app(config)
 
@@ -143,8 +149,12 @@ def serve_main(kind: str, package: str, port: int, workers: int, log_dir: str) -
     if kind == "limit":
         serve_app(reference_app, (package,), host="127.0.0.1", port=port, workers=workers)
     else:
-        size = 1 if kind == "unbatched" else 64
-        serve_app(mloop_app, (package, size, log_dir), host="127.0.0.1", port=port, workers=workers)
+        from mloop.serving.settings import DEFAULT_BATCH_ROWS
+
+        size = 1 if kind == "unbatched" else DEFAULT_BATCH_ROWS
+        queue = BOUND_PER_WORKER if kind == "bounded" else 0
+        args = (package, size, log_dir, queue)
+        serve_app(mloop_app, args, host="127.0.0.1", port=port, workers=workers)
 
 
 # -- load generator (another process) ----------------------------------------------------------
@@ -156,19 +166,21 @@ def load_main(
     much cheaper client for when httpx itself is the bottleneck)."""
     latencies: list[float] = []
     errors = 0
+    shed = 0  # 503 overloaded answers (admission control), retried after BACKOFF_S
 
     async def httpx_run(deadline: float) -> None:
         import httpx
 
-        nonlocal errors
+        nonlocal errors, shed
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         headers = {"content-type": "application/json"}
         async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
 
             async def worker() -> None:
-                nonlocal errors
+                nonlocal errors, shed
                 while time.perf_counter() < deadline:
                     start = time.perf_counter()
+                    resp = None
                     try:
                         resp = await http.post(
                             "/v2/models/bench/infer", content=body, headers=headers
@@ -178,13 +190,16 @@ def load_main(
                         ok = False
                     if ok:
                         latencies.append(time.perf_counter() - start)
+                    elif resp is not None and resp.status_code == 503:
+                        shed += 1
+                        await asyncio.sleep(BACKOFF_S)
                     else:
                         errors += 1
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
     async def raw_run(deadline: float) -> None:
-        nonlocal errors
+        nonlocal errors, shed
         host, port = url.rsplit("/", 1)[1].split(":")
         request = (
             f"POST /v2/models/bench/infer HTTP/1.1\r\nHost: {host}\r\n"
@@ -192,7 +207,7 @@ def load_main(
         ).encode() + body
 
         async def worker() -> None:
-            nonlocal errors
+            nonlocal errors, shed
             reader, writer = await asyncio.open_connection(host, int(port))
             writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
@@ -207,6 +222,9 @@ def load_main(
                     await reader.readexactly(length)
                     if status[9:12] == b"200":
                         latencies.append(time.perf_counter() - start)
+                    elif status[9:12] == b"503":
+                        shed += 1
+                        await asyncio.sleep(BACKOFF_S)  # told to come back later
                     else:
                         errors += 1
             except (OSError, asyncio.IncompleteReadError):
@@ -221,7 +239,13 @@ def load_main(
         deadline = began + seconds
         await (raw_run(deadline) if client == "raw" else httpx_run(deadline))
         elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu0
-        return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "client_cpu": cpu}
+        return {
+            "latencies": latencies,
+            "errors": errors,
+            "shed": shed,
+            "elapsed": elapsed,
+            "client_cpu": cpu,
+        }
 
     out.send(asyncio.run(run()))
 
@@ -288,7 +312,10 @@ def start_server(
         str(port),
     ]
     cmd += ["--workers", str(workers), "--log-dir", str(log_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a file, not a pipe: a pipe nobody reads blocks the server once it fills with log lines
+    stderr = Path(f"{log_dir}.stderr")
+    with open(stderr, "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     url = f"http://127.0.0.1:{port}"
     body = oip_body(1)
     deadline = time.monotonic() + 60
@@ -301,7 +328,7 @@ def start_server(
             pass
         time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"{kind} server did not start: {proc.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"{kind} server did not start: {stderr.read_text()[-2000:]}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -331,10 +358,22 @@ def measure(
         "cpu_ms": cpu * 1000 / max(n, 1),
         "client_ms": res["client_cpu"] * 1000 / max(n, 1),
         "errors": res["errors"],
+        "shed": res["shed"],
     }
 
 
 KINDS = ("limit", "unbatched", "batched")
+OVERLOAD_KINDS = ("limit", "batched", "bounded")
+"""Under overload: mloop batched without and with admission control (--max-queue)."""
+
+OVERLOAD = (1, 256)
+"""(rows per request, concurrency) of the overload scenario: well past what 2 cores serve."""
+
+BOUND_PER_WORKER = 32
+"""--max-queue of the ``bounded`` server (requests in progress per worker)."""
+
+BACKOFF_S = 0.05
+"""How long a load-generator connection waits after a 503 before sending again (s)."""
 
 
 def report(
@@ -431,7 +470,8 @@ def main() -> None:
     results: dict[tuple[str, str, int, int], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         package = build_package(Path(tmp) / "bench")
-        servers = {k: start_server(k, package, args.workers, Path(tmp) / k) for k in KINDS}
+        kinds = dict.fromkeys((*KINDS, *OVERLOAD_KINDS))
+        servers = {k: start_server(k, package, args.workers, Path(tmp) / k) for k in kinds}
         try:
             for _, url in servers.values():
                 run_load(url, oip_body(1), 8, 1.0, "raw")  # warm-up
@@ -443,11 +483,44 @@ def main() -> None:
                         results[(client, kind, rows, conc)] = measure(
                             proc, url, rows, conc, seconds, client
                         )
+                for kind in OVERLOAD_KINDS:
+                    proc, url = servers[kind]
+                    results[(client, kind, *OVERLOAD)] = measure(
+                        proc, url, *OVERLOAD, seconds, client
+                    )
         finally:
             for proc, _ in servers.values():
                 stop_server(proc)
     for client in clients:
         report(console, results, scenarios, client, args.workers, seconds)
+        report_overload(console, results, client)
+
+
+def report_overload(console: Any, results: dict, client: str) -> None:
+    """p50/p99 of the answered requests under overload, without and with --max-queue."""
+    from rich.table import Table
+
+    rows, conc = OVERLOAD
+    table = Table(
+        title=f"Overload ({client}): {rows}-row requests at concurrency {conc}; bounded = "
+        f"--max-queue {BOUND_PER_WORKER} per worker, clients back off {BACKOFF_S * 1000:g} ms "
+        "after a 503"
+    )
+    for col in ("server", "req/s", "p50 ms", "p99 ms", "p99 vs limit", "shed (503)", "errors"):
+        table.add_column(col, justify="left" if col == "server" else "right")
+    ref = results[(client, "limit", rows, conc)]
+    for kind in OVERLOAD_KINDS:
+        r = results[(client, kind, rows, conc)]
+        table.add_row(
+            kind,
+            f"{r['req_s']:.0f}",
+            f"{r['p50']:.2f}",
+            f"{r['p99']:.2f}",
+            f"{r['p99'] / ref['p99']:.2f}x",
+            str(r["shed"]),
+            str(r["errors"]),
+        )
+    console.print(table)
 
 
 if __name__ == "__main__":

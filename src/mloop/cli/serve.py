@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from mloop.cli.state import state_of
+from mloop.serving.settings import DEFAULT_BATCH_ROWS
 
 READY_WAIT_S = 300.0  # how long a worker may take to load its model before serving (s)
 
@@ -37,14 +38,39 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes sharing the port.")] = 1,
     max_batch_size: Annotated[
-        int, typer.Option(help="Rows per model call; 1 turns micro-batching off.")
-    ] = 64,
+        int,
+        typer.Option(
+            help="Row budget of one model call: requests are batched while their rows fit; "
+            "1 turns micro-batching off."
+        ),
+    ] = DEFAULT_BATCH_ROWS,
     max_wait_ms: Annotated[
         float, typer.Option(help="How long a busy service lets a batch wait for rows (ms).")
     ] = 2.0,
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body accepted (bytes); larger gets 413.")
     ] = 10 * 1024 * 1024,
+    max_queue: Annotated[
+        int,
+        typer.Option(
+            help="Prediction requests one worker holds at once; beyond it 503 with Retry-After "
+            "(0: no bound)."
+        ),
+    ] = 0,
+    header_timeout: Annotated[
+        float,
+        typer.Option(help="Close a connection whose request headers take longer (s; 0: none)."),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Answer 408 to a body that takes longer to arrive (s; 0: none).")
+    ] = 30.0,
+    public_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--public-metadata",
+            help="With a token, leave /metrics, /openapi.json and model metadata open.",
+        ),
+    ] = False,
     token: Annotated[
         str | None,
         typer.Option(
@@ -116,6 +142,10 @@ def serve(
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
         max_body_bytes=max_body_bytes,
+        max_queue=max_queue,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        public_metadata=public_metadata,
         token=token,
         admin_token=admin_token,
         traffic=TrafficSplit(canary_uri, percent, shadow),

@@ -1,7 +1,8 @@
 """``mloop traffic``: show or change a running service's canary and shadow (admin API).
 
 Talks to ``PUT /admin/traffic`` with the admin token from ``MLOOP_SERVE_ADMIN_TOKEN``. The
-service loads the new challenger first and switches only when it is ready.
+service loads the new challenger first and switches only when it is ready, on every worker.
+``--follow`` unpins a champion pinned by ``POST /admin/reload {"uri": ...}``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def traffic(
         str | None, typer.Option(help="Mirror every request to URI; 'off' removes it.")
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove canary and shadow.")] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Unpin the champion: reload the URI the service started with and follow its "
+            "alias again (after a reload with an explicit URI).",
+        ),
+    ] = False,
     admin_token: Annotated[
         str | None, typer.Option(envvar="MLOOP_SERVE_ADMIN_TOKEN", show_default=False)
     ] = None,
@@ -50,7 +59,14 @@ def traffic(
     headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
     change = clear or canary is not None or shadow is not None
     try:
-        if change:
+        resp = None
+        if follow:
+            resp = httpx.post(
+                f"{url}/admin/reload", content=b'{"follow": true}', headers=headers, timeout=180
+            )
+        if resp is not None and resp.status_code != 200:
+            pass  # reported below
+        elif change:
             body: dict[str, object] = {"canary": None, "shadow": None} if clear else {}
             if canary and canary.lower() not in _OFF:
                 uri, pct = parse_canary(canary)
@@ -62,7 +78,7 @@ def traffic(
             elif shadow is not None:
                 body["shadow"] = None
             resp = httpx.put(
-                f"{url}/admin/traffic", content=orjson.dumps(body), headers=headers, timeout=120
+                f"{url}/admin/traffic", content=orjson.dumps(body), headers=headers, timeout=180
             )
         else:
             resp = httpx.get(f"{url}/admin/traffic", headers=headers, timeout=30)
@@ -82,4 +98,9 @@ def traffic(
             console().print(f"{role:9} -")
             continue
         share = f" ({item['percent']:g}%)" if role == "canary" else ""
-        console().print(f"{role:9} {item['uri']} version {item.get('version')}{share}")
+        pin = ""
+        if role == "champion" and doc.get("pinned"):
+            pin = " (pinned; --follow to follow the alias again)"
+        elif role == "champion" and doc.get("follows"):
+            pin = f" (follows {doc['follows']})"
+        console().print(f"{role:9} {item['uri']} version {item.get('version')}{share}{pin}")

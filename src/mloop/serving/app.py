@@ -9,6 +9,7 @@ Open Inference Protocol v2 under ``/v2``, MLflow scoring on ``/invocations`` wit
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -114,6 +115,7 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         )
 
     async def model_metadata(request: Request) -> Response:
+        service.gate.check_metadata(request)
         slot = service.router.champion.slot
         model = slot.model
         service._check_name(model, request.path_params["name"], request.path_params.get("version"))
@@ -129,6 +131,7 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         return _json(doc)
 
     async def model_ready(request: Request) -> Response:
+        service.gate.check_metadata(request)
         slot = service.router.champion.slot
         service._check_name(
             slot.model, request.path_params["name"], request.path_params.get("version")
@@ -150,9 +153,11 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
         return _json({"recorded": count})
 
     async def metrics(request: Request) -> Response:
+        service.gate.check_metadata(request)
         return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(request: Request) -> Response:
+        service.gate.check_metadata(request)
         holder = service.router.champion
         model = holder.slot.model if holder.ready else None
         return _json(openapi_document(model))
@@ -160,21 +165,35 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
     async def docs(request: Request) -> Response:
         return HTMLResponse(DOCS_HTML)
 
+    def admin_answer(doc: dict[str, Any]) -> Response:
+        response = _json(doc)
+        response.headers["x-mloop-worker"] = str(os.getpid())  # which worker answered
+        return response
+
+    async def admin_body(request: Request) -> dict[str, Any]:
+        config = service.config
+        return _json_body(await read_body(request, config.max_body_bytes, config.body_timeout_s))
+
     async def admin_reload(request: Request) -> Response:
         service.gate.check_admin(request)
-        doc = _json_body(await read_body(request, service.config.max_body_bytes))
-        uri = doc.get("uri")
+        doc = await admin_body(request)
+        unknown = [k for k in doc if k not in ("uri", "follow")]
+        if unknown:
+            raise InputSchemaError(unknown[0], "is not a reload field; use 'uri' or 'follow'")
+        uri, follow = doc.get("uri"), doc.get("follow", False)
         if uri is not None and not isinstance(uri, str):
             raise InputSchemaError("uri", "must be a model URI or package path")
-        model = await service.reload(uri)
-        return _json({"model": model.name, "version": model.version_label, "digest": model.digest})
+        if not isinstance(follow, bool) or (follow and uri is not None):
+            raise InputSchemaError("follow", "must be true or false, and not given with 'uri'")
+        return admin_answer(await service.reload(uri, follow=follow))
 
     async def admin_traffic(request: Request) -> Response:
         service.gate.check_admin(request)
         if request.method == "GET":
-            return _json(service.router.state.describe())
-        doc = _json_body(await read_body(request, service.config.max_body_bytes))
-        return _json(await service.set_traffic(_traffic_from(doc, service.current_traffic())))
+            return admin_answer(service.traffic_doc())
+        doc = await admin_body(request)
+        _traffic_from(doc, service.current_traffic())  # refuse a bad body before any lock
+        return admin_answer(await service.change_traffic(lambda now: _traffic_from(doc, now)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -2,9 +2,10 @@
 
 ``mloop_requests_total`` (by model, version, route, protocol, status), the request latency
 histogram (seconds), the batch size histogram (rows), ``mloop_model_info`` (1 for each loaded
-model version and its role) and ``mloop_errors_total`` by error code. With several worker
-processes, ``PROMETHEUS_MULTIPROC_DIR`` is set by the launcher and ``/metrics`` aggregates the
-workers' files.
+model version and its role) and ``mloop_errors_total`` by error code
+(``mloop_client_aborts_total`` counts clients that went away mid-request, apart). With several
+worker processes, ``PROMETHEUS_MULTIPROC_DIR`` is set by the launcher and ``/metrics``
+aggregates the workers' files.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ class ServingMetrics:
             ["error_code", "protocol"],
             registry=reg,
         )
+        self.client_aborts = Counter(
+            "mloop_client_aborts",
+            "Requests whose client closed the connection before its body was complete "
+            "(not errors of the service).",
+            ["protocol"],
+            registry=reg,
+        )
         self.rows = Counter(
             "mloop_predicted_rows", "Rows predicted.", ["model", "version", "route"], registry=reg
         )
@@ -98,6 +106,9 @@ class ServingMetrics:
 
     def observe_error(self, code: str, protocol: str) -> None:
         self._child(self.errors, (code, protocol)).inc()
+
+    def observe_client_abort(self, protocol: str) -> None:
+        self._child(self.client_aborts, (protocol,)).inc()
 
     def observe_batch(self, model: str, version: str, rows: int) -> None:
         self._child(self.batch_rows, (model, version)).observe(rows)

@@ -5,7 +5,8 @@ Loading happens in a worker thread; when it has succeeded, the holder swaps the 
 assignment, so a request sees either the old model or the new one, never neither. Requests
 already inside the old slot's batcher finish there. When the URI names an alias
 (``models:/name@alias``), the holder polls the registry and reloads when the alias moves; an
-admin call reloads at once (the same path serves a rollback).
+admin call reloads at once (the same path serves a rollback). An admin reload of an explicit
+URI sets ``pinned``: the alias is then not followed until the admin asks for it again.
 
 A first load that fails is reported to ``on_first_failure`` when one is set (the service then
 stops: a model that cannot be found or loaded at start will not appear by waiting); without
@@ -63,6 +64,8 @@ class ModelHolder:
         self.last_error: BaseException | None = None
         self.on_swap: Callable[[ServedModel | None, ServedModel], None] | None = None
         self.on_first_failure: Callable[[BaseException], None] | None = None
+        self.pinned = False
+        """True while an admin reload pinned an explicit URI: the alias is not followed."""
 
     @property
     def slot(self) -> Slot:
@@ -116,6 +119,8 @@ class ModelHolder:
         assert self._resolve_version is not None
         while True:
             await asyncio.sleep(self.poll_interval_s)
+            if self.pinned:
+                continue
             try:
                 version = await asyncio.to_thread(self._resolve_version, self.uri)
                 current = self._slot.model.version if self._slot is not None else None

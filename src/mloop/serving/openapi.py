@@ -11,7 +11,10 @@ from typing import Any
 
 from mloop.serving.signature_check import oip_datatype
 
-__all__ = ["DOCS_HTML", "openapi_document"]
+__all__ = ["DOCS_HTML", "PROMETHEUS_TEXT", "openapi_document"]
+
+PROMETHEUS_TEXT = "text/plain"
+"""The media type of ``/metrics`` (Prometheus' text format; parameters left out)."""
 
 _JSON_TYPES = {"float": "number", "int": "integer", "bool": "boolean", "str": "string"}
 
@@ -142,6 +145,7 @@ def openapi_document(model: Any | None) -> dict[str, Any]:
     def body(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
         return {"required": True, "content": {media: {"schema": schema}}}
 
+    text = _ok({"type": "string"}, "text/plain")
     paths: dict[str, Any] = {
         "/v2/health/live": {"get": {"summary": "Liveness", "responses": _ok()}},
         "/v2/health/ready": {
@@ -152,14 +156,14 @@ def openapi_document(model: Any | None) -> dict[str, Any]:
             "get": {
                 "summary": "Model metadata (inputs, outputs, datatypes)",
                 "parameters": name_param,
-                "responses": {**_ok(), **_errors(404, 503)},
+                "responses": {**_ok(), **_errors(401, 404, 503)},
             }
         },
         "/v2/models/{name}/ready": {
             "get": {
                 "summary": "Model readiness",
                 "parameters": name_param,
-                "responses": {**_ok(), **_errors(404, 503)},
+                "responses": {**_ok(), **_errors(401, 404, 503)},
             }
         },
         "/v2/models/{name}/infer": {
@@ -183,9 +187,9 @@ def openapi_document(model: Any | None) -> dict[str, Any]:
                 "responses": {**_ok(), **_errors(400, 401, 413, 422, 503)},
             }
         },
-        "/ping": {"get": {"summary": "MLflow health", "responses": {**_ok(), **_errors(503)}}},
-        "/health": {"get": {"summary": "MLflow health", "responses": {**_ok(), **_errors(503)}}},
-        "/version": {"get": {"summary": "mloop version", "responses": _ok()}},
+        "/ping": {"get": {"summary": "MLflow health", "responses": {**text, **_errors(503)}}},
+        "/health": {"get": {"summary": "MLflow health", "responses": {**text, **_errors(503)}}},
+        "/version": {"get": {"summary": "mloop version", "responses": text}},
         "/feedback": {
             "post": {
                 "summary": "Ground-truth labels by request id",
@@ -193,7 +197,12 @@ def openapi_document(model: Any | None) -> dict[str, Any]:
                 "responses": {**_ok(), **_errors(400, 401, 413, 422, 503)},
             }
         },
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": _ok()}},
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format)",
+                "responses": {**_ok({"type": "string"}, PROMETHEUS_TEXT), **_errors(401)},
+            }
+        },
     }
     return {
         "openapi": "3.0.3",

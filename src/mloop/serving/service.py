@@ -10,12 +10,14 @@ record and the shadow's copy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from mloop.errors import (
@@ -27,9 +29,17 @@ from mloop.errors import (
     UnknownRequestError,
     ValidationError,
 )
+from mloop.serving.admin_state import POLL_S, AdminState, SharedAdmin
 from mloop.serving.batching import BatchResult, MicroBatcher
 from mloop.serving.error_log import RequestErrorRecord, error_rows
-from mloop.serving.errors import error_response, status_of
+from mloop.serving.errors import (
+    ClientClosedError,
+    OverloadedError,
+    RequestTimeoutError,
+    error_response,
+    headers_of,
+    status_of,
+)
 from mloop.serving.feedback import feedback_rows, parse_feedback
 from mloop.serving.log_schema import log_schema
 from mloop.serving.metrics import ServingMetrics
@@ -74,7 +84,9 @@ class PredictionService:
     def __init__(self, config: ServingConfig, *, loader: Loader | None = None) -> None:
         self.config = config
         self.metrics = ServingMetrics()
-        self.gate = TokenGate(config.token, config.admin_token)
+        self.gate = TokenGate(
+            config.token, config.admin_token, public_metadata=config.public_metadata
+        )
         self._loader: Loader = loader or (
             lambda uri: load_served_model(
                 uri, allow_nan=config.allow_nan, entity_keys=config.entity_keys
@@ -93,6 +105,17 @@ class PredictionService:
         self.on_fatal: Callable[[ModelLoadError], None] | None = None
         """Called once ``fatal`` is set (the server runner stops the process with it)."""
         self._background: set[asyncio.Task[Any]] = set()
+        # admin changes reach every worker through the shared state (admin_state.py)
+        start = config.traffic
+        self.applied = AdminState(
+            canary_uri=start.canary_uri,
+            canary_percent=start.canary_percent,
+            shadow_uri=start.shadow_uri,
+        )
+        """The admin state this worker serves."""
+        self.admin = SharedAdmin.from_env(self.applied)
+        self._apply_lock = asyncio.Lock()
+        self._follower: asyncio.Task[None] | None = None
         # for requests that bring no id of their own; signed with a key every worker shares
         key = load_key(config.log_dir)
         self.ids = RequestIds(key)
@@ -101,6 +124,7 @@ class PredictionService:
             self.ids, config.log_dir / "predictions" if config.log_dir is not None else None
         )
         self.arriving = 0  # requests received but not yet handed to a batcher
+        self.in_progress = 0  # prediction requests inside predict() (bounded by max_queue)
         # clients just answered, likely back at once: batches wait for them (at most max_wait)
         self.returning = ReturningClients(RETURN_WINDOW_WAITS * config.max_wait_ms / 1000.0)
         self.predictions: ParquetLog | None = None
@@ -184,6 +208,9 @@ class PredictionService:
         traffic = self.config.traffic
         if traffic.canary_uri or traffic.shadow_uri:
             self._spawn(self._initial_traffic(traffic))
+        if self.admin.directory is not None:
+            self.admin.mark_applied(self.applied.generation)
+            self._follower = asyncio.create_task(self._follow_admin())
 
     async def _wait_until_ready(self, timeout_s: float) -> None:
         """Hold startup until the champion is loaded (or ``timeout_s`` seconds passed, after
@@ -199,12 +226,16 @@ class PredictionService:
 
     async def _initial_traffic(self, traffic: TrafficSplit) -> None:
         try:
-            await self.set_traffic(traffic)
+            await self._route(traffic)
         except MloopError as exc:
             log.error("could not load the challenger models: %s", exc)
 
     async def stop(self) -> None:
         """Finish background work, then write every queued log record (SIGTERM ends here)."""
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
         if self._background:
             await asyncio.wait(list(self._background), timeout=10)
         state = self.router.state
@@ -235,6 +266,10 @@ class PredictionService:
         started = time.perf_counter()
         slot: Slot | None = None
         route = "champion"
+        limit = self.config.max_queue
+        if limit and self.in_progress >= limit:
+            return self._failed(OverloadedError(limit), protocol, None, route, started, request)
+        self.in_progress += 1
         self.arriving += 1
         arriving = True
         # (host, port) of the connection, tracked only when there are batches to wait for
@@ -244,7 +279,7 @@ class PredictionService:
             self.returning.arrived(client)
         try:
             self.gate.check_inference(request)
-            body = await read_body(request, self.config.max_body_bytes)
+            body = await read_body(request, self.config.max_body_bytes, self.config.body_timeout_s)
             holder, route = self.router.pick()
             slot = holder.slot
             self._check_name(slot.model, model_name, model_version)
@@ -271,6 +306,7 @@ class PredictionService:
         except Exception as exc:  # mloop errors map to 4xx/5xx; anything else (a bug) is a 500
             return self._failed(exc, protocol, slot, route, started, request)
         finally:
+            self.in_progress -= 1
             if arriving:
                 self.arriving -= 1
             if client is not None:
@@ -304,6 +340,10 @@ class PredictionService:
         request: Request | None = None,
     ) -> Response:
         status, code = status_of(exc)
+        if isinstance(exc, ClientClosedError):  # nobody to answer, and not our failure
+            self.metrics.observe_client_abort(protocol)
+            log.info("client abort on a %s prediction: %s", protocol, exc)
+            return error_response(status, code, str(exc))
         self.metrics.observe_error(code, protocol)
         if slot is not None:
             model = slot.model
@@ -320,11 +360,11 @@ class PredictionService:
         if not isinstance(exc, MloopError):  # as the app's last-resort handler answers
             log.exception("unexpected error on a %s prediction", protocol, exc_info=exc)
             message = "internal error in mloop (a bug); see the server log"
-        elif status >= 500:
+        elif status >= 500 and not isinstance(exc, OverloadedError):  # shed load: counted only
             log.error("prediction failed: %s", exc)
         logged = str(exc) if isinstance(exc, MloopError) else f"{type(exc).__name__}: {exc}"
         self._log_failure(request, protocol, slot, route, started, status, code, logged)
-        return error_response(status, code, message)
+        return error_response(status, code, message, headers_of(exc))
 
     def _log_failure(
         self,
@@ -441,7 +481,7 @@ class PredictionService:
     async def record_feedback(self, request: Request) -> int:
         """Queue the labels of a ``/feedback`` body; returns how many labels were recorded."""
         self.gate.check_inference(request)
-        body = await read_body(request, self.config.max_body_bytes)
+        body = await read_body(request, self.config.max_body_bytes, self.config.body_timeout_s)
         name = self.router.champion.slot.model.name
         records = parse_feedback(body, name)
         unknown = await asyncio.to_thread(self.served.unknown, [r.request_id for r in records])
@@ -452,24 +492,120 @@ class PredictionService:
                 self.feedback.put(record)
         return sum(len(r.labels) for r in records)
 
-    async def reload(self, uri: str | None) -> ServedModel:
-        """Load ``uri`` (default: the champion's own URI, re-resolved) and swap it in."""
-        return await self.router.champion.reload(uri)
+    async def reload(self, uri: str | None = None, *, follow: bool = False) -> dict[str, Any]:
+        """Reload the champion on every worker: ``uri`` pins it to that URI (its alias, if
+        the service follows one, is no longer followed), ``follow`` goes back to the URI the
+        service was started with and follows it again; neither reloads what is served now."""
+        async with self.admin.locked():
+            current = self.admin.read()
+            pin = current.champion_uri
+            if follow or uri == self.config.model_uri:
+                pin = None
+            elif uri is not None:
+                pin = uri
+            new = current.next(champion_uri=pin, reload_seq=current.reload_seq + 1)
+            await self._apply(new)  # a URI that does not load fails here and changes nothing
+            self.admin.publish(new)
+        applied = await self.admin.wait_applied(new.generation)
+        model = self.router.champion.slot.model
+        return {
+            "model": model.name,
+            "version": model.version_label,
+            "digest": model.digest,
+            **self._pin_doc(),
+            "applied": applied,
+        }
 
     def current_traffic(self) -> TrafficSplit:
         """The split in force now (what a partial admin change starts from)."""
-        state = self.router.state
-        return TrafficSplit(
-            state.canary.uri if state.canary is not None else None,
-            state.canary_percent if state.canary is not None else 0.0,
-            state.shadow.uri if state.shadow is not None else None,
-        )
+        state = self.admin.read()
+        return TrafficSplit(state.canary_uri, state.canary_percent, state.shadow_uri)
+
+    async def change_traffic(
+        self, update: Callable[[TrafficSplit], TrafficSplit]
+    ) -> dict[str, object]:
+        """Apply ``update(current split)`` on every worker; returns the new traffic document
+        with how many workers applied it."""
+        async with self.admin.locked():
+            current = self.admin.read()
+            traffic = update(
+                TrafficSplit(current.canary_uri, current.canary_percent, current.shadow_uri)
+            )
+            if not 0.0 <= traffic.canary_percent <= 100.0:
+                raise InputSchemaError("canary.percent", "must be within 0-100")
+            new = current.next(
+                canary_uri=traffic.canary_uri,
+                canary_percent=traffic.canary_percent if traffic.canary_uri else 0.0,
+                shadow_uri=traffic.shadow_uri,
+            )
+            if replace(new, generation=current.generation) == current:
+                new = current  # nothing changes: no new generation for the workers to apply
+            await self._apply(new)  # loads the challengers first; a bad URI changes nothing
+            self.admin.publish(new)
+        applied = await self.admin.wait_applied(new.generation)
+        return {**self.traffic_doc(), "applied": applied}
 
     async def set_traffic(self, traffic: TrafficSplit) -> dict[str, object]:
+        """Replace the whole split on every worker (see :meth:`change_traffic`)."""
+        return await self.change_traffic(lambda _: traffic)
+
+    def traffic_doc(self) -> dict[str, object]:
+        """``GET /admin/traffic``: the routes this worker serves, the admin generation it
+        applied, the champion's pin, and every worker's applied generation."""
+        doc = self.router.state.describe()
+        return {
+            **doc,
+            **self._pin_doc(),
+            "generation": self.applied.generation,
+            "workers": self.admin.applied() or None,
+        }
+
+    def _pin_doc(self) -> dict[str, object]:
+        uri = self.config.model_uri
+        return {
+            "pinned": self.applied.champion_uri is not None,
+            "follows": uri if "@" in uri and uri.startswith("models:/") else None,
+        }
+
+    async def _follow_admin(self) -> None:
+        """Apply each newer admin state a sibling worker published (every ``POLL_S`` s)."""
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                if not self.admin.changed():
+                    continue
+                state = await asyncio.to_thread(self.admin.read)
+            except (OSError, ValueError, TypeError) as exc:  # half-visible file: next poll
+                log.warning("reading the shared admin state failed: %s", exc)
+                continue
+            if state.generation <= self.applied.generation:
+                continue
+            try:
+                await self._apply(state)
+            except Exception as exc:  # keep serving what we have; the admin call reports it
+                log.error("applying admin change %d failed: %s", state.generation, exc)
+                self.admin.mark_applied(state.generation, str(exc))
+
+    async def _apply(self, state: AdminState) -> None:
+        """Serve ``state`` in this worker: reload the champion when its URI or reload count
+        moved, then switch the challengers."""
+        async with self._apply_lock:
+            if state.generation <= self.applied.generation:
+                return
+            holder = self.router.champion
+            target = state.champion_uri or self.config.model_uri
+            if target != holder.uri or state.reload_seq != self.applied.reload_seq:
+                await holder.reload(target)
+            holder.pinned = state.champion_uri is not None
+            await self._route(
+                TrafficSplit(state.canary_uri, state.canary_percent, state.shadow_uri)
+            )
+            self.applied = state
+            self.admin.mark_applied(state.generation)
+
+    async def _route(self, traffic: TrafficSplit) -> None:
         """Load the new challengers, then switch traffic to them in one step. A challenger
         whose URI is unchanged keeps its loaded model (a canary's share can change alone)."""
-        if not 0.0 <= traffic.canary_percent <= 100.0:
-            raise InputSchemaError("canary.percent", "must be within 0-100")
         state = self.router.state
         canary = await self._challenger(state.canary, traffic.canary_uri, "canary")
         shadow = await self._challenger(state.shadow, traffic.shadow_uri, "shadow")
@@ -482,7 +618,6 @@ class PredictionService:
                     m = holder.slot.model
                     self.metrics.set_model(m.name, m.version_label, m.digest, role, False)
                 await holder.close()
-        return self.router.state.describe()
 
     async def _challenger(
         self, current: ModelHolder | None, uri: str | None, role: str
@@ -506,17 +641,53 @@ def _name_of_uri(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1] or uri
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+DRAIN_FACTOR = 2
+"""A body over the limit is still read (and dropped) up to this many times the limit, so that a
+client which sends its whole body before reading (stdlib urllib) sees the 413, not a reset."""
+
+DRAIN_TIMEOUT_S = 5.0
+"""Longest time spent draining a refused body (s)."""
+
+
+async def read_body(request: Request, limit: int, timeout_s: float = 0.0) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (checked before reading when
-    the client declares its length)."""
+    the client declares its length), 408 when it takes longer than ``timeout_s`` seconds to
+    arrive (0: no limit), and ``ClientClosedError`` when the client goes away mid-body."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(int(declared), limit)
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
+    stream = request.stream()
+    try:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _drain(stream, DRAIN_FACTOR * limit)
+            raise PayloadTooLargeError(int(declared), limit)
+        async with asyncio.timeout(timeout_s if timeout_s > 0 else None):
+            async for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    break
+                chunks.append(chunk)
         if size > limit:
+            await _drain(stream, DRAIN_FACTOR * limit - size)
             raise PayloadTooLargeError(size, limit)
-        chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeoutError(timeout_s) from None
+    except ClientDisconnect:
+        raise ClientClosedError(
+            f"the client closed the connection after {size} bytes of its body"
+        ) from None
     return b"".join(chunks)
+
+
+async def _drain(stream: Any, budget: int) -> None:
+    """Read and drop up to ``budget`` more body bytes (within ``DRAIN_TIMEOUT_S``)."""
+    if budget <= 0:
+        return
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+            async for chunk in stream:
+                budget -= len(chunk)
+                if budget <= 0:
+                    return
+    except (TimeoutError, ClientDisconnect):
+        return

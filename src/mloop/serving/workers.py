@@ -8,6 +8,11 @@ accepted connections). The parent process only starts the workers, forwards SIGT
 them and waits: each worker then finishes its in-flight requests and flushes its prediction
 log before it exits.
 
+Each worker closes connections whose request headers do not arrive within the service's
+``header_timeout_s`` (:mod:`mloop.serving.http_timeouts`). With several workers, the launcher
+also creates the folder of the shared admin state (:mod:`mloop.serving.admin_state`), so an
+admin call that reaches one worker is applied by all.
+
 A model that cannot be found or loaded at start stops the server: the service reports it
 (:attr:`PredictionService.on_fatal`), uvicorn shuts down, and :func:`serve_app` raises
 :class:`~mloop.errors.ModelLoadError` (the CLI prints it as one line and exits 2). With several
@@ -30,6 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mloop.errors import ConfigError, ModelLoadError
+from mloop.serving import admin_state
+from mloop.serving.http_timeouts import protocol_with_header_timeout
 
 __all__ = ["EXIT_LOAD_FAILED", "bind_socket", "run_server", "serve_app"]
 
@@ -89,7 +96,10 @@ def serve_app(
     port = probe.getsockname()[1]
     metrics_dir = tempfile.mkdtemp(prefix="mloop-metrics-")
     status_dir = tempfile.mkdtemp(prefix="mloop-serve-status-")
+    admin_dir = tempfile.mkdtemp(prefix="mloop-serve-admin-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[admin_state.DIR_ENV] = admin_dir  # admin changes reach every worker
+    os.environ[admin_state.WORKERS_ENV] = str(workers)
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(
@@ -129,6 +139,9 @@ def serve_app(
         probe.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
         shutil.rmtree(status_dir, ignore_errors=True)
+        shutil.rmtree(admin_dir, ignore_errors=True)
+        for name in (admin_state.DIR_ENV, admin_state.WORKERS_ENV):
+            os.environ.pop(name, None)  # an app built later in this process is on its own
     if failure is not None:
         raise ModelLoadError(failure)
     return code
@@ -174,6 +187,9 @@ def run_server(
     import uvicorn
 
     app = app_factory(*factory_args)
+    service = getattr(getattr(app, "state", None), "service", None)
+    header_timeout = service.config.header_timeout_s if service is not None else 0.0
+    protocol = protocol_with_header_timeout(header_timeout)
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -181,9 +197,9 @@ def run_server(
         lifespan="on",
         timeout_graceful_shutdown=30,
         server_header=False,
+        http=protocol or "auto",
     )
     server = uvicorn.Server(config)
-    service = getattr(getattr(app, "state", None), "service", None)
     if service is not None:
 
         def stop(exc: ModelLoadError) -> None:
