@@ -11,7 +11,7 @@ records it in ``applied-<pid>.json``; the admin call answers once every worker r
 says it is still applying after :data:`WAIT_S`). The folder belongs to one run of the service:
 the launcher creates it (:data:`DIR_ENV`), and a restarted service starts again from its
 command line. With one worker there is no folder; the same code keeps the state in memory.
-See docs/adr/0015-serving-admin-state.md.
+See docs/adr/0022-serving-admin-state.md.
 """
 
 from __future__ import annotations
