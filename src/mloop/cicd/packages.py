@@ -39,7 +39,7 @@ def locked_requirements() -> list[str]:
     """``name==version`` of every distribution installed in this interpreter, sorted by name."""
     found: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = (dist.metadata.get("Name") or "").strip()
+        name = (dist.name or "").strip()
         if name:
             found.setdefault(name.lower().replace("_", "-"), dist.version)
     return [f"{name}=={version}" for name, version in sorted(found.items())]

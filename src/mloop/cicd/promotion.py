@@ -155,9 +155,9 @@ def _resolve_package(
             )
         return source.deployments.get_package(active.package_id), source
     newest = [
-        (found[0], env)
+        (builds[0], env)
         for env in (target, source)
-        if env is not None and (found := env.deployments.list_packages(pipeline, limit=1))
+        if env is not None and (builds := env.deployments.list_packages(pipeline, limit=1))
     ]
     if not newest:
         raise NotFoundError(

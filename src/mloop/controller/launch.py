@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from mloop.config import Settings
 from mloop.metadata.base import MetadataStore
@@ -30,7 +31,7 @@ class _AttachRun(RunHook):
         self.state = state
         self.event_id = event_id
 
-    def on_run_start(self, run, graph) -> None:  # type: ignore[no-untyped-def]
+    def on_run_start(self, run: Any, graph: Any) -> None:
         self.state.attach_run(self.event_id, run.id)
 
 
@@ -41,7 +42,7 @@ class _TagRun(RunHook):
         self.store = store
         self.tags = tags
 
-    def on_run_start(self, run, graph) -> None:  # type: ignore[no-untyped-def]
+    def on_run_start(self, run: Any, graph: Any) -> None:
         self.store.set_tags(run.id, self.tags)
 
 

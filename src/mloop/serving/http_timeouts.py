@@ -44,7 +44,7 @@ def protocol_with_header_timeout(header_timeout_s: float) -> type | None:
     )
     answer = _TIMEOUT_ANSWER % (len(body), body)
 
-    class HeaderTimeoutProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
         """HttpToolsProtocol with a deadline on each request's headers."""
 
         def connection_made(self, transport: Any) -> None:

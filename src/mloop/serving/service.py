@@ -31,6 +31,7 @@ from mloop.errors import (
 )
 from mloop.serving.admin_state import POLL_S, AdminState, SharedAdmin
 from mloop.serving.batching import BatchResult, MicroBatcher
+from mloop.serving.deadlines import deadline
 from mloop.serving.error_log import RequestErrorRecord, error_rows
 from mloop.serving.errors import (
     ClientClosedError,
@@ -661,7 +662,7 @@ async def read_body(request: Request, limit: int, timeout_s: float = 0.0) -> byt
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _drain(stream, DRAIN_FACTOR * limit)
             raise PayloadTooLargeError(int(declared), limit)
-        async with asyncio.timeout(timeout_s if timeout_s > 0 else None):
+        async with deadline(timeout_s if timeout_s > 0 else None):
             async for chunk in stream:
                 size += len(chunk)
                 if size > limit:
@@ -684,7 +685,7 @@ async def _drain(stream: Any, budget: int) -> None:
     if budget <= 0:
         return
     try:
-        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+        async with deadline(DRAIN_TIMEOUT_S):
             async for chunk in stream:
                 budget -= len(chunk)
                 if budget <= 0:
