@@ -122,7 +122,9 @@ class RayRunner(Runner):
         _prepare(graph)
         state = _Schedule(graph, done)
         events = Queue(actor_options={"num_cpus": 0})
-        task = ray.remote(_run_step)
+        # A timed-out step's thread cannot be stopped; a step with a timeout runs in a worker
+        # used once (max_calls=1), whose process, with any runaway thread, exits afterwards.
+        tasks = (ray.remote(_run_step), ray.remote(max_calls=1)(_run_step))
         job = _Job(
             metadata_url=self.metadata.url,
             artifact_root=self.artifacts.root,
@@ -161,7 +163,7 @@ class RayRunner(Runner):
                     if refused is not None:
                         state.record(node, refused, notify)
                         continue
-                    ref = self._submit(task, node, state.inputs_of(node), job, events)
+                    ref = self._submit(tasks, node, state.inputs_of(node), job, events)
                     running[ref] = (node, 0)
                     started.add(node.name)
                 drain()
@@ -175,7 +177,7 @@ class RayRunner(Runner):
                     node, crashes = running.pop(ref)
                     result = self._collect(ray, ref, node, crashes, run.id)
                     if result is None:  # the worker died: the step goes again
-                        again = self._submit(task, node, state.inputs_of(node), job, events)
+                        again = self._submit(tasks, node, state.inputs_of(node), job, events)
                         running[again] = (node, crashes + 1)
                     else:
                         state.record(node, result, notify)
@@ -215,7 +217,12 @@ class RayRunner(Runner):
         return ray
 
     def _submit(
-        self, task: Any, node: StepNode, inputs: dict[str, Artifact], job: _Job, events: Any
+        self,
+        tasks: tuple[Any, Any],
+        node: StepNode,
+        inputs: dict[str, Artifact],
+        job: _Job,
+        events: Any,
     ) -> Any:
         res = node.step.resources
         options: dict[str, Any] = {
@@ -229,10 +236,7 @@ class RayRunner(Runner):
             options["memory"] = res.memory
         if res.custom:
             options["resources"] = dict(res.custom)
-        if node.step.timeout_s is not None:
-            # A timed-out step's thread cannot be stopped; a fresh worker per call means the
-            # process (and the runaway thread) exits when the task returns.
-            options["max_calls"] = 1
+        task = tasks[1] if node.step.timeout_s is not None else tasks[0]
         return task.options(**options).remote(job, node, inputs, events)
 
     def _collect(
@@ -249,7 +253,8 @@ class RayRunner(Runner):
             self._abandon_open(run_id, node.name, reason)
             if crashes < self.worker_retries:
                 return None
-            detail = f"{reason}, {crashes + 1} times (runner.worker_retries = {self.worker_retries})"
+            limit = self.worker_retries
+            detail = f"{reason}, {crashes + 1} times (runner.worker_retries = {limit})"
             return self._failed(node, run_id, detail, exc)
         except rx.RayError as exc:  # the task could not run at all (e.g. unpickling the step)
             self._abandon_open(run_id, node.name, f"the Ray task failed: {type(exc).__name__}")
@@ -295,7 +300,7 @@ class RayRunner(Runner):
                 continue
 
 
-# -- the task ----------------------------------------------------------------------------------------
+# -- the task -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Job:
     """What every task of one run needs to open the run's stores on its worker."""
@@ -379,7 +384,7 @@ class _PortableResult:
         return StepResult(self.execution, self.outputs, error)
 
 
-# -- shipping user code ------------------------------------------------------------------------------
+# -- shipping user code ---------------------------------------------------------------------
 def _prepare(graph: PipelineGraph) -> None:
     """Compute what the steps compute lazily from their source (a worker may not have the
     file), and ship modules a worker cannot import by name (pipeline files loaded by path)
