@@ -52,6 +52,8 @@ class RayRunnerConfig(BaseModel):
     a local Ray instance. ``worker_retries``: resubmissions after a worker or node died.
     ``runtime_env``: Ray's runtime environment for the tasks (env vars, pip packages).
     ``init``: further ``ray.init`` keyword arguments (e.g. ``num_cpus`` for a local instance).
+    ``wait_for_resources``: submit steps no current node can hold (an autoscaler adds nodes);
+    by default such a step fails at once instead of waiting forever.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +64,7 @@ class RayRunnerConfig(BaseModel):
     worker_retries: int = DEFAULT_WORKER_RETRIES
     runtime_env: dict[str, Any] | None = None
     init: dict[str, Any] = {}
+    wait_for_resources: bool = False
 
 
 class RayRunner(Runner):
@@ -79,6 +82,7 @@ class RayRunner(Runner):
         worker_retries: int = DEFAULT_WORKER_RETRIES,
         runtime_env: Mapping[str, Any] | None = None,
         init: Mapping[str, Any] | None = None,
+        wait_for_resources: bool = False,
     ) -> None:
         # ``parallel`` is the local runner's knob; on Ray the cluster's resources decide.
         self.metadata = metadata
@@ -91,6 +95,7 @@ class RayRunner(Runner):
         self.worker_retries = int(worker_retries)
         self.runtime_env = dict(runtime_env) if runtime_env else None
         self.init_options = dict(init or {})
+        self.wait_for_resources = bool(wait_for_resources)
 
     @classmethod
     def from_config(
@@ -105,6 +110,7 @@ class RayRunner(Runner):
             worker_retries=config.worker_retries,
             runtime_env=config.runtime_env,
             init=config.init,
+            wait_for_resources=config.wait_for_resources,
         )
 
     # -- Runner ------------------------------------------------------------------------------------
@@ -279,6 +285,8 @@ class RayRunner(Runner):
     def _infeasible(self, ray: Any, node: StepNode, run_id: str) -> StepResult | None:
         """A failed result when no node of the cluster could ever hold the step's request
         (Ray would wait forever); None when it fits."""
+        if self.wait_for_resources:
+            return None
         res = node.step.resources
         wanted = {"CPU": res.cpu, "GPU": res.gpu, **res.custom}
         if res.memory:
