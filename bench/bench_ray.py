@@ -247,7 +247,11 @@ def main() -> None:
                 x = ray.get(bare.remote(x))
 
         bare_s = timed(bare_chain)
+        local_settings = _settings(temp / "e", {})
+        chain.run_with({}, settings=local_settings)  # warm
+        local_chain_s = timed(lambda: chain.run_with({}, settings=local_settings))
         per_step, per_task = chain_s / CHAIN * 1000, bare_s / CHAIN * 1000
+        per_local = local_chain_s / CHAIN * 1000
         results += [
             (
                 f"per step, chain of {CHAIN}: bare ray.remote (limit)",
@@ -260,6 +264,12 @@ def main() -> None:
                 f"{per_step:.1f} ms",
                 f"{per_step / per_task:.1f}x",
                 f"overhead {per_step - per_task:.1f} ms/step",
+            ),
+            (
+                "  local runner step (same bookkeeping, no Ray)",
+                f"{per_local:.1f} ms",
+                f"{per_local / per_task:.1f}x",
+                f"Ray adds {per_step - per_local:.1f} ms/step",
             ),
         ]
     finally:
