@@ -226,7 +226,8 @@ def main() -> None:
                 "  on Ray, 2 nodes",
                 f"{on_ray_s:.2f} s",
                 f"{one_s / on_ray_s:.2f}x faster",
-                f"limit {cpus}x; equal to the one-process merge: {same}",
+                f"limit 1x on one machine (one process already uses every core), "
+                f"{cpus}x on {cpus} machines; equal to the one-process merge: {same}",
             ),
         ]
 

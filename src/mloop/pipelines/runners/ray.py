@@ -96,6 +96,7 @@ class RayRunner(Runner):
         self.runtime_env = dict(runtime_env) if runtime_env else None
         self.init_options = dict(init or {})
         self.wait_for_resources = bool(wait_for_resources)
+        self._nodes: list[dict[str, float]] = []  # resources of each live node, last seen
 
     @classmethod
     def from_config(
@@ -126,8 +127,10 @@ class RayRunner(Runner):
         from ray.util.queue import Queue
 
         _prepare(graph)
+        self._nodes = _node_resources(ray)
         state = _Schedule(graph, done)
-        events = Queue(actor_options={"num_cpus": 0})
+        # Step starts come back through a queue actor, only when some hook wants them.
+        events = Queue(actor_options={"num_cpus": 0}) if hooks else None
         # A timed-out step's thread cannot be stopped; a step with a timeout runs in a worker
         # used once (max_calls=1), whose process, with any runaway thread, exits afterwards.
         tasks = (ray.remote(_run_step), ray.remote(max_calls=1)(_run_step))
@@ -148,7 +151,7 @@ class RayRunner(Runner):
                     hook.on_step_end(run, ex)
 
         def drain() -> None:
-            while not events.empty():
+            while events is not None and not events.empty():
                 kind, ex = events.get_nowait()
                 notify(kind, ex)
 
@@ -196,7 +199,8 @@ class RayRunner(Runner):
             try:
                 drain()
             finally:
-                ray.kill(events.actor)
+                if events is not None:
+                    ray.kill(events.actor)
         final = RunState.FAILED if state.errors else RunState.SUCCEEDED
         error = str(state.errors[0]) if state.errors else None
         return self.metadata.finish_run(run.id, final, error=error), state.errors
@@ -291,8 +295,14 @@ class RayRunner(Runner):
         wanted = {"CPU": res.cpu, "GPU": res.gpu, **res.custom}
         if res.memory:
             wanted["memory"] = float(res.memory)
-        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-        if any(all(have.get(k, 0.0) >= v for k, v in wanted.items() if v) for have in nodes):
+
+        def fits(nodes: list[dict[str, float]]) -> bool:
+            return any(all(have.get(k, 0.0) >= v for k, v in wanted.items() if v) for have in nodes)
+
+        if fits(self._nodes):
+            return None
+        self._nodes = _node_resources(ray)  # nodes may have joined since we last looked
+        if fits(self._nodes):
             return None
         detail = (
             f"no node of the Ray cluster has the resources it asks for "
@@ -306,6 +316,10 @@ class RayRunner(Runner):
                 self.metadata.heartbeat(run_id)
             except Exception:  # a missed beat is retried next period; never kill the run
                 continue
+
+
+def _node_resources(ray: Any) -> list[dict[str, float]]:
+    return [dict(n.get("Resources", {})) for n in ray.nodes() if n.get("Alive")]
 
 
 # -- the task -------------------------------------------------------------------------------
@@ -336,7 +350,8 @@ def _run_step(job: _Job, node: StepNode, inputs: dict[str, Artifact], events: An
     executor = StepExecutor(metadata, artifacts, job.run_id, use_cache=job.use_cache)
 
     def notify(kind: str, ex: Execution) -> None:
-        events.put((kind, ex))
+        if events is not None:
+            events.put((kind, ex))
 
     return _PortableResult.of(executor.execute(node, inputs, notify))
 
