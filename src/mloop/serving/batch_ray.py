@@ -78,7 +78,6 @@ def predict_on_ray(
         batch_format="pyarrow",
         batch_size=chunk_size,
         num_cpus=num_cpus,
-        max_retries=0,  # a batch that does not fit the signature will not fit it again
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
