@@ -126,6 +126,19 @@ def fanout(n: int = FANOUT, seconds: float = STEP_CPU_S):
 
 
 @step(cache=False)
+def idle(i: int, seconds: float) -> int:
+    time.sleep(seconds)
+    return i
+
+
+@pipeline
+def fanout_idle(n: int = FANOUT, seconds: float = STEP_CPU_S):
+    """The same fan-out with 1 s waits: the scheduling, free of CPU contention on a shared box."""
+    for i in range(n):
+        idle(i, seconds)
+
+
+@step(cache=False)
 def inc(x: int) -> int:
     return x + 1
 
@@ -196,13 +209,34 @@ def main() -> None:
         threads_s = timed(
             lambda: fanout.run_with({}, settings=_settings(temp / "c", {}), parallel=FANOUT)
         )
+        idle_ray = timed(
+            lambda: fanout_idle.run_with({}, settings=_settings(temp / "f", {"type": "ray"}))
+        )
+        idle_local = timed(lambda: fanout_idle.run_with({}, settings=_settings(temp / "g", {})))
         limit = FANOUT * STEP_CPU_S / cpus
         results += [
             ("fan-out 16 x 1 s CPU: limit (16 s / CPUs)", f"{limit:.2f} s", "1.00x", ""),
             ("  Ray runner (2 nodes)", f"{ray_s:.2f} s", f"{ray_s / limit:.2f}x", ""),
             ("  local runner, serial", f"{local_s:.2f} s", f"{local_s / limit:.2f}x", ""),
             ("  local runner, 16 threads", f"{threads_s:.2f} s", f"{threads_s / limit:.2f}x", ""),
-            ("  speed-up Ray / local serial", f"{local_s / ray_s:.2f}x", "", f"ideal {cpus}x"),
+            (
+                "  speed-up Ray / local serial",
+                f"{local_s / ray_s:.2f}x",
+                "",
+                f"ideal {cpus}x; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+            ),
+            (
+                "fan-out 16 x 1 s wait: Ray runner",
+                f"{idle_ray:.2f} s",
+                f"{idle_ray / limit:.2f}x",
+                "",
+            ),
+            (
+                "  local runner, serial",
+                f"{idle_local:.2f} s",
+                f"{idle_local / limit:.2f}x",
+                f"speed-up {idle_local / idle_ray:.2f}x (ideal {cpus}x)",
+            ),
         ]
 
         # 2. statistics by partition
