@@ -86,3 +86,29 @@ def test_ray_is_a_runner_and_importing_it_needs_no_ray():
     from mloop.pipelines.runners.ray import RayRunner
 
     assert plugins.load("runners", "ray") is RayRunner
+
+
+def test_step_errors_survive_the_trip_back_from_a_ray_worker():
+    """mloop errors take keyword fields in __init__, which plain exception pickling cannot call
+    again; the Ray runner sends them back in a portable form, cause included."""
+    import pickle
+
+    from mloop.errors import StepExecutionError, StepTimeoutError
+    from mloop.pipelines.runners.ray import _PortableError
+
+    with pytest.raises(TypeError):  # what Ray would hit without the portable form
+        pickle.loads(pickle.dumps(StepExecutionError("train", "run1", "boom", attempts=3)))
+
+    class Local(Exception):  # defined in a function: cannot be pickled
+        pass
+
+    error = StepTimeoutError("train", "run1", "timed out after 2 s", attempts=2)
+    error.__cause__ = Local("deep")
+    back = pickle.loads(pickle.dumps(_PortableError.of(error))).restore()
+    assert type(back) is StepTimeoutError and str(back) == str(error)
+    assert (back.step_name, back.run_id, back.attempts) == ("train", "run1", 2)
+    assert isinstance(back.__cause__, RuntimeError) and "Local: deep" in str(back.__cause__)
+    plain = StepExecutionError("a", "r", "x")
+    plain.__cause__ = ValueError("kept as is")
+    again = pickle.loads(pickle.dumps(_PortableError.of(plain))).restore()
+    assert type(again.__cause__) is ValueError and str(again.__cause__) == "kept as is"
