@@ -25,6 +25,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "runners": {
         "local": "mloop.pipelines.runners.local:LocalRunner",
+        "ray": "mloop.pipelines.runners.ray:RayRunner",
     },
     "online_stores": {
         "sqlite": "mloop.features.online_stores.sqlite:SqliteOnlineStore",

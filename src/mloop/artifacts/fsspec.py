@@ -160,7 +160,7 @@ class FsspecArtifactStore(ArtifactStore):
     def exists(self, uri: str) -> bool:
         """True when ``uri`` has a completion marker."""
         _, remote = self._remote(uri)
-        return bool(self._filesystem().exists(f"{remote}/{MARKER_NAME}"))
+        return self._fresh_exists(f"{remote}/{MARKER_NAME}")
 
     def delete(self, uri: str) -> None:
         """Remove the marker (the artifact disappears at once), then its files.
@@ -169,8 +169,12 @@ class FsspecArtifactStore(ArtifactStore):
         """
         norm, remote = self._remote(uri)
         fs = self._filesystem()
+        marker = f"{remote}/{MARKER_NAME}"
+        # S3 answers a DELETE of a missing key with success: ask first.
+        if not self._fresh_exists(marker):
+            raise ArtifactNotFoundError(norm, f"no published artifact under {self.root}")
         try:
-            fs.rm_file(f"{remote}/{MARKER_NAME}")
+            fs.rm_file(marker)
         except FileNotFoundError as exc:
             raise ArtifactNotFoundError(norm, f"no published artifact under {self.root}") from exc
         if fs.exists(remote):
@@ -183,6 +187,7 @@ class FsspecArtifactStore(ArtifactStore):
             _, start = self._remote(prefix)
         else:
             start = self._base
+        fs.invalidate_cache(start)  # another process may have published since we listed
         if not fs.exists(start):
             return
         base = self._base.rstrip("/") + "/"
@@ -210,9 +215,17 @@ class FsspecArtifactStore(ArtifactStore):
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _fresh_exists(self, path: str) -> bool:
+        """``fs.exists`` without trusting the listing cache of s3fs/gcsfs: other processes
+        (a cluster's workers) publish behind this instance's back."""
+        fs = self._filesystem()
+        fs.invalidate_cache(path)
+        return bool(fs.exists(path))
+
     def _refuse_taken(self, norm: str, remote: str) -> None:
         fs = self._filesystem()
-        if fs.exists(f"{remote}/{MARKER_NAME}"):
+        fs.invalidate_cache(remote)
+        if self._fresh_exists(f"{remote}/{MARKER_NAME}"):
             raise StoreError(
                 f"an artifact already exists at {norm!r} in {self.root}; artifacts are "
                 "immutable: write to a new uri or delete the old one first"

@@ -36,25 +36,50 @@ def predict(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    runner: Annotated[
+        str,
+        typer.Option(
+            help="local: this process, one file out. ray: Ray Data across the environment's "
+            "Ray cluster (runner.address), a folder of Parquet files out."
+        ),
+    ] = "local",
 ) -> None:
     """Predict every row of --input into --output."""
     import os
 
     from mloop.cli.output import console, print_json
-    from mloop.serving.batch import predict_file
+    from mloop.errors import ConfigError
 
     settings = state_of(ctx).settings()
     input_path, output_path = input_path.resolve(), output_path.resolve()
     os.chdir(settings.project_dir)
-    result = predict_file(
-        model_uri,
-        input_path,
-        output_path,
-        chunk_size=chunk_size,
-        with_proba=with_proba,
-        progress=not as_json and console().is_terminal,
-        allow_nan=allow_nan,
-    )
+    if runner not in ("local", "ray"):
+        raise ConfigError(f"--runner must be local or ray, got {runner!r}")
+    if runner == "ray":
+        from mloop.serving.batch_ray import predict_on_ray
+
+        address = settings.runner.get("address") if settings.runner.get("type") == "ray" else None
+        result = predict_on_ray(
+            model_uri,
+            input_path,
+            output_path,
+            chunk_size=chunk_size,
+            with_proba=with_proba,
+            allow_nan=allow_nan,
+            address=address,
+        )
+    else:
+        from mloop.serving.batch import predict_file
+
+        result = predict_file(
+            model_uri,
+            input_path,
+            output_path,
+            chunk_size=chunk_size,
+            with_proba=with_proba,
+            progress=not as_json and console().is_terminal,
+            allow_nan=allow_nan,
+        )
     summary = {
         "output": str(result.output),
         "rows": result.rows,

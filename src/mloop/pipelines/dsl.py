@@ -20,6 +20,7 @@ from mloop.pipelines.code_version import step_code_digest
 from mloop.pipelines.file_inputs import declared_file_params, path_params
 from mloop.pipelines.graph import InputRef, PipelineGraph, StepNode, check_json_param
 from mloop.pipelines.param_types import check_params, type_hints
+from mloop.pipelines.resources import StepResources, parse_resources
 
 if TYPE_CHECKING:
     from mloop.config import Settings
@@ -56,7 +57,9 @@ class Step(Generic[F]):
     (seconds), ``allow_pickle`` (store outputs no materializer handles with pickle),
     ``detect_files`` (False: only ``mloop.FileInput`` arguments count as files read, e.g. for a
     step whose ``str`` argument names a folder it *writes*),
-    ``outputs`` (names for a tuple return value).
+    ``outputs`` (names for a tuple return value), ``resources`` (what one execution needs:
+    ``{"cpu": 2, "memory": "4GB", "gpu": 0}``; the Ray runner requests it for the step's task,
+    the local runner only checks it; see ``resources``).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class Step(Generic[F]):
         allow_pickle: bool = False,
         outputs: Sequence[str] = (DEFAULT_OUTPUT,),
         detect_files: bool = True,
+        resources: Mapping[str, Any] | None = None,
     ) -> None:
         self.func = func
         self.name = name or func.__name__
@@ -81,6 +85,7 @@ class Step(Generic[F]):
         self.allow_pickle = allow_pickle
         self.detect_files = detect_files
         self.outputs = tuple(outputs)
+        self.resources: StepResources = parse_resources(self.name, resources)
         self.signature = inspect.signature(func)
         self._code_digest: str | None = None
         self._file_params: frozenset[str] | None = None
@@ -176,6 +181,7 @@ def step(
     allow_pickle: bool = False,
     outputs: Sequence[str] = (DEFAULT_OUTPUT,),
     detect_files: bool = True,
+    resources: Mapping[str, Any] | None = None,
 ) -> Callable[[F], Step[F]]: ...
 def step(func: Any = None, /, **options: Any) -> Any:
     """Make a function a pipeline step: ``@step`` or ``@step(retries=2, timeout_s=60)``."""

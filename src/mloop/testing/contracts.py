@@ -18,17 +18,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from mloop._utils.clock import utc_now
 from mloop._utils.ids import new_id
+from mloop.config import Settings
 from mloop.errors import (
     ArtifactNotFoundError,
     ExecutionNotFoundError,
     MigrationRequiredError,
     RunNotFoundError,
+    StepExecutionError,
+    StepTimeoutError,
     StoreError,
     ValidationError,
 )
@@ -42,9 +47,12 @@ from mloop.metadata.entities import (
 )
 from mloop.metadata.sql import migrate, schema
 from mloop.metadata.sql.store import SqlMetadataStore
+from mloop.pipelines.dsl import Pipeline, pipeline, step
+from mloop.pipelines.hooks import RunHook
 
 __all__ = [
     "MetadataStoreContract",
+    "RunnerContract",
     "check_fresh_store_matches_schema",
     "check_migrations",
     "make_artifact",
@@ -497,3 +505,238 @@ def check_fresh_store_matches_schema(url: str) -> None:
     store.close()
     assert migrate.current_revision(url) == schema.HEAD_REVISION
     assert migrate.schema_differences(url) == []
+
+
+# -- runners -------------------------------------------------------------------------------------
+# The pipelines of the runner contract live here, in an importable module, so that a runner that
+# ships steps to other processes (Ray) can import them by name on its workers.
+
+
+def _bump(folder: str, name: str) -> int:
+    """Count calls of a step in a file of ``folder`` (the runner may call it in another
+    process); returns the count including this call."""
+    path = Path(folder) / f"{name}.count"
+    count = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(count))
+    return count
+
+
+# ``folder`` is where the steps keep their call counts, not an input: detect_files=False.
+@step(detect_files=False)
+def contract_source(n: int, folder: str) -> list[int]:
+    _bump(folder, "source")
+    return list(range(n))
+
+
+@step
+def contract_double(values: list[int]) -> list[int]:
+    return [2 * v for v in values]
+
+
+@step
+def contract_square(values: list[int]) -> list[int]:
+    return [v * v for v in values]
+
+
+@step(detect_files=False)
+def contract_join(left: list[int], right: list[int], folder: str) -> dict[str, Any]:
+    if (Path(folder) / "break_join").exists():
+        raise ValueError("join is broken on purpose (break_join exists)")
+    return {"sum": sum(left) + sum(right), "n": len(left)}
+
+
+@step(retries=2, retry_backoff_s=0.01, detect_files=False)
+def contract_flaky(values: list[int], folder: str) -> int:
+    if _bump(folder, "flaky") < 3:
+        raise ConnectionError("flaky on purpose: fails on its first two attempts")
+    return len(values)
+
+
+@step(timeout_s=0.5, cache=False)
+def contract_sleepy(values: list[int], seconds: float) -> int:
+    import time
+
+    time.sleep(seconds)
+    return len(values)
+
+
+@step
+def contract_after(count: int) -> int:
+    return count + 1
+
+
+@pipeline
+def contract_diamond(n: int = 5, folder: str = "."):
+    values = contract_source(n, folder)
+    contract_join(contract_double(values), contract_square(values), folder)
+
+
+@pipeline
+def contract_retrying(n: int = 4, folder: str = "."):
+    contract_flaky(contract_source(n, folder), folder)
+
+
+@pipeline
+def contract_timing_out(n: int = 3, folder: str = ".", seconds: float = 3.0):
+    contract_after(contract_sleepy(contract_source(n, folder), seconds))
+
+
+class _Recorder(RunHook):
+    def __init__(self) -> None:
+        import threading
+
+        self.events: list[tuple[str, str, str]] = []
+        self.threads: set[int] = set()
+        self._ident = threading.get_ident
+
+    def on_step_start(self, run, execution) -> None:  # type: ignore[no-untyped-def]
+        self.threads.add(self._ident())
+        self.events.append(("start", execution.step_name, execution.state.value))
+
+    def on_step_end(self, run, execution) -> None:  # type: ignore[no-untyped-def]
+        self.threads.add(self._ident())
+        self.events.append(("end", execution.step_name, execution.state.value))
+
+
+class RunnerContract:
+    """Behaviour every :class:`~mloop.pipelines.runners.base.Runner` must have: the same
+    outputs, lineage, caching, retries, timeouts, failure handling, resume and hook calls as
+    the local runner. Override ``settings`` (the stores and ``runner:`` to use)."""
+
+    __test__ = False
+
+    @pytest.fixture
+    def settings(self, tmp_path: Path) -> Settings:
+        raise NotImplementedError("override the `settings` fixture in the runner's test class")
+
+    @pytest.fixture
+    def folder(self, tmp_path: Path) -> str:
+        path = tmp_path / "contract-work"
+        path.mkdir()
+        return str(path)
+
+    def _run(self, flow: Pipeline, settings: Settings, **kwargs: Any):  # type: ignore[no-untyped-def]
+        params = kwargs.pop("params", {})
+        return flow.run_with(params, settings=settings, **kwargs)
+
+    def test_outputs_and_lineage(self, settings: Settings, folder: str) -> None:
+        from mloop.metadata import connect as connect_metadata
+        from mloop.metadata.entities import EventKind, ExecutionState, RunState
+
+        handle = self._run(contract_diamond, settings, params={"n": 5, "folder": folder})
+        assert handle.state is RunState.SUCCEEDED
+        assert handle.outputs["contract_join"] == {"sum": 20 + 30, "n": 5}
+        md = connect_metadata(settings.metadata_url)
+        by_step = {e.step_name: e for e in handle.executions}
+        assert {s: e.state for s, e in by_step.items()} == dict.fromkeys(
+            ["contract_source", "contract_double", "contract_square", "contract_join"],
+            ExecutionState.SUCCEEDED,
+        )
+        produced = {
+            (e.execution_id, e.name): e.artifact_id
+            for ex in handle.executions
+            for e in md.list_events(execution_id=ex.id)
+            if e.kind is EventKind.OUTPUT
+        }
+        join_inputs = {
+            e.name: e.artifact_id
+            for e in md.list_events(execution_id=by_step["contract_join"].id)
+            if e.kind is EventKind.INPUT
+        }
+        assert join_inputs == {
+            "left": produced[(by_step["contract_double"].id, "output")],
+            "right": produced[(by_step["contract_square"].id, "output")],
+        }
+        from mloop.artifacts import connect as connect_artifacts
+
+        store = connect_artifacts(settings.artifact_root)
+        for artifact_id in produced.values():
+            artifact = md.get_artifact(artifact_id)
+            assert store.exists(artifact.uri)
+            with store.open_local(artifact.uri, digest=artifact.digest):
+                pass  # the digest recorded is the digest of the bytes stored
+        assert (Path(folder) / "source.count").read_text() == "1"
+
+    def test_second_run_is_served_from_the_cache(self, settings: Settings, folder: str) -> None:
+        from mloop.metadata.entities import ExecutionState
+
+        first = self._run(contract_diamond, settings, params={"n": 4, "folder": folder})
+        again = self._run(contract_diamond, settings, params={"n": 4, "folder": folder})
+        assert {e.state for e in again.executions} == {ExecutionState.CACHED}
+        sources = {e.step_name: e.id for e in first.executions}
+        assert {e.step_name: e.cached_from for e in again.executions} == sources
+        assert again.artifacts("contract_join") == first.artifacts("contract_join")
+        assert (Path(folder) / "source.count").read_text() == "1"
+        uncached = self._run(
+            contract_diamond, settings, params={"n": 4, "folder": folder}, cache=False
+        )
+        assert {e.state for e in uncached.executions} == {ExecutionState.SUCCEEDED}
+
+    def test_retries_are_recorded_as_attempts(self, settings: Settings, folder: str) -> None:
+        from mloop.metadata.entities import ExecutionState
+
+        handle = self._run(contract_retrying, settings, params={"folder": folder})
+        (flaky,) = [e for e in handle.executions if e.step_name == "contract_flaky"]
+        assert flaky.state is ExecutionState.SUCCEEDED and flaky.attempts == 3
+        assert handle.outputs["contract_flaky"] == 4
+
+    def test_failure_skips_downstream_and_resume_completes(
+        self, settings: Settings, folder: str
+    ) -> None:
+        from mloop.metadata.entities import ExecutionState, RunState
+
+        (Path(folder) / "break_join").write_text("yes")
+        with pytest.raises(StepExecutionError, match="broken on purpose") as info:
+            self._run(contract_diamond, settings, params={"n": 3, "folder": folder})
+        assert info.value.step_name == "contract_join"
+        assert isinstance(info.value.__cause__, ValueError)
+        run_id = info.value.run_id
+        from mloop.metadata import connect as connect_metadata
+
+        md = connect_metadata(settings.metadata_url)
+        assert md.get_run(run_id).state is RunState.FAILED
+        states = {e.step_name: e.state for e in md.list_executions(run_id)}
+        assert states["contract_join"] is ExecutionState.FAILED
+        assert states["contract_double"] is ExecutionState.SUCCEEDED
+
+        (Path(folder) / "break_join").unlink()
+        handle = self._run(contract_diamond, settings, params={}, resume=run_id)
+        assert handle.id == run_id and handle.state is RunState.SUCCEEDED
+        assert handle.outputs["contract_join"] == {"sum": 6 + 5, "n": 3}
+        history = [(e.step_name, e.state) for e in md.list_executions(run_id)]
+        assert history.count(("contract_source", ExecutionState.SUCCEEDED)) == 1
+        assert ("contract_join", ExecutionState.FAILED) in history
+        assert ("contract_join", ExecutionState.SUCCEEDED) in history
+        assert (Path(folder) / "source.count").read_text() == "1"
+
+    def test_timeout_fails_the_step_and_skips_downstream(
+        self, settings: Settings, folder: str
+    ) -> None:
+        from mloop.metadata.entities import ExecutionState
+
+        with pytest.raises(StepTimeoutError, match=r"timed out after 0\.5 s") as info:
+            self._run(contract_timing_out, settings, params={"folder": folder, "seconds": 3.0})
+        from mloop.metadata import connect as connect_metadata
+
+        md = connect_metadata(settings.metadata_url)
+        states = {e.step_name: e.state for e in md.list_executions(info.value.run_id)}
+        assert states == {
+            "contract_source": ExecutionState.SUCCEEDED,
+            "contract_sleepy": ExecutionState.FAILED,
+            "contract_after": ExecutionState.SKIPPED,
+        }
+
+    def test_hooks_run_in_the_driving_thread_in_order(
+        self, settings: Settings, folder: str
+    ) -> None:
+        import threading
+
+        recorder = _Recorder()
+        self._run(contract_diamond, settings, params={"n": 2, "folder": folder}, hooks=[recorder])
+        assert recorder.threads == {threading.get_ident()}
+        for name in ("contract_source", "contract_double", "contract_square", "contract_join"):
+            assert recorder.events.index(("start", name, "running")) < recorder.events.index(
+                ("end", name, "succeeded")
+            )
+        ends = [name for kind, name, _ in recorder.events if kind == "end"]
+        assert ends[0] == "contract_source" and ends[-1] == "contract_join"
