@@ -18,6 +18,7 @@ labels are encoded to 0..k-1 before fitting (XGBoost needs that) and answered as
 from __future__ import annotations
 
 import importlib
+import shutil
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -194,17 +195,20 @@ def train_model(
     original = as_pandas(data)[label].to_numpy() if positive is not None else None
     y, classes = encode_labels(y, original=original, positive=positive)
     fitted = fit_checked(estimator, x, y, fit_params=fit_params)
-    folder = Path(tempfile.mkdtemp(prefix="mloop-train-")) / "model"
-    package = save_model(
-        fitted,
-        folder,
-        input_example=x.head(EXAMPLE_ROWS),
-        code_digest=code_digest,
-        metadata={"label": label, "positive": positive, **dict(metadata or {})},
-        nullable=nullable_columns(x),
-        classes=classes,
-    )
-    return open_package(package.path, copy=True)
+    scratch = Path(tempfile.mkdtemp(prefix="mloop-train-"))
+    try:
+        package = save_model(
+            fitted,
+            scratch / "model",
+            input_example=x.head(EXAMPLE_ROWS),
+            code_digest=code_digest,
+            metadata={"label": label, "positive": positive, **dict(metadata or {})},
+            nullable=nullable_columns(x),
+            classes=classes,
+        )
+        return open_package(package.path, copy=True)  # a copy that lives as long as the object
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # every training run left one behind
 
 
 @step

@@ -125,3 +125,22 @@ def test_label_encoding_rules() -> None:
     assert encode_labels(np.array([1, 0, 1]))[1] is None  # numbers are left as they are
     with pytest.raises(ValidationError, match="missing values"):
         encode_labels(np.array(["a", None, "b"], dtype=object))
+
+
+def test_training_leaves_no_temporary_folder_behind(project_dir, tmp_path, monkeypatch) -> None:
+    """Each fit used to leave a mloop-train-* folder in the temp dir (399 after one day here)."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from mloop.components.train import train
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's own temp dir
+    before = set(Path(tempfile.gettempdir()).glob("mloop-train-*"))
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "label": rng.integers(0, 2, 60)})
+    package = train(frame, label="label")
+    assert package.load().predict(frame[["x"]]).shape == (60,)
+    assert set(Path(tempfile.gettempdir()).glob("mloop-train-*")) == before
