@@ -28,6 +28,7 @@ The tree (``tests/unit/test_errors.py`` checks it against the classes and ``__al
     │   ├── TrainingCheckError          training did not converge, or gave NaN/inf
     │   ├── OnnxExportError             an ONNX export failed or its predictions differ
     │   ├── PromotionRefusedError       an environment's promotion policy refuses a deploy
+    │   ├── IncompatibleEnvironmentError  a machine lacks libraries a pipeline package imports
     │   ├── RequestParseError           an HTTP body that cannot be parsed (400)
     │   ├── PayloadTooLargeError        an HTTP body over the limit (413)
     │   └── InputSchemaError            valid JSON with wrong content; names the field (422)
@@ -62,6 +63,7 @@ __all__ = [
     "FeatureDefinitionError",
     "FeatureNotFoundError",
     "FileInputNotFoundError",
+    "IncompatibleEnvironmentError",
     "IncompatibleFeatureChangeError",
     "InputSchemaError",
     "IntegrityError",
@@ -406,6 +408,11 @@ class DeploymentConflictError(StoreError):
 class PromotionRefusedError(ValidationError):
     """The environment's promotion policy does not allow this deployment (yet): the message says
     which rule and what would satisfy it."""
+
+
+class IncompatibleEnvironmentError(ValidationError):
+    """A pipeline package imports libraries this machine lacks, or has at another major
+    version: it is not deployed or run here (the message lists each, and what to install)."""
 
 
 class PackageIntegrityError(IntegrityError):

@@ -168,6 +168,22 @@ def _resolve_package(
     return package, (holder if holder is not target else None)
 
 
+def _check_target_infrastructure(target: Environment, package: PipelinePackage) -> None:
+    """The CD gate on the target's libraries: refuse a package whose code imports what this
+    machine lacks (or has at another major version); the launcher checks again where it runs."""
+    from mloop.errors import IncompatibleEnvironmentError
+    from mloop.pipelines.package_requirements import check_requirements
+    from mloop.pipelines.packaged import CODE_DIR, read_manifest, unpack
+
+    folder = unpack(
+        target.artifacts, package.uri, package.digest, target.settings.state_dir / "packages"
+    )
+    try:
+        check_requirements(read_manifest(folder), folder / CODE_DIR, target.name)
+    except IncompatibleEnvironmentError as exc:
+        raise PromotionRefusedError(str(exc)) from None
+
+
 def deploy(
     project_dir: Path | None,
     pipeline: str,
@@ -189,6 +205,7 @@ def deploy(
     found, holder = _resolve_package(target, origin, pipeline, package)
     _check_policy(target, holder if holder is not None else origin, found)
     local = copy_package(holder, target, found) if holder is not None else found
+    _check_target_infrastructure(target, local)
     policy = target.policy
     target.deployments.record_environment(target.name, policy.model_dump(by_alias=True))
     deployment = target.deployments.request_deployment(

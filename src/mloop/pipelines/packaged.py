@@ -259,9 +259,12 @@ def load_packaged_pipeline(
     The compiled steps must be the packaged ones with the same code digests (a step whose
     source comes from an installed library that changed is refused); their literal params may
     differ, since a pipeline body may read its environment (e.g. the alias it pushes to)."""
+    from mloop.pipelines.package_requirements import check_requirements
+
     folder = unpack(artifacts, uri, digest, cache_root)
     manifest = verify_package_dir(folder, digest)
     code_root = (folder / CODE_DIR).resolve()
+    check_requirements(manifest, code_root, "this environment")  # before importing any of it
     rel, _, func = str(manifest["entrypoint"]).rpartition(":")
     entry = code_root / rel
     pipeline = import_fresh(entry, func, [entry.parent, code_root])
