@@ -448,3 +448,31 @@ class StaleFeaturesWarning(MloopWarning):
             "get_online_features(..., as_of=...) to judge ttl at another time"
         )
         self.view, self.count, self.total, self.ttl_s = view, count, total, ttl_s
+
+
+# -- the wire vocabulary --------------------------------------------------------------------
+# One table for every HTTP server mloop runs (the prediction service, the feature server, the
+# infra-validation server): ``{"error_code": ..., "message": ...}`` with these statuses and
+# codes. It lives here, at the bottom, so that servers of every layer share it.
+_WIRE: tuple[tuple[type[BaseException], int, str], ...] = (
+    (RequestParseError, 400, "bad_request"),
+    (PayloadTooLargeError, 413, "payload_too_large"),
+    (InputSchemaError, 422, "invalid_input"),
+    (ValidationError, 422, "invalid_input"),
+    (UnauthorizedError, 401, "unauthorized"),
+    (ModelNotReadyError, 503, "not_ready"),
+    (OnlineStoreUnavailableError, 503, "unavailable"),
+    (IntegrityError, 503, "not_ready"),
+    (NotFoundError, 404, "not_found"),
+)
+
+
+def wire_status(exc: BaseException) -> tuple[int, str]:
+    """(HTTP status, ``error_code``) of an error on the wire; anything else is 500
+    ``internal`` (a 500 is always a bug)."""
+    for cls, status, code in _WIRE:
+        if isinstance(exc, cls):
+            if isinstance(exc, UnauthorizedError) and exc.admin:
+                return 403, "forbidden"
+            return status, code
+    return 500, "internal"

@@ -95,24 +95,24 @@ def test_feature_service_by_name(base_url: str) -> None:
 @pytest.mark.parametrize(
     ("content", "status", "code"),
     [
-        (b"{not json", 400, "UNPARSEABLE"),
+        (b"{not json", 400, "bad_request"),
         (
             b'{"features": ["driver_stats:nope"], "entities": {"driver_id": [1]}}',
             404,
-            "FEATURE_NOT_FOUND",
+            "not_found",
         ),
         (
             b'{"features": ["driver_stats:rate"], "entities": {"driver": [1]}}',
             422,
-            "INVALID_REQUEST",
+            "invalid_input",
         ),
         (
             b'{"features": ["driver_stats:rate"], "entities": {"driver_id": ["x"]}}',
             422,
-            "INVALID_REQUEST",
+            "invalid_input",
         ),
-        (b'{"entities": {"driver_id": [1]}}', 422, "INVALID_REQUEST"),
-        (b"[1, 2]", 422, "INVALID_REQUEST"),
+        (b'{"entities": {"driver_id": [1]}}', 422, "invalid_input"),
+        (b"[1, 2]", 422, "invalid_input"),
     ],
 )
 def test_bad_requests_get_4xx_with_a_message(

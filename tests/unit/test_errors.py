@@ -52,3 +52,31 @@ def test_each_drawn_parent_is_the_real_base() -> None:
 def test_every_error_derives_from_the_root() -> None:
     for name, cls in _classes().items():
         assert issubclass(cls, (errors.MloopError, errors.MloopWarning)), name
+
+
+def test_one_wire_vocabulary_for_every_server() -> None:
+    """The prediction service, the feature server and the infra server answer errors with one
+    table (issue 14.3): same status, same code for the same error."""
+    from mloop.components import infra_server  # noqa: F401  (imports without a server)
+    from mloop.features.server import status_of as feature_status
+    from mloop.serving.errors import status_of as serving_status
+
+    samples = [
+        errors.FeatureNotFoundError("v:f", ["v"]),
+        errors.ValidationError("bad"),
+        errors.RequestParseError("nope"),
+        errors.OnlineStoreUnavailableError("down"),
+        errors.ModelNotReadyError("loading"),
+        errors.MloopError("a bug"),
+    ]
+    for exc in samples:
+        assert feature_status(exc) == serving_status(exc) == errors.wire_status(exc)
+    codes = {errors.wire_status(e)[1] for e in samples}
+    assert codes == {
+        "not_found",
+        "invalid_input",
+        "bad_request",
+        "unavailable",
+        "not_ready",
+        "internal",
+    }

@@ -26,7 +26,7 @@ def build_app(model: Any) -> Any:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from mloop.errors import MloopError
+    from mloop.errors import MloopError, wire_status
 
     async def ping(request: Request) -> JSONResponse:
         return JSONResponse({"ready": True})
@@ -38,7 +38,7 @@ def build_app(model: Any) -> Any:
             frame = pd.DataFrame(split["data"], columns=split["columns"])
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse(
-                {"error_code": "BAD_REQUEST", "message": f"expected dataframe_split JSON: {exc}"},
+                {"error_code": "bad_request", "message": f"expected dataframe_split JSON: {exc}"},
                 status_code=400,
             )
         try:
@@ -47,7 +47,8 @@ def build_app(model: Any) -> Any:
                 out["probabilities"] = np.asarray(model.predict_proba(frame)).tolist()
         except MloopError as exc:
             return JSONResponse(
-                {"error_code": "INVALID_INPUT", "message": str(exc)}, status_code=422
+                {"error_code": wire_status(exc)[1], "message": str(exc)},
+                status_code=wire_status(exc)[0],
             )
         return JSONResponse(out)
 

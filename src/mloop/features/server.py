@@ -14,12 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mloop.errors import (
-    FeatureNotFoundError,
-    MloopError,
-    OnlineStoreUnavailableError,
-    ValidationError,
-)
+from mloop.errors import MloopError, ValidationError, wire_status
 from mloop.features.definitions import FeatureService
 from mloop.features.store import FeatureStore
 
@@ -52,13 +47,8 @@ def parse_request(body: Any) -> tuple[list[str] | str, dict[str, list[Any]], boo
 
 
 def status_of(exc: MloopError) -> tuple[int, str]:
-    if isinstance(exc, FeatureNotFoundError):
-        return 404, "FEATURE_NOT_FOUND"
-    if isinstance(exc, OnlineStoreUnavailableError):
-        return 503, "ONLINE_STORE_UNAVAILABLE"
-    if isinstance(exc, ValidationError):
-        return 422, "INVALID_REQUEST"
-    return 500, "INTERNAL_ERROR"
+    """The wire vocabulary every mloop server speaks (:func:`mloop.errors.wire_status`)."""
+    return wire_status(exc)
 
 
 def create_app(store: FeatureStore) -> Any:
@@ -76,11 +66,11 @@ def create_app(store: FeatureStore) -> Any:
     async def get_online_features(request: Request) -> Response:
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
-            return error(413, "TOO_LARGE", f"request body over {MAX_BODY_BYTES} bytes")
+            return error(413, "payload_too_large", f"request body over {MAX_BODY_BYTES} bytes")
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            return error(400, "UNPARSEABLE", f"the body is not JSON: {exc}")
+            return error(400, "bad_request", f"the body is not JSON: {exc}")
         try:
             features, entities, full = parse_request(body)
             response = await run_in_threadpool(

@@ -19,17 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mloop.errors import (
-    InputSchemaError,
-    IntegrityError,
-    MloopError,
-    ModelNotReadyError,
-    NotFoundError,
-    PayloadTooLargeError,
-    RequestParseError,
-    UnauthorizedError,
-    ValidationError,
-)
+from mloop.errors import MloopError, wire_status
 
 __all__ = [
     "ClientClosedError",
@@ -76,27 +66,16 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (ClientClosedError, CLIENT_CLOSED, "client_closed"),
     (RequestTimeoutError, 408, "request_timeout"),
     (OverloadedError, 503, "overloaded"),
-    (RequestParseError, 400, "bad_request"),
-    (PayloadTooLargeError, 413, "payload_too_large"),
-    (InputSchemaError, 422, "invalid_input"),
-    (ValidationError, 422, "invalid_input"),
-    (UnauthorizedError, 401, "unauthorized"),
-    (ModelNotReadyError, 503, "not_ready"),
-    (IntegrityError, 503, "not_ready"),
-    (NotFoundError, 404, "not_found"),
 )
 
 
 def status_of(exc: BaseException) -> tuple[int, str]:
-    """(HTTP status, error_code) for an exception; unknown ones are 500 ``internal``."""
+    """(HTTP status, error_code) for an exception: the service's own three, then the wire
+    vocabulary every mloop server shares (:func:`mloop.errors.wire_status`)."""
     for cls, status, code in _STATUS:
         if isinstance(exc, cls):
-            if isinstance(exc, UnauthorizedError) and exc.admin:
-                return 403, "forbidden"
             return status, code
-    if isinstance(exc, MloopError):
-        return 500, "internal"
-    return 500, "internal"
+    return wire_status(exc)
 
 
 def error_response(
