@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mloop._utils.processes import stop_child
 from mloop.errors import ValidationError
 
 __all__ = ["free_port", "served"]
@@ -74,11 +75,5 @@ def served(
             time.sleep(0.1)
         yield base
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_child(proc)
         errors.close()

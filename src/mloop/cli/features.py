@@ -48,12 +48,16 @@ _KINDS = {
 }
 
 
-def _store(ctx: typer.Context) -> Any:
+def _store(ctx: typer.Context, online_store: str | None = None) -> Any:
+    """The feature store of the command's project and environment (``--env``)."""
     from mloop.features.store import FeatureStore
 
     settings = state_of(ctx).settings()
     return FeatureStore(
-        settings.project_dir, metadata_url=settings.metadata_url, env=settings.environment
+        settings.project_dir,
+        online_store=online_store,
+        metadata_url=settings.metadata_url,
+        env=settings.environment,
     )
 
 
@@ -274,15 +278,7 @@ def materialize_command(
     as_json: JsonOption = False,
 ) -> None:
     """Load the newest offline rows into the online store (incremental by default)."""
-    from mloop.features.store import FeatureStore
-
-    settings = state_of(ctx).settings()
-    store = FeatureStore(
-        settings.project_dir,
-        online_store=online_store,
-        metadata_url=settings.metadata_url,
-        env=settings.environment,
-    )
+    store = _store(ctx, online_store)
     end_time = datetime.now(timezone.utc) if end == "now" else _parse_time(end, "END")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StaleFeaturesWarning)
@@ -341,15 +337,7 @@ def audit_command(
     as_json: JsonOption = False,
 ) -> None:
     """Compare online values with a point-in-time offline read; exit 1 on any mismatch."""
-    from mloop.features.store import FeatureStore
-
-    settings = state_of(ctx).settings()
-    store = FeatureStore(
-        settings.project_dir,
-        online_store=online_store,
-        metadata_url=settings.metadata_url,
-        env=settings.environment,
-    )
+    store = _store(ctx, online_store)
     try:
         report = store.audit(sample=sample, feature_views=views, seed=seed)
     finally:
@@ -409,13 +397,6 @@ def serve_command(
     import uvicorn
 
     from mloop.features.server import create_app
-    from mloop.features.store import FeatureStore
 
-    settings = state_of(ctx).settings()
-    store = FeatureStore(
-        settings.project_dir,
-        online_store=online_store,
-        metadata_url=settings.metadata_url,
-        env=settings.environment,
-    )
+    store = _store(ctx, online_store)
     uvicorn.run(create_app(store), host=host, port=port, log_level="warning")

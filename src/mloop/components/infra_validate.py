@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mloop._utils.processes import stop_child
 from mloop.components.model_artifacts import register_model_materializers
 from mloop.errors import MloopError, ValidationError
 from mloop.models import ModelPackage
@@ -318,13 +319,7 @@ def validate_infra(
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """End the server this function started (terminate, then kill after 10 s)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    stop_child(proc)
     if proc.stdout is not None:
         proc.stdout.close()
 
