@@ -1,6 +1,6 @@
 """The closed loop's reaction time: drift visible in the prediction log -> new version serving.
 
-Each repetition runs ``mloop quickstart --loop`` (mloop.cli.quickstart_loop) in a fresh folder:
+Each repetition runs ``mloop quickstart --loop`` (mloop.demo.loop) in a fresh folder:
 the champion serves, drifted traffic arrives, monitoring reports it, the controller retrains, and
 the service swaps. The table gives the median seconds of each stage, the end-to-end figure beside
 its 60 s target, and failed requests (target 0). The limit reference, measured in the same run,
@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mloop.cli.quickstart_loop import run_loop_quickstart
+from mloop.demo.loop import run_loop_quickstart
 
 TARGET_S = 60.0
 STAGES = {

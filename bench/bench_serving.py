@@ -129,7 +129,7 @@ def reference_app(package: str) -> Any:
 
 
 def mloop_app(package: str, max_batch_size: int, log_dir: str, max_queue: int = 0) -> Any:
-    from mloop.serving.app import create_app
+    from mloop.serving.http.app import create_app
     from mloop.serving.settings import ServingConfig
 
     config = ServingConfig(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mloop.cli.quickstart_loop import DRIFT_THRESHOLD, MODEL, run_loop_quickstart
 from mloop.config import load_settings
+from mloop.demo.loop import DRIFT_THRESHOLD, MODEL, run_loop_quickstart
 from mloop.metadata import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

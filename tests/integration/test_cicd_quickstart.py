@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mloop.cicd.environments import open_environment
-from mloop.cli.quickstart_cicd import APPROVER, AUTHOR, REVIEWER, run_cicd_quickstart
+from mloop.demo.cicd import APPROVER, AUTHOR, REVIEWER, run_cicd_quickstart
 from mloop.metadata.deployments import DeploymentState
 from mloop.pipelines.packaged import PACKAGE_TAG
 

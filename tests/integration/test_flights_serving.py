@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mloop.cli.quickstart_flights import flights_source
+from mloop.demo.flights import flights_source
 
 from .test_serving_http import mloop_serve
 

@@ -50,7 +50,7 @@ async def _traffic(app: Any, frames: list[tuple[Any, Any]]) -> list[str]:
 
 def test_monitoring_reads_the_service_log(project_dir: Path, monitoring_kit: Any) -> None:
     from mloop.monitoring import run_monitoring
-    from mloop.serving.app import create_app
+    from mloop.serving.http.app import create_app
     from mloop.serving.settings import ServingConfig
 
     kit = monitoring_kit

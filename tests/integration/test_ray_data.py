@@ -107,7 +107,7 @@ def test_mloop_predict_runner_ray_matches_the_local_runner(ray_cluster, project_
 
 def test_predict_on_ray_refuses_bad_input_and_leaves_no_output(ray_cluster, project_dir: Path):
     from mloop.errors import InputSchemaError, ValidationError
-    from mloop.serving.batch_ray import predict_on_ray
+    from mloop.serving.batch.ray import predict_on_ray
 
     package, frame = _package(project_dir / "pkg")
     frame.drop(columns=["city"]).to_parquet(project_dir / "bad.parquet")

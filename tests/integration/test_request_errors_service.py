@@ -72,7 +72,7 @@ def _body(frame: Any, rid: str | None = None) -> dict[str, Any]:
 
 def _crashing_loader(uri: str) -> Any:
     """The real loader, but the model raises (a bug, not bad input) on a negative income."""
-    from mloop.serving.model_source import ServedModel, load_served_model
+    from mloop.serving.models.source import ServedModel, load_served_model
 
     class Crashing(ServedModel):
         def predict(self, columns: Any, want_proba: bool) -> Any:
@@ -87,7 +87,7 @@ def _crashing_loader(uri: str) -> Any:
 @pytest.fixture(autouse=True)
 def _fresh_registry(project_dir: Path) -> Iterator[None]:
     """The service caches the registry per process: forget the previous test's project."""
-    from mloop.serving import registry_access
+    from mloop.serving.models import registry_access
 
     registry_access.reset()
     yield
@@ -105,7 +105,7 @@ def test_failed_requests_are_logged_and_make_the_error_rate(
     project_dir: Path, monitoring_kit: Any
 ) -> None:
     from mloop.monitoring import run_monitoring
-    from mloop.serving.app import create_app
+    from mloop.serving.http.app import create_app
     from mloop.serving.settings import ServingConfig
 
     kit = monitoring_kit
@@ -199,7 +199,7 @@ def test_a_promoted_version_that_fails_requests_is_rolled_back(
 ) -> None:
     from mloop import registry
     from mloop.monitoring import run_monitoring
-    from mloop.serving.app import create_app
+    from mloop.serving.http.app import create_app
     from mloop.serving.settings import ServingConfig
 
     kit = monitoring_kit

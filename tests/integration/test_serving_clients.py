@@ -66,7 +66,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
     """(host, port, package folder) of a service running in a background thread."""
     import uvicorn
 
-    from mloop.serving.app import create_app
+    from mloop.serving.http.app import create_app
     from mloop.serving.settings import ServingConfig
     from mloop.serving.workers import bind_socket
 

@@ -59,7 +59,7 @@ def test_one_wire_vocabulary_for_every_server() -> None:
     table (issue 14.3): same status, same code for the same error."""
     from mloop.components import infra_server  # noqa: F401  (imports without a server)
     from mloop.features.server import status_of as feature_status
-    from mloop.serving.errors import status_of as serving_status
+    from mloop.serving.http.errors import status_of as serving_status
 
     samples = [
         errors.FeatureNotFoundError("v:f", ["v"]),

@@ -48,7 +48,7 @@ def test_cli_help_imports_no_command_module_and_no_heavy_library() -> None:
     )
     loaded = modules_after(code)
     assert not [m for m in HEAVY if m in loaded]
-    assert "mloop.cli.run" not in loaded and "mloop.pipelines.dsl" not in loaded
+    assert "mloop.cli.commands.run" not in loaded and "mloop.pipelines.dsl" not in loaded
     assert "pydantic" not in loaded  # settings are read only when a command needs them
 
 

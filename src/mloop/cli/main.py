@@ -31,34 +31,39 @@ class LazyCommand:
     help: str
 
 
+def _command(name: str, help: str) -> LazyCommand:
+    """The command ``name`` of :mod:`mloop.cli.commands` (module ``mloop.cli.commands.<name>``)."""
+    return LazyCommand(name, f"mloop.cli.commands.{name}", help)
+
+
 COMMANDS: tuple[LazyCommand, ...] = (
-    LazyCommand("quickstart", "mloop.cli.quickstart", "Run the Lending Club demo end to end."),
-    LazyCommand("run", "mloop.cli.run", "Run a pipeline: mloop run pipelines/training.py:training"),
-    LazyCommand("runs", "mloop.cli.runs", "List, show and compare runs (params, metrics)."),
-    LazyCommand("lineage", "mloop.cli.lineage", "Show what a run or artifact came from or fed."),
-    LazyCommand("db", "mloop.cli.db", "Create, upgrade and inspect the metadata database."),
-    LazyCommand("monitor", "mloop.cli.monitor", "Monitor served models: drift, alerts, rollback."),
-    LazyCommand("controller", "mloop.cli.controller", "Run the trigger daemon (retraining)."),
-    LazyCommand("trigger", "mloop.cli.trigger", "Ask for a pipeline run; list trigger events."),
-    LazyCommand("models", "mloop.cli.models", "List, show, alias, roll back, compare models."),
-    LazyCommand("data", "mloop.cli.data", "Profile, validate and compare datasets (stats, drift)."),
-    LazyCommand("serve", "mloop.cli.serve", "Serve a model over HTTP (OIP v2, MLflow)."),
-    LazyCommand("traffic", "mloop.cli.traffic", "Show or change a served canary/shadow."),
-    LazyCommand("predict", "mloop.cli.predict", "Predict a Parquet file in batch."),
-    LazyCommand("features", "mloop.cli.features", "Apply, list, describe, materialize features."),
-    LazyCommand("artifacts", "mloop.cli.artifacts", "List a run's artifacts; copy one out."),
-    LazyCommand("gc", "mloop.cli.gc", "Delete artifacts no kept run or model needs."),
-    LazyCommand("pipeline", "mloop.cli.pipeline", "Build, list, show, diff pipeline packages."),
-    LazyCommand("deploy", "mloop.cli.deploy", "Deploy a pipeline package into an environment."),
-    LazyCommand("approve", "mloop.cli.approve", "Approve or reject a pending deployment."),
-    LazyCommand("promote", "mloop.cli.promote", "Promote the active package to the next env."),
-    LazyCommand("rollback", "mloop.cli.rollback", "Re-activate an env's previous deployment."),
-    LazyCommand("deployments", "mloop.cli.deployments", "List deployments: who, when, why."),
-    LazyCommand("ci", "mloop.cli.ci", "Run the project's CI checks (JUnit, Markdown reports)."),
-    LazyCommand("init", "mloop.cli.init", "Scaffold a project: pipeline, tests, envs, CI files."),
-    LazyCommand("loadtest", "mloop.cli.loadtest", "Load-test a served model: QPS, p50/p99."),
-    LazyCommand("experiments", "mloop.cli.experiments", "A/B and canary tests of live models."),
-    LazyCommand("ui", "mloop.cli.ui", "Web UI: runs, lineage, reports, models, monitoring."),
+    LazyCommand("quickstart", "mloop.demo.quickstart", "Run the Lending Club demo end to end."),
+    _command("run", "Run a pipeline: mloop run pipelines/training.py:training"),
+    _command("runs", "List, show and compare runs (params, metrics)."),
+    _command("lineage", "Show what a run or artifact came from or fed."),
+    _command("db", "Create, upgrade and inspect the metadata database."),
+    _command("monitor", "Monitor served models: drift, alerts, rollback."),
+    _command("controller", "Run the trigger daemon (retraining)."),
+    _command("trigger", "Ask for a pipeline run; list trigger events."),
+    _command("models", "List, show, alias, roll back, compare models."),
+    _command("data", "Profile, validate and compare datasets (stats, drift)."),
+    _command("serve", "Serve a model over HTTP (OIP v2, MLflow)."),
+    _command("traffic", "Show or change a served canary/shadow."),
+    _command("predict", "Predict a Parquet file in batch."),
+    _command("features", "Apply, list, describe, materialize features."),
+    _command("artifacts", "List a run's artifacts; copy one out."),
+    _command("gc", "Delete artifacts no kept run or model needs."),
+    _command("pipeline", "Build, list, show, diff pipeline packages."),
+    _command("deploy", "Deploy a pipeline package into an environment."),
+    _command("approve", "Approve or reject a pending deployment."),
+    _command("promote", "Promote the active package to the next env."),
+    _command("rollback", "Re-activate an env's previous deployment."),
+    _command("deployments", "List deployments: who, when, why."),
+    _command("ci", "Run the project's CI checks (JUnit, Markdown reports)."),
+    _command("init", "Scaffold a project: pipeline, tests, envs, CI files."),
+    _command("loadtest", "Load-test a served model: QPS, p50/p99."),
+    _command("experiments", "A/B and canary tests of live models."),
+    _command("ui", "Web UI: runs, lineage, reports, models, monitoring."),
 )
 
 

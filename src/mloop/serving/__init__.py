@@ -16,8 +16,8 @@ __all__ = ["ServingConfig", "TrafficSplit", "create_app", "predict_file"]
 _WHERE = {
     "ServingConfig": "mloop.serving.settings",
     "TrafficSplit": "mloop.serving.settings",
-    "create_app": "mloop.serving.app",
-    "predict_file": "mloop.serving.batch",
+    "create_app": "mloop.serving.http.app",
+    "predict_file": "mloop.serving.batch.local",
 }
 
 

@@ -1,7 +1,7 @@
 """The prediction service's behaviour, independent of routes: predict, log, count, administer.
 
 :class:`PredictionService` owns the router (champion, canary, shadow holders), the metrics, the
-token gate and the prediction and feedback logs. :mod:`mloop.serving.app` only maps URLs to its
+token gate and the prediction and feedback logs. :mod:`mloop.serving.http.app` only maps URLs to its
 methods. A prediction request is: token check, body read under the size limit, route pick,
 protocol parse, signature check, micro-batched prediction, then (off the answer's path) the log
 record and the shadow's copy.
@@ -29,11 +29,9 @@ from mloop.errors import (
     UnknownRequestError,
     ValidationError,
 )
-from mloop.serving.admin_state import POLL_S, AdminState, SharedAdmin
 from mloop.serving.batching import BatchResult, MicroBatcher
 from mloop.serving.deadlines import deadline
-from mloop.serving.error_log import RequestErrorRecord, error_rows
-from mloop.serving.errors import (
+from mloop.serving.http.errors import (
     ClientClosedError,
     OverloadedError,
     RequestTimeoutError,
@@ -41,30 +39,32 @@ from mloop.serving.errors import (
     headers_of,
     status_of,
 )
-from mloop.serving.feedback import feedback_rows, parse_feedback
-from mloop.serving.log_schema import log_schema
+from mloop.serving.http.security import TokenGate
+from mloop.serving.logs.error_log import RequestErrorRecord, error_rows
+from mloop.serving.logs.feedback import feedback_rows, parse_feedback
+from mloop.serving.logs.prediction_log import (
+    ParquetLog,
+    PredictionRecord,
+    prediction_blocks,
+    prediction_rows,
+)
+from mloop.serving.logs.request_ids import RequestIds, load_key
+from mloop.serving.logs.schema import log_schema
+from mloop.serving.logs.served_ids import ServedIds
 from mloop.serving.metrics import ServingMetrics
-from mloop.serving.model_holder import ModelHolder, Slot
-from mloop.serving.model_source import (
+from mloop.serving.models.holder import ModelHolder, Slot
+from mloop.serving.models.source import (
     ServedModel,
     load_failure,
     load_served_model,
     resolve_alias_version,
 )
 from mloop.serving.online_features import OnlineFeatures
-from mloop.serving.prediction_log import (
-    ParquetLog,
-    PredictionRecord,
-    prediction_blocks,
-    prediction_rows,
-)
-from mloop.serving.request_ids import RequestIds, load_key
 from mloop.serving.returning_clients import ReturningClients
-from mloop.serving.routing import Router
-from mloop.serving.security import TokenGate
-from mloop.serving.served_ids import ServedIds
 from mloop.serving.settings import ServingConfig, TrafficSplit
 from mloop.serving.signature_check import Columns, check_columns, dtype_kind
+from mloop.serving.traffic.admin_state import POLL_S, AdminState, SharedAdmin
+from mloop.serving.traffic.routing import Router
 
 __all__ = ["ParsedRequest", "PredictionService"]
 

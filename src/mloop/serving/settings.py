@@ -1,7 +1,7 @@
 """What one prediction service is told at start: the model, its limits, tokens and traffic.
 
 A plain dataclass, picklable, so that ``mloop serve --workers N`` hands the same settings to each
-worker process, which builds its own app from them (:func:`mloop.serving.app.create_app`).
+worker process, which builds its own app from them (:func:`mloop.serving.http.app.create_app`).
 """
 
 from __future__ import annotations

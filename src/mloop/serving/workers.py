@@ -9,8 +9,8 @@ them and waits: each worker then finishes its in-flight requests and flushes its
 log before it exits.
 
 Each worker closes connections whose request headers do not arrive within the service's
-``header_timeout_s`` (:mod:`mloop.serving.http_timeouts`). With several workers, the launcher
-also creates the folder of the shared admin state (:mod:`mloop.serving.admin_state`), so an
+``header_timeout_s`` (:mod:`mloop.serving.http.timeouts`). With several workers, the launcher
+also creates the folder of the shared admin state (:mod:`mloop.serving.traffic.admin_state`), so an
 admin call that reaches one worker is applied by all.
 
 A model that cannot be found or loaded at start stops the server: the service reports it
@@ -35,8 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mloop.errors import ConfigError, ModelLoadError
-from mloop.serving import admin_state
-from mloop.serving.http_timeouts import protocol_with_header_timeout
+from mloop.serving.http.timeouts import protocol_with_header_timeout
+from mloop.serving.traffic import admin_state
 
 __all__ = ["EXIT_LOAD_FAILED", "bind_socket", "run_server", "serve_app"]
 

@@ -31,8 +31,8 @@ def serve_rows(
 ) -> None:
     """Log ``rows`` one-row requests as the service does, ``accuracy`` of them right, and send
     labels for a ``labelled`` share of them."""
-    from mloop.serving.feedback import FeedbackRecord, feedback_rows
-    from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+    from mloop.serving.logs.feedback import FeedbackRecord, feedback_rows
+    from mloop.serving.logs.prediction_log import ParquetLog, PredictionRecord, prediction_rows
 
     rng = np.random.default_rng(seed)
     start = (at or datetime.now(timezone.utc) - timedelta(hours=1)).timestamp()

@@ -118,7 +118,7 @@ def test_next_commands_carry_project_dir_and_work_from_here(demo: Path, project_
 def test_ctrl_c_in_the_other_demos_names_no_missing_option(
     project_dir: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], again: str
 ) -> None:
-    from mloop.cli import quickstart
+    from mloop.demo import quickstart
 
     def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mloop.cli.quickstart_flights import prepare_flights, run_flights_quickstart
+from mloop.demo.flights import prepare_flights, run_flights_quickstart
 
 pytestmark = pytest.mark.slow
 

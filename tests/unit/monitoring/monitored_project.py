@@ -131,8 +131,8 @@ class Project:
         (default now - 5 min); send labels for a ``feedback`` share of the requests. ``route``
         and ``request_ids`` log a canary or a shadow (a shadow repeats the champion's ids)."""
         import mloop.models
-        from mloop.serving.feedback import FeedbackRecord, feedback_rows
-        from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+        from mloop.serving.logs.feedback import FeedbackRecord, feedback_rows
+        from mloop.serving.logs.prediction_log import ParquetLog, PredictionRecord, prediction_rows
 
         when = (at or datetime.now(timezone.utc) - timedelta(minutes=5)).timestamp()
         pkg = self.store().model_registry().get_version(self.model, version)
@@ -183,8 +183,8 @@ class Project:
     ) -> None:
         """Log ``requests`` failed requests of ``version`` answered with ``status``, as the
         service's error log records them, at ``at`` (default now - 5 min)."""
-        from mloop.serving.error_log import RequestErrorRecord, error_rows
-        from mloop.serving.prediction_log import ParquetLog
+        from mloop.serving.logs.error_log import RequestErrorRecord, error_rows
+        from mloop.serving.logs.prediction_log import ParquetLog
 
         when = (at or datetime.now(timezone.utc) - timedelta(minutes=5)).timestamp()
         log = ParquetLog(self.log_dir / "errors", error_rows)

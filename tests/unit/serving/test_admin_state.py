@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from mloop.serving.admin_state import AdminState, SharedAdmin
+from mloop.serving.traffic.admin_state import AdminState, SharedAdmin
 
 
 def test_a_published_state_is_seen_by_a_sibling_and_counted_when_applied(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from mloop.serving.app import create_app
+from mloop.serving.http.app import create_app
 from mloop.serving.settings import ServingConfig
 
 

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 import mloop.models
 from mloop.errors import InputSchemaError
-from mloop.serving.batch import predict_file
+from mloop.serving.batch.local import predict_file
 
 
 def test_predict_file_streams_chunks_and_matches_the_model(packages, kit, tmp_path) -> None:

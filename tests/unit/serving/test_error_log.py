@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 
 from mloop.errors import ModelNotFoundError
-from mloop.serving.app import create_app
-from mloop.serving.error_log import MAX_MESSAGE_CHARS, RequestErrorRecord, error_rows
+from mloop.serving.http.app import create_app
+from mloop.serving.logs.error_log import MAX_MESSAGE_CHARS, RequestErrorRecord, error_rows
 from mloop.serving.settings import ServingConfig
 
 

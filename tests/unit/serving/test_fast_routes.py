@@ -6,7 +6,7 @@ import pytest
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from mloop.serving.fast_routes import FastRoute, ServingApp
+from mloop.serving.http.fast_routes import FastRoute, ServingApp
 
 
 def test_route_patterns_take_one_path_segment_per_parameter() -> None:

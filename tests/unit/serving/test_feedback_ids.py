@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from mloop.serving.app import create_app
-from mloop.serving.request_ids import KEY_FILE, RequestIds, load_key
+from mloop.serving.http.app import create_app
+from mloop.serving.logs.request_ids import KEY_FILE, RequestIds, load_key
 from mloop.serving.settings import ServingConfig
 
 

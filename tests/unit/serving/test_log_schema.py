@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from mloop.serving.log_schema import conform, log_schema
-from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_blocks
+from mloop.serving.logs.prediction_log import ParquetLog, PredictionRecord, prediction_blocks
+from mloop.serving.logs.schema import conform, log_schema
 
 KINDS = {"age": "int", "income": "float", "city": "str", "member": "bool"}
 SCHEMA = log_schema(list(KINDS), KINDS, classes=["bad", "good"], output_kind="str", has_proba=True)

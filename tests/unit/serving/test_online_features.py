@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import mloop.models
-from mloop.serving.app import create_app
+from mloop.serving.http.app import create_app
 from mloop.serving.settings import ServingConfig
 
 

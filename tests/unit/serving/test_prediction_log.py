@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 
-from mloop.serving.feedback import FeedbackRecord, feedback_rows
-from mloop.serving.prediction_log import (
+from mloop.serving.logs.feedback import FeedbackRecord, feedback_rows
+from mloop.serving.logs.prediction_log import (
     ParquetLog,
     PredictionRecord,
     prediction_blocks,

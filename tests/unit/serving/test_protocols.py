@@ -8,7 +8,7 @@ import pytest
 
 from mloop.errors import InputSchemaError, RequestParseError
 from mloop.models import ColumnSpec, Signature
-from mloop.serving.protocols import mlflow, oip_v2
+from mloop.serving.http.protocols import mlflow, oip_v2
 from mloop.serving.signature_check import check_columns, spec_from_signature
 
 SPEC = spec_from_signature(

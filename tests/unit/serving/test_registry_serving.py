@@ -9,9 +9,9 @@ import pytest
 
 import mloop.registry
 from mloop.errors import IntegrityError
-from mloop.serving import registry_access
-from mloop.serving.app import create_app
-from mloop.serving.model_source import load_served_model
+from mloop.serving.http.app import create_app
+from mloop.serving.models import registry_access
+from mloop.serving.models.source import load_served_model
 from mloop.serving.settings import ServingConfig
 
 

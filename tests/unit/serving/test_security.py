@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mloop.errors import ConfigError
-from mloop.serving.security import is_loopback, warn_if_exposed
+from mloop.serving.http.security import is_loopback, warn_if_exposed
 from mloop.serving.settings import parse_canary
 
 

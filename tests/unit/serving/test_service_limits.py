@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mloop.serving.app import create_app
 from mloop.serving.batching import MicroBatcher
+from mloop.serving.http.app import create_app
 from mloop.serving.settings import ServingConfig
 
 

@@ -236,7 +236,7 @@ def _print_plan(plan: GcPlan, *, dry_run: bool, deleted: int) -> None:
 
     from rich.table import Table
 
-    from mloop.cli.artifacts import format_bytes
+    from mloop.cli.commands.artifacts import format_bytes
     from mloop.cli.output import console
 
     out = console()

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mloop.serving.errors import error_response
+from mloop.serving.http.errors import error_response
 
 __all__ = ["FastRoute", "ServingApp"]
 

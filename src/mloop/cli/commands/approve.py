@@ -1,4 +1,4 @@
-"""``mloop approve``: see :mod:`mloop.cli.deploy` and docs/cicd.md."""
+"""``mloop approve``: see :mod:`mloop.cli.commands.deploy` and docs/cicd.md."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mloop.cli.deploy import Reason, _report
+from mloop.cli.commands.deploy import Reason, _report
 from mloop.cli.options import JsonOption
 from mloop.cli.state import state_of
 

@@ -79,7 +79,7 @@ def load_served_model(
     from mloop.models import load_model
 
     if uri.startswith(MODELS_SCHEME):
-        from mloop.serving.registry_access import resolve as resolve_uri
+        from mloop.serving.models.registry_access import resolve as resolve_uri
 
         found = (resolve or resolve_uri)(uri)  # pin an alias or "latest" to one version
         name, version = found.name, str(found.version)
@@ -117,7 +117,7 @@ def resolve_alias_version(uri: str) -> str | None:
     parsed = parse_model_uri(uri)
     if parsed.alias is None:
         return None
-    from mloop.serving.registry_access import alias_version
+    from mloop.serving.models.registry_access import alias_version
 
     return str(alias_version(parsed.name, parsed.alias))
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from mloop.errors import ModelNotReadyError
 from mloop.serving.batching import MicroBatcher
-from mloop.serving.model_source import ServedModel
+from mloop.serving.models.source import ServedModel
 
 __all__ = ["ModelHolder", "Slot"]
 

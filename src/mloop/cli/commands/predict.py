@@ -56,7 +56,7 @@ def predict(
     if runner not in ("local", "ray"):
         raise ConfigError(f"--runner must be local or ray, got {runner!r}")
     if runner == "ray":
-        from mloop.serving.batch_ray import predict_on_ray
+        from mloop.serving.batch.ray import predict_on_ray
 
         address = settings.runner.get("address") if settings.runner.get("type") == "ray" else None
         result = predict_on_ray(
@@ -69,7 +69,7 @@ def predict(
             address=address,
         )
     else:
-        from mloop.serving.batch import predict_file
+        from mloop.serving.batch.local import predict_file
 
         result = predict_file(
             model_uri,

@@ -29,7 +29,7 @@ def list_command(
 ) -> None:
     """List deployments, newest first, across environments (or --env)."""
     from mloop.cicd.environments import environment_names, open_environment
-    from mloop.cli.deploy import deployment_dict
+    from mloop.cli.commands.deploy import deployment_dict
     from mloop.cli.output import console, format_time, print_json
 
     state = state_of(ctx)

@@ -3,7 +3,7 @@
 Labels for an id that was never answered (a typo, the client's own id of a failed request, an
 id from another service) would never join a prediction, so live metrics would silently stay
 empty; refusing them with the ids tells the client at once. An id is known when it is one the
-service signed (:mod:`mloop.serving.request_ids`), one this worker answered lately (callers'
+service signed (:mod:`mloop.serving.logs.request_ids`), one this worker answered lately (callers'
 own ids, kept in a bounded memory), or one the prediction log on disk holds (callers' own ids
 answered by another worker or before a restart; ``lookback_days`` of the log are searched).
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from mloop.serving.request_ids import RequestIds
+from mloop.serving.logs.request_ids import RequestIds
 
 __all__ = ["ServedIds"]
 

@@ -126,8 +126,8 @@ def serve(
     import logging
 
     from mloop.cli.output import err_console
-    from mloop.serving.app import create_app
-    from mloop.serving.security import warn_if_exposed
+    from mloop.serving.http.app import create_app
+    from mloop.serving.http.security import warn_if_exposed
     from mloop.serving.settings import ServingConfig, TrafficSplit, parse_canary
     from mloop.serving.workers import serve_app
 

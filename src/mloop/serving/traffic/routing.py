@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mloop.serving.model_holder import ModelHolder
+from mloop.serving.models.holder import ModelHolder
 
 __all__ = ["Router", "TrafficState"]
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from mloop.serving.log_schema import META_COLUMNS, conform
+from mloop.serving.logs.schema import META_COLUMNS, conform
 
 __all__ = ["ParquetLog", "PredictionRecord", "prediction_blocks", "prediction_rows"]
 
@@ -51,7 +51,7 @@ class PredictionRecord:
     inputs: dict[str, np.ndarray]
     predictions: np.ndarray
     probabilities: np.ndarray | None
-    schema: Any = None  # the version's log schema (mloop.serving.log_schema); None: inferred
+    schema: Any = None  # the version's log schema (mloop.serving.logs.schema); None: inferred
 
 
 def prediction_rows(record: PredictionRecord) -> dict[str, Any]:
@@ -140,7 +140,7 @@ class ParquetLog:
     runs in the writer thread. ``to_blocks(items)``, when given, does the same for many items
     at once (returning a list of such triples), which is much cheaper per item. A fourth
     element, a ``pyarrow.Schema``, makes the part files of those columns conform to it (one
-    schema per model version: :mod:`mloop.serving.log_schema`).
+    schema per model version: :mod:`mloop.serving.logs.schema`).
     """
 
     def __init__(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mloop.errors import InputSchemaError, ValidationError
-from mloop.serving.model_source import ServedModel, load_served_model
+from mloop.serving.models.source import ServedModel, load_served_model
 from mloop.serving.signature_check import check_columns
 
 __all__ = ["BatchPredictionResult", "predict_file", "predict_table_chunks"]

@@ -2,7 +2,7 @@
 
 The input (a Parquet file or folder, possibly larger than one machine) is read by Ray Data in
 blocks; every block is checked and predicted by the very code of ``mloop predict``
-(:func:`mloop.serving.batch.predict_table_chunks`: the signature check of the online service,
+(:func:`mloop.serving.batch.local.predict_table_chunks`: the signature check of the online service,
 ``prediction`` and ``proba_<class>`` columns) in Ray tasks across the cluster, and written as a
 folder of Parquet files, in input order. The model URI is pinned to one version on the driver
 (an alias that moves mid-job cannot mix two models), and every worker loads that version from
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mloop.errors import ConfigError, ValidationError
-from mloop.serving.batch import BatchPredictionResult, predict_table_chunks
-from mloop.serving.model_source import MODELS_SCHEME, ServedModel, load_served_model
+from mloop.serving.batch.local import BatchPredictionResult, predict_table_chunks
+from mloop.serving.models.source import MODELS_SCHEME, ServedModel, load_served_model
 
 __all__ = ["predict_on_ray"]
 
@@ -123,7 +123,7 @@ def _pin(model_uri: str) -> str:
     every worker; a package folder as is."""
     if not model_uri.startswith(MODELS_SCHEME):
         return model_uri
-    from mloop.serving.registry_access import resolve
+    from mloop.serving.models.registry_access import resolve
 
     found = resolve(model_uri)
     return f"{MODELS_SCHEME}{found.name}/{found.version}"

@@ -21,12 +21,12 @@ from starlette.routing import Route
 
 from mloop.errors import InputSchemaError, ModelNotReadyError, RequestParseError
 from mloop.serving.batching import BatchResult
-from mloop.serving.errors import exception_handlers
-from mloop.serving.fast_routes import FastRoute, ServingApp
+from mloop.serving.http.errors import exception_handlers
+from mloop.serving.http.fast_routes import FastRoute, ServingApp
+from mloop.serving.http.openapi import DOCS_HTML, openapi_document
+from mloop.serving.http.protocols import mlflow, oip_v2
 from mloop.serving.metrics import CONTENT_TYPE_LATEST
-from mloop.serving.model_holder import Slot
-from mloop.serving.openapi import DOCS_HTML, openapi_document
-from mloop.serving.protocols import mlflow, oip_v2
+from mloop.serving.models.holder import Slot
 from mloop.serving.service import ParsedRequest, PredictionService, read_body
 from mloop.serving.settings import ServingConfig, TrafficSplit
 

@@ -110,7 +110,7 @@ def quickstart_command(
 
             raise ConfigError("--resume continues a Lending Club demo run; drop --example cicd")
         from mloop.cli.output import console
-        from mloop.cli.quickstart_cicd import run_cicd_quickstart
+        from mloop.demo.cicd import run_cicd_quickstart
 
         try:
             run_cicd_quickstart(project_dir, echo=console().print)
@@ -126,9 +126,9 @@ def quickstart_command(
         from mloop.errors import ConfigError
 
         raise ConfigError(f"no example {example!r}; use --example lending_club, flights or cicd")
+    from mloop.cli.commands.run import resolve_pipeline, run_with_progress
     from mloop.cli.output import console
     from mloop.cli.params import parse_params
-    from mloop.cli.run import resolve_pipeline, run_with_progress
 
     if resume and fresh:
         from mloop.errors import ConfigError
@@ -162,11 +162,11 @@ def _run_other_demo(project_dir: Path | None, *, loop: bool, fresh: bool) -> Non
     """The closed-loop demo (``loop``) or the flights feature-store demo."""
     if loop:
         from mloop.cli.output import console
-        from mloop.cli.quickstart_loop import run_loop_quickstart
+        from mloop.demo.loop import run_loop_quickstart
 
         run_loop_quickstart(project_dir, fresh=fresh, echo=console().print)
         return
-    from mloop.cli.quickstart_flights import run_flights_quickstart
+    from mloop.demo.flights import run_flights_quickstart
 
     run_flights_quickstart(project_dir, fresh=fresh)
 

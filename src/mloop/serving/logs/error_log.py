@@ -3,8 +3,8 @@
 The prediction log holds only answered requests, so a service's error rate (failed requests
 over all requests) needs the failures too. Each 4xx or 5xx answer of an inference route
 (``/v2/models/.../infer``, ``/invocations``) is queued like a prediction (a tuple on a queue,
-off the answer's path) and written by the same :class:`~mloop.serving.prediction_log.ParquetLog`
-writer to::
+off the answer's path) and written by the same
+:class:`~mloop.serving.logs.prediction_log.ParquetLog` writer to::
 
     <log_dir>/errors/<model>/date=2026-11-24/hour=22/part-<pid>-<n>.parquet
 
