@@ -91,7 +91,7 @@ class Walk:
 def prepare_cicd_project(folder: Path | None, prod_metadata: str | None = None) -> Path:
     """A fresh copy of the Lending Club demo in ``folder`` (default: a new temporary folder),
     with the three environments' project file."""
-    from mloop.demo.quickstart import demo_source
+    from mloop.demo.sources import demo_source
 
     target = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="mloop-cicd-"))
     if target.exists() and any(target.iterdir()):

@@ -2,7 +2,8 @@
 
 The demo's code lives in ``examples/flights`` (``features.py`` definitions, ``data.py``,
 ``demo.py``); this module finds it (a checkout's folder, used in place, or the copy an installed
-wheel carries in ``mloop/_demo/flights``, copied to ``./mloop-flights``) and runs ``demo.main``.
+wheel carries in ``mloop/demo/projects/flights``, copied to ``./mloop-flights``; see
+:mod:`mloop.demo.sources`) and runs ``demo.main``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
+
+from mloop.demo.sources import CHECKOUT, PACKAGED
 
 DEMO = Path("examples") / "flights"
 DEFAULT_TARGET = "mloop-flights"
@@ -21,12 +24,11 @@ def flights_source() -> Path:
     """The folder holding the demo's files (package data first, then the checkout)."""
     from mloop.errors import ConfigError
 
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "_demo" / "flights", package.parents[1] / DEMO):
+    for candidate in (PACKAGED / "flights", CHECKOUT / DEMO):
         if (candidate / "demo.py").is_file():
             return candidate
     raise ConfigError(
-        f"the flights demo is not installed next to {package} (no _demo/flights); "
+        f"the flights demo is not installed in {PACKAGED} (no flights); "
         "reinstall mloop, or run from a checkout"
     )
 

@@ -129,7 +129,7 @@ def demo_rows() -> Any:
     """The demo loans without the label and without nulls (what a client would send)."""
     import polars as pl
 
-    from mloop.demo.quickstart import demo_source
+    from mloop.demo.sources import demo_source
 
     data = pl.read_parquet(demo_source() / "data" / "lending_club.parquet")
     return data.drop("Class").drop_nulls()
@@ -161,7 +161,7 @@ def oip_request(frame: Any) -> dict[str, Any]:
 
 def prepare_loop_project(folder: Path, *, fresh: bool) -> Path:
     """The loop's project folder: demo data and pipeline, its own mloop.yaml, empty .mloop."""
-    from mloop.demo.quickstart import demo_source
+    from mloop.demo.sources import demo_source
 
     folder = folder.resolve()
     source = demo_source()

@@ -8,13 +8,13 @@ decision and its reason; ``-p`` changes the run (``-p model_type=hist_gradient_b
 
 Where the demo project comes from: from the root of a repository checkout, ``examples/lending_club``
 is used in place; anywhere else it is copied into ``./mloop-quickstart/`` (from the package data
-of an installed wheel, ``mloop/_demo/lending_club``, or from the checkout behind an editable
-install). A second run reuses the copy and its cache, so every step comes back ``cached``.
+of an installed wheel, ``mloop/demo/projects/lending_club``, or from the checkout behind an
+editable install; see :mod:`mloop.demo.sources`). A second run reuses the copy and its cache, so
+every step comes back ``cached``.
 """
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -24,6 +24,7 @@ import typer
 from mloop._utils.clock import utc_now
 from mloop.cli.errors import EXIT_INTERRUPTED, print_error
 from mloop.cli.state import state_of
+from mloop.demo.sources import prepare_demo
 
 if TYPE_CHECKING:
     from mloop.config import Settings
@@ -32,10 +33,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False)
 
-DEMO = Path("examples") / "lending_club"
-DEFAULT_TARGET = "mloop-quickstart"
 PIPELINE = "training"
-_NOT_COPIED = shutil.ignore_patterns(".mloop", "__pycache__", "*.pyc")
 _CLOCK_SLACK = timedelta(seconds=1)  # the store's clock and ours may round differently
 
 
@@ -195,54 +193,6 @@ def command_in(folder: Path, command: str) -> str:
     if where == ".":
         return f"mloop {command}"
     return f"mloop --project-dir {shlex.quote(where)} {command}"
-
-
-def prepare_demo(project_dir: Path | None, *, fresh: bool = False) -> Path:
-    """The folder holding the demo project, copied there first if needed (see module doc)."""
-    from mloop.errors import ConfigError
-
-    in_checkout = (Path.cwd() / DEMO / "mloop.yaml").is_file()
-    folder = (project_dir or (DEMO if in_checkout else Path(DEFAULT_TARGET))).resolve()
-    if fresh:
-        shutil.rmtree(folder / ".mloop", ignore_errors=True)
-    if (folder / "mloop.yaml").is_file():
-        if fresh and folder != demo_source():
-            _copy_demo(folder, overwrite=True)
-        return folder
-    if folder.exists() and any(folder.iterdir()):
-        raise ConfigError(
-            f"{folder} exists and is not the demo project (it has no mloop.yaml); "
-            "choose another folder with --project-dir"
-        )
-    _copy_demo(folder, overwrite=False)
-    return folder
-
-
-def demo_source() -> Path:
-    """The pristine demo project: package data in a wheel, else the checkout of an editable
-    install; raises ``ConfigError`` when neither is there."""
-    from mloop.errors import ConfigError
-
-    package = Path(__file__).resolve().parents[1]  # .../mloop
-    for candidate in (package / "_demo" / "lending_club", package.parents[1] / DEMO):
-        if (candidate / "mloop.yaml").is_file():
-            return candidate
-    raise ConfigError(
-        f"the demo project is not installed next to {package} (no _demo/lending_club); "
-        "reinstall mloop (pip install mloop) or run from a checkout of the repository"
-    )
-
-
-def _copy_demo(folder: Path, *, overwrite: bool) -> None:
-    source = demo_source()
-    if overwrite:
-        for child in source.iterdir():  # refresh the demo's files, keep anything the user added
-            dest = folder / child.name
-            if dest.is_dir():
-                shutil.rmtree(dest)
-            elif dest.exists():
-                dest.unlink()
-    shutil.copytree(source, folder, ignore=_NOT_COPIED, dirs_exist_ok=True)
 
 
 def print_summary(handle: RunHandle, settings: Settings) -> None:
