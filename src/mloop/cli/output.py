@@ -42,7 +42,7 @@ def _console_class() -> type[Console]:
     from rich.console import Console, ConsoleDimensions
 
     class PipeFriendlyConsole(Console):
-        @property  # type: ignore[override]
+        @property
         def size(self) -> ConsoleDimensions:
             measured = Console.size.fget(self)  # type: ignore[attr-defined]
             if self.is_terminal or self._width is not None:

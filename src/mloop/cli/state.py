@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-
 if TYPE_CHECKING:
+    from typer import _click
+
     from mloop.config import Settings
     from mloop.metadata.base import MetadataStore
 
@@ -34,7 +34,7 @@ class CliState:
         return load_settings(project_dir or self.project_dir, env=env or self.env)
 
 
-def state_of(ctx: typer.Context) -> CliState:
+def state_of(ctx: _click.Context) -> CliState:
     """The :class:`CliState` the root callback stored (a default one when invoked directly)."""
     root = ctx.find_root()
     if not isinstance(root.obj, CliState):

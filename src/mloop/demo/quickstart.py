@@ -197,7 +197,7 @@ def command_in(folder: Path, command: str) -> str:
 
 def print_summary(handle: RunHandle, settings: Settings) -> None:
     """The run, its steps, metrics, where everything is stored, and what to try next."""
-    from rich.console import Group
+    from rich.console import Group, RenderableType
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
@@ -248,7 +248,8 @@ def print_summary(handle: RunHandle, settings: Settings) -> None:
     header = f"Run [bold]{handle.id}[/] {styled_state(state_value(handle.state))}"
     if cached:
         header += f" ({cached} of {len(executions)} steps cached)"
-    parts = [header, "", steps, "", scores, "", *decision, where, "", "[bold]Next[/]", *nxt]
+    head: list[RenderableType] = [header, "", steps, "", scores, "", *decision, where, ""]
+    parts = [*head, "[bold]Next[/]", *nxt]
     console().print(Panel(Group(*parts), title="mloop quickstart", expand=False))
 
 

@@ -41,14 +41,17 @@ from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import (
     Artifact,
     EventKind,
+    Execution,
     ExecutionState,
     Metric,
+    Run,
     RunState,
 )
 from mloop.metadata.sql import migrate, schema
 from mloop.metadata.sql.store import SqlMetadataStore
 from mloop.pipelines.dsl import Pipeline, pipeline, step
 from mloop.pipelines.hooks import RunHook
+from mloop.pipelines.run_handle import RunHandle
 
 __all__ = [
     "MetadataStoreContract",
@@ -589,11 +592,11 @@ class _Recorder(RunHook):
         self.threads: set[int] = set()
         self._ident = threading.get_ident
 
-    def on_step_start(self, run, execution) -> None:  # type: ignore[no-untyped-def]
+    def on_step_start(self, run: Run, execution: Execution) -> None:
         self.threads.add(self._ident())
         self.events.append(("start", execution.step_name, execution.state.value))
 
-    def on_step_end(self, run, execution) -> None:  # type: ignore[no-untyped-def]
+    def on_step_end(self, run: Run, execution: Execution) -> None:
         self.threads.add(self._ident())
         self.events.append(("end", execution.step_name, execution.state.value))
 
@@ -615,7 +618,7 @@ class RunnerContract:
         path.mkdir()
         return str(path)
 
-    def _run(self, flow: Pipeline, settings: Settings, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def _run(self, flow: Pipeline, settings: Settings, **kwargs: Any) -> RunHandle:
         params = kwargs.pop("params", {})
         return flow.run_with(params, settings=settings, **kwargs)
 

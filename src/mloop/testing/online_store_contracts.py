@@ -119,6 +119,7 @@ class OnlineStoreContract:
         store.write_batch(view.name, batch, watermark=10.0)
         names = list(ALL_DTYPES)
         first, nulls, nans = store.read(view.name, ["1", "2", "3"], names)
+        assert first is not None and nans is not None
         assert nulls == ([None] * len(names), datetime(2024, 1, 2, tzinfo=timezone.utc).timestamp())
         values = dict(zip(names, first[0], strict=True))
         assert values["i32"] == 7 and values["i64"] == -(2**40) and values["f64"] == 0.1

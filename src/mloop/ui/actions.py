@@ -4,6 +4,7 @@ form that remembers the admin token. Every POST is checked by :class:`~mloop.ui.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -12,6 +13,9 @@ from starlette.responses import RedirectResponse, Response
 from mloop.errors import ValidationError
 from mloop.ui.context import UiContext
 from mloop.ui.security import ADMIN_COOKIE, ActionRefused
+
+if TYPE_CHECKING:
+    from mloop.registry import ModelRegistry
 
 ACTOR = "mloop-ui"
 """Who the alias history says moved an alias from the UI."""
@@ -77,7 +81,7 @@ async def logout(ctx: UiContext, request: Request) -> Response:
     return response
 
 
-def _registry(ctx: UiContext):  # type: ignore[no-untyped-def]
+def _registry(ctx: UiContext) -> ModelRegistry:
     from mloop.registry import ModelRegistry
 
     return ModelRegistry(ctx.store, ctx.artifacts)

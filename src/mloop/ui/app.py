@@ -66,7 +66,7 @@ def build_app(ctx: UiContext) -> Starlette:
             result = handler(ctx, request)
             if hasattr(result, "__await__"):
                 result = await result
-            return result  # type: ignore[no-any-return]
+            return result
 
         return endpoint
 

@@ -114,7 +114,11 @@ def _read_json(ctx: UiContext, artifact: Artifact) -> dict[str, Any]:
 def _load(ctx: UiContext, artifact: Artifact) -> Any:
     from mloop.data import Anomalies, DriftReport, Statistics
 
-    cls = {"Statistics": Statistics, "Anomalies": Anomalies, "DriftReport": DriftReport}
+    cls: dict[str, type[Statistics] | type[Anomalies] | type[DriftReport]] = {
+        "Statistics": Statistics,
+        "Anomalies": Anomalies,
+        "DriftReport": DriftReport,
+    }
     return cls[artifact.type].from_dict(_read_json(ctx, artifact))
 
 

@@ -73,7 +73,7 @@ class UiContext:
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < LIST_TTL_S:
-            return hit[1]  # type: ignore[no-any-return]
+            return hit[1]
         value = compute()
         self._cache[key] = (now, value)
         return value

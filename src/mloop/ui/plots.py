@@ -40,7 +40,7 @@ def metric_history(
     a bar per run when there are several runs, and no figure for one run (its value is in the
     page's table)."""
     keys = sorted({k for rid in history for k in history[rid]})
-    figures = []
+    figures: list[dict[str, Any]] = []
     for key in keys:
         if len(figures) >= MAX_FIGURES:
             break
@@ -134,7 +134,7 @@ def monitoring(model: str, records: Sequence[MonitoringRecord]) -> dict[str, Any
     """Input drift share and prediction drift of a model's reports, by window end."""
     ordered = sorted(records, key=lambda r: r.window_end)
     x = [r.window_end.isoformat() for r in ordered]
-    data = [
+    data: list[dict[str, Any]] = [
         {
             "type": "scatter",
             "mode": "lines+markers",
@@ -180,7 +180,7 @@ def slices(
     metric: str, columns: Mapping[str, Mapping[str, Mapping[int, float | None]]]
 ) -> list[dict[str, Any]]:
     """Per slice column, a grouped bar of ``metric`` per slice value, one bar per version."""
-    figures = []
+    figures: list[dict[str, Any]] = []
     for column, groups in sorted(columns.items()):
         keys = sorted(groups)
         versions = sorted({v for g in groups.values() for v in g}, reverse=True)

@@ -86,7 +86,7 @@ def deployments(ctx: UiContext, request: Request) -> Response:
     with ctx.read() as conn:
         found = registry_queries.model_rows(conn)
         deployed = registry_queries.deployment_rows(conn)
-    envs = []
+    envs: list[dict[str, Any]] = []
     for env in _environments(ctx):
         alias = alias_for_environment(env)
         envs.append(

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mloop._utils.clock import as_utc
 from mloop.errors import ModelNotFoundError
 from mloop.metadata.entities import Artifact
 from mloop.metadata.model_registry import AliasChange, ModelVersion
@@ -114,7 +115,7 @@ def model_detail(conn: sa.Connection, name: str) -> ModelDetail:
             kind=r.kind,
             actor=r.actor,
             reason=r.reason,
-            at=rows.utc_or_none(r.at),
+            at=as_utc(r.at),
         )
         for r in conn.execute(
             sa.select(alias_history)
@@ -175,7 +176,7 @@ def _version(row: Any, aliases: tuple[str, ...]) -> ModelVersion:
         version=int(row["version"]),
         uri=row["uri"],
         digest=row["digest"],
-        created_at=rows.utc_or_none(row["created_at"]),  # type: ignore[arg-type]
+        created_at=as_utc(row["created_at"]),
         flavor=row["flavor"],
         artifact_id=row["artifact_id"],
         run_id=row["run_id"],

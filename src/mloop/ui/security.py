@@ -69,7 +69,9 @@ class Guard:
         if self.token_ok(headers.get(ADMIN_HEADER)):
             return True
         cookie = cookies.get(ADMIN_COOKIE)
-        return bool(cookie) and hmac.compare_digest(cookie, self.session_value())
+        if not cookie:
+            return False
+        return hmac.compare_digest(cookie, self.session_value())
 
     def check_action(
         self, headers: dict[str, str], cookies: dict[str, str], form: dict[str, str]

@@ -144,7 +144,7 @@ def _protected(store: MetadataStore) -> tuple[set[str], list[str], set[str]]:
             if version.run_id:
                 runs.add(version.run_id)
     for report in store.monitoring().list_reports(None, limit=1_000_000):
-        if getattr(report, "artifact_id", None):
+        if report.artifact_id:
             ids.add(report.artifact_id)
     return ids, uris, runs
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
     from mloop.metadata.entities import LineageNode
+    from mloop.metadata.lineage import Direction
 
 app = typer.Typer(add_completion=False)
 
@@ -48,7 +49,7 @@ def lineage_command(
 
     if upstream and downstream:
         raise ConfigError("--upstream and --downstream exclude each other; give at most one")
-    direction = "upstream" if upstream else "downstream" if downstream else "both"
+    direction: Direction = "upstream" if upstream else "downstream" if downstream else "both"
     settings = state_of(ctx).settings()
     if not store_exists(settings.metadata_url):
         raise NotFoundError(

@@ -9,12 +9,18 @@ Without ``--url`` the service is started for the test (``mloop serve MODEL_URI``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mloop.cli.options import EnvOption, JsonOption
 from mloop.cli.state import state_of
+
+if TYPE_CHECKING:
+    from mloop.cicd.loadtest_record import TestedModel
+    from mloop.config import Settings
+    from mloop.models import ModelPackage
+    from mloop.registry import ModelRegistry
 
 EXIT_OVER_BUDGET = 1
 
@@ -98,7 +104,9 @@ def loadtest_command(
         raise typer.Exit(EXIT_OVER_BUDGET)
 
 
-def _resolve(model_uri: str, settings: object) -> tuple[object, object, object]:
+def _resolve(
+    model_uri: str, settings: Settings
+) -> tuple[TestedModel, ModelPackage, ModelRegistry | None]:
     """(TestedModel, ModelPackage, registry or None) of ``model_uri``."""
     from mloop.cicd.loadtest_record import TestedModel
     from mloop.models import open_package
@@ -110,8 +118,8 @@ def _resolve(model_uri: str, settings: object) -> tuple[object, object, object]:
     from mloop.registry import ModelRegistry
 
     registry = ModelRegistry(
-        connect(settings.metadata_url),  # type: ignore[attr-defined]
-        connect_artifacts(settings.artifact_root),  # type: ignore[attr-defined]
+        connect(settings.metadata_url),
+        connect_artifacts(settings.artifact_root),
     )
     version = registry.resolve(model_uri)
     tested = TestedModel(model_uri, version.name, version.version)

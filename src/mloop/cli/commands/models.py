@@ -222,7 +222,7 @@ def compare(
 
     registry = _registry(ctx)
     a, b = (registry.resolve(_uri(name, x)) for x in (first, second))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in sorted(set(a.metrics) | set(b.metrics)):
         x, y = a.metrics.get(key), b.metrics.get(key)
         delta = None if x is None or y is None else y - x

@@ -7,19 +7,22 @@ building unchanged code again returns the same package. See docs/cicd.md.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mloop.cli.options import EnvOption, JsonOption
 from mloop.cli.state import state_of
 
+if TYPE_CHECKING:
+    from mloop.cicd.environments import Environment
+
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Build and inspect pipeline packages."
 )
 
 
-def _env(ctx: typer.Context, env: str | None):  # type: ignore[no-untyped-def]
+def _env(ctx: typer.Context, env: str | None) -> Environment:
     from mloop.cicd.environments import open_environment
 
     state = state_of(ctx)

@@ -6,12 +6,15 @@ run each started.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mloop.cli.options import EnvOption, JsonOption
 from mloop.cli.state import state_of
+
+if TYPE_CHECKING:
+    from mloop.metadata.controller_state import TriggerEvent
 
 app = typer.Typer(add_completion=False)
 
@@ -90,7 +93,7 @@ def trigger_command(
             )
 
 
-def _as_dict(e) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _as_dict(e: TriggerEvent) -> dict[str, Any]:
     return {
         "id": e.id,
         "pipeline": e.pipeline,
