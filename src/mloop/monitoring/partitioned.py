@@ -263,7 +263,8 @@ def _summaries(
     mapper: Mapper,
     group_bytes: int,
 ) -> list[PartitionSummary]:
-    files = window_files(log_dir, "predictions", window)
+    # absolute paths: a task may run in another working directory
+    files = [f.resolve() for f in window_files(log_dir, "predictions", window)]
     if not files:
         return []
     schema = scan_files(files).collect_schema()
