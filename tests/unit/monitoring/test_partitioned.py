@@ -105,3 +105,21 @@ def test_partitioned_report_of_an_empty_or_failed_only_window(logged) -> None:
         parts = compute_partitioned_report(store, artifacts, project.log_dir, window, group_bytes=1)
         assert differences(comparable(parts), comparable(local)) == []
     assert local.num_rows == 0 and local.failed_requests == 8 and local.by_version
+
+
+def test_ray_stays_optional(logged, monkeypatch) -> None:
+    """Without Ray (an import of it fails) the local and partitioned jobs run, and asking for
+    Ray says how to install it."""
+    import sys
+
+    from mloop.errors import ConfigError
+    from mloop.monitoring import run_monitoring
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # ``import ray`` raises ImportError
+    project, _ = logged
+    store, artifacts = _stores(project)
+    window = LogWindow.ending("credit", timedelta(hours=1), NOW)
+    assert compute_partitioned_report(store, artifacts, project.log_dir, window).num_rows == 460
+    assert run_monitoring("credit", window="1h", now=NOW, record=False).num_rows == 460
+    with pytest.raises(ConfigError, match=r"mloop\[ray\]"):
+        run_monitoring("credit", window="1h", now=NOW, record=False, runner="ray")
