@@ -162,7 +162,7 @@ def _proba_width(frame: Any) -> int | None:
         return None
     widths = frame["prediction_proba"].list.len()
     low, high = widths.min(), widths.max()
-    return int(low) if low == high and low > 0 else None  # type: ignore[operator,call-overload]
+    return int(low) if low == high and low > 0 else None
 
 
 def summarise_partition(
