@@ -219,7 +219,8 @@ def partitioned_log(project: Project, now: datetime) -> dict[str, int]:
     (one with NaN incomes and null cities, labels for only some requests), a file of the
     window's first hour folder with no row inside the window, a canary, a shadow repeating
     the champion's request ids, requests retried under the same ids in a later file, and
-    failed requests. Returns the versions."""
+    failed requests, and a file with another set of columns (an input more, no probabilities).
+    Returns the versions."""
     champion = project.register()
     canary = project.register(alias=False)
     shadow = project.register("constant", alias=False)
@@ -257,6 +258,36 @@ def partitioned_log(project: Project, now: datetime) -> dict[str, int]:
         request_ids=ids,
         latency_ms=2.0,
     )
+    _log_other_columns(project, champion, start + timedelta(minutes=55))
     project.fail(champion, requests=6, status=503, at=start + timedelta(minutes=50))
     project.fail(canary, requests=2, status=422, at=start + timedelta(minutes=51))
     return {"champion": champion, "canary": canary, "shadow": shadow}
+
+
+def _log_other_columns(project: Project, version: int, at: datetime) -> None:
+    """Two 4-row requests whose file has an input the others lack (``channel``) and no
+    ``prediction_proba`` (the caller did not ask for probabilities)."""
+    from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+
+    log = ParquetLog(
+        project.log_dir / "predictions", lambda r: (r.model, r.timestamp, prediction_rows(r))
+    )
+    frame, _ = make_frame(8, seed=8)
+    for i in range(2):
+        part = slice(4 * i, 4 * i + 4)
+        inputs = {c: frame[c].to_numpy()[part] for c in FEATURES}
+        inputs["channel"] = np.asarray(["web", "app", "web", None], dtype=object)
+        log.put(
+            PredictionRecord(
+                model=project.model,
+                version=str(version),
+                route="champion",
+                request_id=f"other-{i}",
+                timestamp=at.timestamp() + i,
+                latency_ms=4.0,
+                inputs=inputs,
+                predictions=np.asarray([0, 1, 1, 0]),
+                probabilities=None,
+            )
+        )
+    log.close()

@@ -84,9 +84,11 @@ def test_partitioned_report_equals_the_one_frame_report(logged) -> None:
     assert verdicts(parts) == verdicts(local)
     # the scenario is what it claims to be
     champion, canary, shadow = (str(versions[k]) for k in ("champion", "canary", "shadow"))
-    assert local.num_rows == 460 and local.versions == {champion: 400, canary: 60}
-    assert local.num_requests == 50 + 40 + 60  # the 10 retried ids count once
-    assert local.failed_requests == 8 and local.requests == 158
+    assert local.num_rows == 468 and local.versions == {champion: 408, canary: 60}
+    assert local.num_requests == 50 + 40 + 60 + 2  # the 10 retried ids count once
+    assert local.failed_requests == 8 and local.requests == 160
+    # some rows have no probabilities: the outputs are the predictions alone
+    assert [f.name for f in local.prediction_drift.judged] == ["prediction"]
     assert 0 < local.labelled_rows < local.num_rows and local.metrics["roc_auc"] > 0.5
     assert local.shadow[shadow]["rows"] == 200 and local.latency_ms["p99"] == 9.0
     assert local.drift is not None and local.drift.features
@@ -119,7 +121,7 @@ def test_ray_stays_optional(logged, monkeypatch) -> None:
     project, _ = logged
     store, artifacts = _stores(project)
     window = LogWindow.ending("credit", timedelta(hours=1), NOW)
-    assert compute_partitioned_report(store, artifacts, project.log_dir, window).num_rows == 460
-    assert run_monitoring("credit", window="1h", now=NOW, record=False).num_rows == 460
+    assert compute_partitioned_report(store, artifacts, project.log_dir, window).num_rows == 468
+    assert run_monitoring("credit", window="1h", now=NOW, record=False).num_rows == 468
     with pytest.raises(ConfigError, match=r"mloop\[ray\]"):
         run_monitoring("credit", window="1h", now=NOW, record=False, runner="ray")
