@@ -7,8 +7,10 @@
 A job reads one window of the serving log, compares it with the training reference found by
 lineage (``mloop.data`` statistics and drift), joins feedback labels for live metrics
 (``mloop.evaluation``), records a report (``store.monitoring()``), raises deduplicated alerts and
-rolls back a version that misbehaves on probation. Readers (the controller, the UI) use
-``list_reports`` / ``list_alerts`` or the same methods of ``store.monitoring()``.
+rolls back a version that misbehaves on probation; ``runner="ray"`` computes the same report
+over a log too large for one machine, one Ray task per group of log files. Readers (the
+controller, the UI) use ``list_reports`` / ``list_alerts`` or the same methods of
+``store.monitoring()``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "MonitoringSettings",
     "RollbackPolicy",
     "check_rollback",
+    "compute_partitioned_report",
     "compute_report",
     "evaluate_alerts",
     "list_alerts",
@@ -53,6 +56,7 @@ _HOMES = {
     "RollbackPolicy": "mloop.monitoring.rollback",
     "check_rollback": "mloop.monitoring.rollback",
     "compute_report": "mloop.monitoring.jobs",
+    "compute_partitioned_report": "mloop.monitoring.partitioned",
     "run_monitoring": "mloop.monitoring.jobs",
     "post_json": "mloop.monitoring.webhook",
     "render_html": "mloop.monitoring.html_report",

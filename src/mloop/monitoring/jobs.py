@@ -22,7 +22,7 @@ from mloop._utils.clock import as_utc, utc_now
 from mloop._utils.ids import new_id
 from mloop.artifacts.base import ArtifactStore
 from mloop.data import DriftReport, compute_statistics, detect_drift
-from mloop.errors import ModelNotFoundError, ValidationError
+from mloop.errors import ConfigError, ModelNotFoundError, ValidationError
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact, ExecutionState, RunState
 from mloop.monitoring.alerts import Notifier, evaluate_alerts
@@ -266,6 +266,33 @@ def _check_known(store: MetadataStore, log_dir: Path, model: str) -> None:
         ) from None
 
 
+def _compute_on_ray(
+    store: MetadataStore,
+    artifacts: ArtifactStore,
+    folder: Path,
+    span: LogWindow,
+    config: MonitoringSettings,
+    settings: Any,
+    address: str | None,
+    group_bytes: int | None,
+) -> MonitoringReport:
+    from mloop.monitoring.on_ray import ray_mapper
+    from mloop.monitoring.partitioned import GROUP_BYTES, compute_partitioned_report
+
+    runner = getattr(settings, "runner", None) or {}
+    if address is None and runner.get("type") == "ray":
+        address = runner.get("address")
+    return compute_partitioned_report(
+        store,
+        artifacts,
+        folder,
+        span,
+        share_threshold=config.share_threshold,
+        mapper=ray_mapper(address),
+        group_bytes=group_bytes or GROUP_BYTES,
+    )
+
+
 def run_monitoring(
     model: str,
     *,
@@ -280,6 +307,9 @@ def run_monitoring(
     webhook: str | None = None,
     notify: Notifier | None = None,
     record: bool = True,
+    runner: str = "local",
+    address: str | None = None,
+    group_bytes: int | None = None,
 ) -> MonitoringReport:
     """Monitor the window of ``model``'s prediction log ending at ``now`` (default: now).
 
@@ -287,9 +317,15 @@ def run_monitoring(
     ``load_settings()`` by default): ``window`` (e.g. ``"1h"``), ``log_dir`` (default the
     project's ``.mloop``), alert ``rules``, the ``rollback`` policy and the ``webhook`` URL.
     With ``record=False`` nothing is written and no alert is raised.
+
+    ``runner="ray"`` computes the report on Ray, one task per group of log files of at least
+    ``group_bytes`` (default 16 MiB), merged here (:mod:`mloop.monitoring.partitioned`), on the
+    cluster at ``address`` (default: ``runner.address`` of mloop.yaml when its type is ray).
     """
     if not model or not isinstance(model, str):
         raise ValidationError("run_monitoring needs a model name")
+    if runner not in ("local", "ray"):
+        raise ConfigError(f"the monitoring runner must be local or ray, got {runner!r}")
     from mloop.artifacts import connect as connect_artifacts
     from mloop.config import load_settings
     from mloop.metadata import connect as connect_metadata
@@ -302,7 +338,14 @@ def run_monitoring(
     folder = Path(log_dir) if log_dir is not None else (config.log_dir or settings.state_dir)
     span = LogWindow.ending(model, length, as_utc(now) if now is not None else None)
     _check_known(store, Path(folder), model)
-    report = compute_report(store, artifacts, folder, span, share_threshold=config.share_threshold)
+    if runner == "ray":
+        report = _compute_on_ray(
+            store, artifacts, folder, span, config, settings, address, group_bytes
+        )
+    else:
+        report = compute_report(
+            store, artifacts, folder, span, share_threshold=config.share_threshold
+        )
     if not record:
         return report
     _record(store, artifacts, report)

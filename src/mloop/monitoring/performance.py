@@ -26,7 +26,8 @@ def join_feedback(frame: Any, feedback: Any) -> Any:
     if feedback.is_empty() or frame.is_empty():
         return frame.head(0).with_columns(pl.lit(None).alias("label"))
     labels = feedback.with_columns(pl.col("row").cast(frame["row"].dtype))
-    return frame.join(labels, on=["request_id", "row"], how="inner").filter(
+    # the frame's row order, so that metrics summed over the rows do not depend on the join
+    return frame.join(labels, on=["request_id", "row"], how="inner", maintain_order="left").filter(
         pl.col("label").is_not_null()
     )
 

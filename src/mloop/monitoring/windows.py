@@ -26,6 +26,7 @@ __all__ = [
     "read_feedback",
     "read_predictions",
     "safe_name",
+    "window_files",
     "window_outputs",
 ]
 
@@ -93,6 +94,17 @@ def _hour_files(root: Path, start: datetime, end: datetime | None) -> list[Path]
             if at >= first and (end is None or at < end):
                 files.extend(sorted(hour.glob("part-*.parquet")))
     return files
+
+
+def window_files(log_dir: str | Path, kind: str, window: LogWindow) -> list[Path]:
+    """The Parquet files of ``kind`` (``predictions``, ``errors``) whose hour folders overlap
+    ``window``, in path order (the order every reader concatenates them in)."""
+    return _hour_files(Path(log_dir) / kind / safe_name(window.model), window.start, window.end)
+
+
+def scan_files(files: list[Path]) -> Any:
+    """One Polars LazyFrame over ``files`` (columns unioned, types widened), in their order."""
+    return _scan(files)
 
 
 def _scan(files: list[Path]) -> Any:

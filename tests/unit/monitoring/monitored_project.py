@@ -126,10 +126,13 @@ class Project:
         request_rows: int = 4,
         route: str = "champion",
         request_ids: list[str] | None = None,
+        nulls: float = 0.0,
     ) -> list[str]:
         """Predict ``rows`` rows with ``version`` and log them as the service does, at ``at``
         (default now - 5 min); send labels for a ``feedback`` share of the requests. ``route``
-        and ``request_ids`` log a canary or a shadow (a shadow repeats the champion's ids)."""
+        and ``request_ids`` log a canary or a shadow (a shadow repeats the champion's ids);
+        ``nulls``: that share of the logged incomes is NaN and of the cities null (the
+        predictions are made on the full rows)."""
         import mloop.models
         from mloop.serving.logs.feedback import FeedbackRecord, feedback_rows
         from mloop.serving.logs.prediction_log import ParquetLog, PredictionRecord, prediction_rows
@@ -144,6 +147,11 @@ class Project:
         frame, labels = make_frame(rows, seed=seed, shift=shift)
         predictions = loaded.predict(frame)
         proba = loaded.predict_proba(frame)
+        if nulls:
+            holes = np.random.default_rng(seed).random(rows) < nulls
+            frame = frame.assign(
+                income=frame["income"].mask(holes), city=frame["city"].mask(holes, None)
+            )
         log = ParquetLog(  # wired as mloop.serving's service wires it
             self.log_dir / "predictions", lambda r: (r.model, r.timestamp, prediction_rows(r))
         )
@@ -204,3 +212,82 @@ class Project:
                 )
             )
         log.close()
+
+
+def partitioned_log(project: Project, now: datetime) -> dict[str, int]:
+    """A window ``[now - 1h, now)`` spread over many log files: the champion in three files
+    (one with NaN incomes and null cities, labels for only some requests), a file of the
+    window's first hour folder with no row inside the window, a canary, a shadow repeating
+    the champion's request ids, requests retried under the same ids in a later file, and
+    failed requests, and a file with another set of columns (an input more, no probabilities).
+    Returns the versions."""
+    champion = project.register()
+    canary = project.register(alias=False)
+    shadow = project.register("constant", alias=False)
+    start = now - timedelta(hours=1)
+    # rows of the window's first hour folder, all before the window (``start`` at minute >= 5)
+    project.serve(champion, rows=80, at=start - timedelta(minutes=4), seed=2)
+    ids = project.serve(champion, rows=200, at=start + timedelta(minutes=5), seed=3, feedback=0.5)
+    project.serve(
+        champion,
+        rows=160,
+        at=start + timedelta(minutes=25),
+        seed=4,
+        shift=0.6,
+        feedback=0.3,
+        nulls=0.2,
+    )
+    project.serve(champion, rows=40, at=start + timedelta(minutes=40), seed=5, request_ids=ids)
+    project.serve(
+        canary,
+        rows=60,
+        at=start + timedelta(minutes=45),
+        seed=6,
+        feedback=1.0,
+        route="canary",
+        request_rows=1,
+        latency_ms=9.0,
+    )
+    project.serve(
+        shadow,
+        rows=200,
+        at=start + timedelta(minutes=6),
+        seed=3,
+        feedback=0.5,
+        route="shadow",
+        request_ids=ids,
+        latency_ms=2.0,
+    )
+    _log_other_columns(project, champion, start + timedelta(minutes=55))
+    project.fail(champion, requests=6, status=503, at=start + timedelta(minutes=50))
+    project.fail(canary, requests=2, status=422, at=start + timedelta(minutes=51))
+    return {"champion": champion, "canary": canary, "shadow": shadow}
+
+
+def _log_other_columns(project: Project, version: int, at: datetime) -> None:
+    """Two 4-row requests whose file has an input the others lack (``channel``) and no
+    ``prediction_proba`` (the caller did not ask for probabilities)."""
+    from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+
+    log = ParquetLog(
+        project.log_dir / "predictions", lambda r: (r.model, r.timestamp, prediction_rows(r))
+    )
+    frame, _ = make_frame(8, seed=8)
+    for i in range(2):
+        part = slice(4 * i, 4 * i + 4)
+        inputs = {c: frame[c].to_numpy()[part] for c in FEATURES}
+        inputs["channel"] = np.asarray(["web", "app", "web", None], dtype=object)
+        log.put(
+            PredictionRecord(
+                model=project.model,
+                version=str(version),
+                route="champion",
+                request_id=f"other-{i}",
+                timestamp=at.timestamp() + i,
+                latency_ms=4.0,
+                inputs=inputs,
+                predictions=np.asarray([0, 1, 1, 0]),
+                probabilities=None,
+            )
+        )
+    log.close()

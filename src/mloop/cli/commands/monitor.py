@@ -36,6 +36,13 @@ def run_command(
     webhook: Annotated[
         str | None, typer.Option("--webhook", help="POST new alerts here (overrides config).")
     ] = None,
+    runner: Annotated[
+        str,
+        typer.Option(
+            help="local: this process. ray: one Ray task per group of log files on the "
+            "environment's Ray cluster (runner.address), merged here."
+        ),
+    ] = "local",
     as_json: JsonOption = False,
 ) -> None:
     """Monitor the latest window of MODEL's prediction log and record a report."""
@@ -54,6 +61,7 @@ def run_command(
         artifacts=connect_artifacts(settings.artifact_root),
         log_dir=log_dir,
         webhook=webhook,
+        runner=runner,
     )
     if html is not None:
         rows = store.monitoring().list_reports(model, limit=1000)
