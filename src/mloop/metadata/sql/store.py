@@ -47,6 +47,7 @@ from mloop.metadata.sql.fingerprint_store import SqlFileFingerprintStore
 from mloop.metadata.sql.migrate import ensure_schema
 from mloop.metadata.sql.monitoring_store import SqlMonitoringStore
 from mloop.metadata.sql.registry_store import SqlModelRegistryStore
+from mloop.metadata.sql.services_store import SqlServiceStore
 from mloop.metadata.sql.schema import (
     artifacts,
     events,
@@ -148,6 +149,10 @@ class SqlMetadataStore(MetadataStore):
 
     def deployments(self) -> SqlDeploymentStore:
         return SqlDeploymentStore(self.engine)
+
+    def services(self) -> SqlServiceStore:
+        """Running prediction services and their traffic changes (ADR 0026)."""
+        return SqlServiceStore(self.engine)
 
     def controller_state(self) -> SqlControllerStore:
         return SqlControllerStore(self.engine)
