@@ -52,13 +52,13 @@ from mloop.serving.model_source import (
     resolve_alias_version,
 )
 from mloop.serving.online_features import OnlineFeatures
-from mloop.serving.presence import ServicePresence
 from mloop.serving.prediction_log import (
     ParquetLog,
     PredictionRecord,
     prediction_blocks,
     prediction_rows,
 )
+from mloop.serving.presence import ServicePresence
 from mloop.serving.request_ids import RequestIds, load_key
 from mloop.serving.returning_clients import ReturningClients
 from mloop.serving.routing import Router

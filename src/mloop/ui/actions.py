@@ -1,7 +1,8 @@
 """The few things the UI changes: roll back or move an alias, trigger a pipeline, approve or
 reject a pipeline deployment (through :mod:`mloop.cicd.promotion`, as ``mloop approve``); and
-the login form that remembers the admin token. Every POST is checked by :class:`~mloop.ui.security.Guard`
-(admin token AND CSRF token) before anything is read from the form."""
+the login form that remembers the admin token. Every POST is checked by
+:class:`~mloop.ui.security.Guard` (admin token AND CSRF token) before anything is read from the
+form."""
 
 from __future__ import annotations
 

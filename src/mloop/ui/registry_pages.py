@@ -10,9 +10,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mloop._utils.clock import as_utc, utc_now
 from mloop.errors import MloopError, ValidationError
 from mloop.metadata.controller_state import EventState
-from mloop._utils.clock import as_utc, utc_now
 from mloop.ui import plots, registry_queries, service_queries
 from mloop.ui.context import UiContext
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mloop.metadata.service_records import STALE_AFTER_S, ServiceRecord, TrafficChange
+from mloop.metadata.service_records import ServiceRecord, TrafficChange
 from mloop.metadata.sql.engine import read_transaction
 from mloop.metadata.sql.services_store import list_changes, list_services
 from mloop.ui.registry_queries import deployment_rows, pending_rows

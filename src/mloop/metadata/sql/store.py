@@ -47,7 +47,6 @@ from mloop.metadata.sql.fingerprint_store import SqlFileFingerprintStore
 from mloop.metadata.sql.migrate import ensure_schema
 from mloop.metadata.sql.monitoring_store import SqlMonitoringStore
 from mloop.metadata.sql.registry_store import SqlModelRegistryStore
-from mloop.metadata.sql.services_store import SqlServiceStore
 from mloop.metadata.sql.schema import (
     artifacts,
     events,
@@ -60,6 +59,7 @@ from mloop.metadata.sql.schema import metrics as metrics_table
 from mloop.metadata.sql.schema import params as params_table
 from mloop.metadata.sql.schema import tags as tags_table
 from mloop.metadata.sql.search import search_statement
+from mloop.metadata.sql.services_store import SqlServiceStore
 
 MIN_PREFIX = 6
 """Shortest run id prefix (characters) that :meth:`SqlMetadataStore.get_run` accepts."""
