@@ -366,6 +366,8 @@ def test_a_running_run_updates_live(page: Any, ui_url: str, demo_project: Path) 
 
 
 SERVE_TOKEN = "e2e-serve-admin"
+MLOOP = (sys.executable, "-m", "mloop")
+CANARY = ("--canary", "models:/lending_club/2:30", "--reason", "e2e canary of v2")
 
 
 def _serve_env() -> dict[str, str]:
@@ -380,8 +382,7 @@ def running_service(demo_project: Path) -> Iterator[str]:
     log_path = demo_project / ".mloop" / "serve.log"
     log = log_path.open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "mloop", "serve", "models:/lending_club@production"]
-        + ["--port", str(port), "--no-log"],
+        [*MLOOP, "serve", "models:/lending_club@production", "--port", str(port), "--no-log"],
         cwd=demo_project,
         env=_serve_env(),
         stdout=log,
@@ -421,8 +422,7 @@ def test_a_running_service_split_shows_and_follows_a_traffic_change(
     assert "follows models:/lending_club@production" in page.inner_text(f"{row} td.champion")
     assert page.inner_text(f"{row} td.canary").strip() == "—"
     done = subprocess.run(
-        [sys.executable, "-m", "mloop", "traffic", "--url", running_service]
-        + ["--canary", "models:/lending_club/2:30", "--reason", "e2e canary of v2"],
+        [*MLOOP, "traffic", "--url", running_service, *CANARY],
         cwd=demo_project,
         env=_serve_env(),
         capture_output=True,

@@ -199,7 +199,9 @@ class SqlServiceStore:
             "at": at,
             "traffic": dataclasses.asdict(traffic),
         }
-        new_id = conn.execute(traffic_changes.insert().values(row)).inserted_primary_key[0]
+        key = conn.execute(traffic_changes.insert().values(row)).inserted_primary_key
+        assert key is not None  # an INSERT always has one
+        new_id = key[0]
         return _change({**row, "id": new_id})
 
     def stop(self, service_id: str, *, now: datetime | None = None) -> bool:
