@@ -9,7 +9,8 @@ drop-downs are cached for 5 s, so one more row measures the metric-sorted list w
 The limit beside each page is its main SQL statement run by hand on the driver.
 Budget: every page < 300 ms.
 
-Run: python bench/bench_ui.py [--runs 100000] [--repeat 7]
+The deployments page also lists 20 running services (10 traffic changes each) and 20 pending
+deployments. Run: python bench/bench_ui.py [--runs 100000] [--repeat 7] [--only /deployments]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bench_store_scale import load_sqlite, run_id  # the 100,000-run builder
 
 BUDGET_MS = 300.0
 MODEL = "scale_model"
+SERVICES = 20  # running services (10 traffic changes each) and pending deployments
 
 
 def build(folder: Path, n: int) -> Any:
@@ -83,7 +85,50 @@ def build(folder: Path, n: int) -> Any:
             MODEL, f"rule{i % 50}", severity="warning", message="m", report_id=record.id
         )
         store.controller_state().record_event("training", "schedule", f"tick {i}")
+    add_services(store, SERVICES)
     return settings
+
+
+def add_services(store: Any, n: int) -> None:
+    """``n`` running services of the model, each with 10 traffic changes, and ``n`` pipeline
+    deployments waiting for approval (what the deployments page shows beside the aliases)."""
+    from mloop.metadata.service_records import TrafficSnapshot
+
+    uri = f"models:/{MODEL}@production"
+    rows = store.deployments()
+    for i in range(n):
+        for generation in range(10):
+            store.services().report(
+                f"svc{i:03d}",
+                model=MODEL,
+                environment="prod",
+                url=f"http://host{i}:8080",
+                host=f"host{i}",
+                pid=1000 + i,
+                workers=4,
+                model_uri=uri,
+                traffic=TrafficSnapshot(
+                    champion_uri=uri,
+                    champion_version="30",
+                    follows=uri,
+                    canary_uri=f"models:/{MODEL}/{29 - generation}",
+                    canary_version=str(29 - generation),
+                    canary_percent=float(generation),
+                    generation=generation,
+                ),
+                healthy=True,
+                change=("traffic", "bench", f"step {generation}"),
+            )
+        package = rows.add_package(
+            "training",
+            digest=f"{i:064d}",
+            uri=f"packages/{i}",
+            files_digest="f" * 64,
+            graph_version="g",
+            code_digest="c" * 64,
+            manifest={},
+        )
+        rows.request_deployment("prod", package, requested_by="ci", reason="r", approval="manual")
 
 
 def pages(n: int) -> list[tuple[str, str]]:
@@ -135,7 +180,14 @@ def pages(n: int) -> list[tuple[str, str]]:
         ),
         ("/models", "SELECT * FROM registered_models"),
         (f"/models/{MODEL}", f"SELECT * FROM model_versions WHERE name = '{MODEL}'"),
-        ("/deployments", "SELECT * FROM model_aliases"),
+        (
+            "/deployments",
+            "SELECT * FROM services WHERE stopped_at IS NULL ORDER BY environment, model",
+        ),
+        (
+            "/deployments/live",
+            "SELECT * FROM traffic_changes ORDER BY id DESC LIMIT 50",
+        ),
         (
             "/monitoring",
             "SELECT * FROM monitoring_reports ORDER BY window_end DESC LIMIT 500",
@@ -171,6 +223,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--only", help="measure only the pages whose path starts with this")
     args = parser.parse_args()
     from mloop.ui.app import create_app
 
@@ -188,7 +241,10 @@ def main() -> None:
                 found = [
                     (path, await server_ms(client, path, args.repeat), raw_ms(engine, sql, 5))
                     for path, sql in pages(args.runs)
+                    if not args.only or path.startswith(args.only)
                 ]
+                if args.only:
+                    return found
                 # the run list's drop-downs are cached for 5 s; without that cache:
                 path, sql = pages(args.runs)[2]
                 cold = await server_ms(client, path, args.repeat, app.state.ui.forget_cached)

@@ -365,6 +365,137 @@ def test_a_running_run_updates_live(page: Any, ui_url: str, demo_project: Path) 
         disconnect_all()
 
 
+SERVE_TOKEN = "e2e-serve-admin"
+MLOOP = (sys.executable, "-m", "mloop")
+CANARY = ("--canary", "models:/lending_club/2:30", "--reason", "e2e canary of v2")
+
+
+def _serve_env() -> dict[str, str]:
+    return {**_env(), "MLOOP_SERVE_ADMIN_TOKEN": SERVE_TOKEN, "MLOOP_USER": "e2e-operator"}
+
+
+@pytest.fixture
+def running_service(demo_project: Path) -> Iterator[str]:
+    """``mloop serve models:/lending_club@production`` on a free port (it reports itself to
+    the project's metadata store)."""
+    port = _free_port()
+    log_path = demo_project / ".mloop" / "serve.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen(
+        [*MLOOP, "serve", "models:/lending_club@production", "--port", str(port), "--no-log"],
+        cwd=demo_project,
+        env=_serve_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log_path.read_text(errors="replace")
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "mloop serve was not ready within 60 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_a_running_service_split_shows_and_follows_a_traffic_change(
+    page: Any, ui_url: str, running_service: str, demo_project: Path, shots: Path
+) -> None:
+    row = f"tr.service:has-text('{running_service}')"
+    visit(page, f"{ui_url}/deployments")
+    page.wait_for_selector(row, timeout=15_000)  # reported once its model loaded
+    assert "healthy" in page.inner_text(row)
+    assert "follows models:/lending_club@production" in page.inner_text(f"{row} td.champion")
+    assert page.inner_text(f"{row} td.canary").strip() == "—"
+    done = subprocess.run(
+        [*MLOOP, "traffic", "--url", running_service, *CANARY],
+        cwd=demo_project,
+        env=_serve_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # no reload: the page polls its live part
+    page.wait_for_selector(f"{row} td.canary:has-text('30% → v2')", timeout=15_000)
+    assert "70% →" in page.inner_text(f"{row} td.champion")
+    history = page.inner_text("#traffic-history")
+    assert "e2e canary of v2" in history and "e2e-operator" in history and "traffic" in history
+    shoot(page, shots / "ui-deployments-live.png")
+
+
+def _pending_deployment(project: Path) -> str:
+    from mloop.config import load_settings
+    from mloop.metadata import connect
+    from mloop.metadata.connect import disconnect_all
+
+    settings = load_settings(project)
+    rows = connect(settings.metadata_url).deployments()
+    package = rows.add_package(
+        "training",
+        digest="e" * 64,
+        uri="packages/training/e2e",
+        files_digest="f" * 64,
+        graph_version="g",
+        code_digest="c" * 64,
+        manifest={},
+    )
+    pending = rows.request_deployment(
+        settings.environment, package, requested_by="alice", reason="e2e", approval="manual"
+    )
+    disconnect_all()
+    return pending.id
+
+
+def test_approve_is_token_protected_and_the_policy_applies(
+    page: Any, ui_url: str, demo_project: Path, shots: Path
+) -> None:
+    deployment = _pending_deployment(demo_project)
+    form = f"#decide-{deployment}"
+    visit(page, f"{ui_url}/deployments")
+    if page.locator("form[action='/logout'] button").count():
+        page.click("form[action='/logout'] button")  # an earlier test logged in
+        visit(page, f"{ui_url}/deployments")
+    page.fill(f"{form} input[name=approver]", "bob")
+    page.fill(f"{form} input[name=reason]", "checked the staging runs")
+    page.click(f"{form} button.approve")
+    assert "Login required" in page.inner_text("h1")
+    page.goto(f"{ui_url}/login?next=/deployments")
+    page.fill("input[name=token]", TOKEN)
+    page.click("#login-button")
+    page.wait_for_url("**/deployments")
+    page.fill(f"{form} input[name=approver]", "alice")  # who asked: manual approval refuses
+    page.fill(f"{form} input[name=reason]", "my own change")
+    page.click(f"{form} button.approve")
+    assert "someone other than alice" in page.inner_text("#error-message")
+    shoot(page, shots / "ui-approve-refused.png")
+    visit(page, f"{ui_url}/deployments")
+    page.fill(f"{form} input[name=approver]", "bob")
+    page.fill(f"{form} input[name=reason]", "checked the staging runs")
+    page.click(f"{form} button.approve")
+    page.wait_for_selector("#flash")
+    assert "approved by bob: active" in page.inner_text("#flash")
+    assert page.locator(form).count() == 0
+    table = page.inner_text("#pipeline-deployments")
+    assert "bob" in table and "checked the staging runs" in table
+
+
 def test_screenshots_were_saved(shots: Path) -> None:
     saved = {p.name for p in shots.glob("*.png")}
     assert {"ui-runs.png", "ui-nav-models.png", "ui-monitoring.png", "ui-model.png"} <= saved

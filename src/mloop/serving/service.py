@@ -60,6 +60,7 @@ from mloop.serving.models.source import (
     resolve_alias_version,
 )
 from mloop.serving.online_features import OnlineFeatures
+from mloop.serving.presence import ServicePresence
 from mloop.serving.returning_clients import ReturningClients
 from mloop.serving.settings import ServingConfig, TrafficSplit
 from mloop.serving.signature_check import Columns, check_columns, dtype_kind
@@ -117,6 +118,8 @@ class PredictionService:
         self.admin = SharedAdmin.from_env(self.applied)
         self._apply_lock = asyncio.Lock()
         self._follower: asyncio.Task[None] | None = None
+        self.presence: ServicePresence | None = None
+        """Reports this worker to the project's metadata store (ADR 0026); set by start()."""
         # for requests that bring no id of their own; signed with a key every worker shares
         key = load_key(config.log_dir)
         self.ids = RequestIds(key)
@@ -212,6 +215,9 @@ class PredictionService:
         if self.admin.directory is not None:
             self.admin.mark_applied(self.applied.generation)
             self._follower = asyncio.create_task(self._follow_admin())
+        self.presence = ServicePresence.for_service(self)
+        if self.presence is not None:
+            self.presence.start()
 
     async def _wait_until_ready(self, timeout_s: float) -> None:
         """Hold startup until the champion is loaded (or ``timeout_s`` seconds passed, after
@@ -233,6 +239,8 @@ class PredictionService:
 
     async def stop(self) -> None:
         """Finish background work, then write every queued log record (SIGTERM ends here)."""
+        if self.presence is not None:
+            await self.presence.stop()
         if self._follower is not None:
             self._follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -493,7 +501,14 @@ class PredictionService:
                 self.feedback.put(record)
         return sum(len(r.labels) for r in records)
 
-    async def reload(self, uri: str | None = None, *, follow: bool = False) -> dict[str, Any]:
+    async def reload(
+        self,
+        uri: str | None = None,
+        *,
+        follow: bool = False,
+        actor: str = "admin API",
+        reason: str | None = None,
+    ) -> dict[str, Any]:
         """Reload the champion on every worker: ``uri`` pins it to that URI (its alias, if
         the service follows one, is no longer followed), ``follow`` goes back to the URI the
         service was started with and follows it again; neither reloads what is served now."""
@@ -507,6 +522,8 @@ class PredictionService:
             new = current.next(champion_uri=pin, reload_seq=current.reload_seq + 1)
             await self._apply(new)  # a URI that does not load fails here and changes nothing
             self.admin.publish(new)
+        if self.presence is not None:
+            await self.presence.report(("follow" if follow else "reload", actor, reason))
         applied = await self.admin.wait_applied(new.generation)
         model = self.router.champion.slot.model
         return {
@@ -523,10 +540,15 @@ class PredictionService:
         return TrafficSplit(state.canary_uri, state.canary_percent, state.shadow_uri)
 
     async def change_traffic(
-        self, update: Callable[[TrafficSplit], TrafficSplit]
+        self,
+        update: Callable[[TrafficSplit], TrafficSplit],
+        *,
+        actor: str = "admin API",
+        reason: str | None = None,
     ) -> dict[str, object]:
         """Apply ``update(current split)`` on every worker; returns the new traffic document
-        with how many workers applied it."""
+        with how many workers applied it. ``actor`` and ``reason`` go to the traffic history
+        of the metadata store (when the service announces itself there)."""
         async with self.admin.locked():
             current = self.admin.read()
             traffic = update(
@@ -543,6 +565,8 @@ class PredictionService:
                 new = current  # nothing changes: no new generation for the workers to apply
             await self._apply(new)  # loads the challengers first; a bad URI changes nothing
             self.admin.publish(new)
+        if self.presence is not None and new is not current:
+            await self.presence.report(("traffic", actor, reason))
         applied = await self.admin.wait_applied(new.generation)
         return {**self.traffic_doc(), "applied": applied}
 

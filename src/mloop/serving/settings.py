@@ -72,6 +72,9 @@ class ServingConfig:
     wait_until_ready_s: float = 0.0
     """> 0: startup waits (up to this many seconds) for the champion to load before the
     service takes requests, which queue meanwhile; 0: start at once, answering 503 until ready."""
+    url: str | None = None
+    """The URL this service announces in its project's metadata store, where it reports what
+    it serves and each traffic change (serving/presence.py); None: it announces nothing."""
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:

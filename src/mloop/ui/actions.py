@@ -1,6 +1,8 @@
-"""The few things the UI changes: roll back or move an alias, trigger a pipeline; and the login
-form that remembers the admin token. Every POST is checked by :class:`~mloop.ui.security.Guard`
-(admin token AND CSRF token) before anything is read from the form."""
+"""The few things the UI changes: roll back or move an alias, trigger a pipeline, approve or
+reject a pipeline deployment (through :mod:`mloop.cicd.promotion`, as ``mloop approve``); and
+the login form that remembers the admin token. Every POST is checked by
+:class:`~mloop.ui.security.Guard` (admin token AND CSRF token) before anything is read from the
+form."""
 
 from __future__ import annotations
 
@@ -117,4 +119,46 @@ async def trigger(ctx: UiContext, request: Request) -> Response:
     event = request_run(ctx.store, ctx.settings, name, reason=_reason(form), kind="ui")
     return _back(
         "/controller", f"run of {name} requested (event {event.id}); the controller starts it"
+    )
+
+
+def _approver(form: dict[str, str]) -> str:
+    who = form.get("approver", "").strip()
+    if not who:
+        raise ValidationError(
+            "say who decides: the deployment records it, and approval: manual needs someone "
+            "other than who asked"
+        )
+    return who[:255]
+
+
+async def approve_deployment(ctx: UiContext, request: Request) -> Response:
+    """``mloop approve`` from the page: the same cicd function, so the same policy refusals."""
+    return await _decide(ctx, request, reject=False)
+
+
+async def reject_deployment(ctx: UiContext, request: Request) -> Response:
+    """``mloop approve --reject`` from the page."""
+    return await _decide(ctx, request, reject=True)
+
+
+async def _decide(ctx: UiContext, request: Request, *, reject: bool) -> Response:
+    from mloop.cicd import promotion
+
+    form = await _checked(ctx, request)
+    act = promotion.reject if reject else promotion.approve
+    result = act(
+        ctx.settings.project_dir,
+        request.path_params["deployment"],
+        reason=_reason(form),
+        actor=_approver(form),
+        env=form.get("env") or None,
+    )
+    ctx.forget_cached()
+    d = result.deployment
+    verb = "rejected" if reject else "approved"
+    return _back(
+        "/deployments",
+        f"deployment {d.id[:10]} of {d.pipeline} in {result.environment} {verb} by "
+        f"{d.decided_by}: {d.state.value}",
     )

@@ -94,6 +94,7 @@ def build_app(ctx: UiContext) -> Starlette:
         get("/models/{name}", registry_pages.model_page),
         get("/models/{name}/versions/{version:int}/lineage", artifact_pages.version_lineage),
         get("/deployments", registry_pages.deployments),
+        get("/deployments/live", registry_pages.deployments_live),
         get("/monitoring", registry_pages.monitoring),
         get("/controller", registry_pages.controller),
         get("/login", actions.login_form),
@@ -102,6 +103,8 @@ def build_app(ctx: UiContext) -> Starlette:
         post("/models/{name}/aliases/{alias}/rollback", actions.rollback),
         post("/models/{name}/aliases/{alias}/move", actions.move_alias),
         post("/pipelines/{pipeline}/trigger", actions.trigger),
+        post("/deployments/{deployment}/approve", actions.approve_deployment),
+        post("/deployments/{deployment}/reject", actions.reject_deployment),
         Route("/static/plotly.min.js", plotly_js, methods=["GET"]),
     ]
     app = Starlette(

@@ -10,9 +10,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mloop._utils.clock import as_utc, utc_now
 from mloop.errors import MloopError, ValidationError
 from mloop.metadata.controller_state import EventState
-from mloop.ui import plots, registry_queries
+from mloop.ui import plots, registry_queries, service_queries
 from mloop.ui.context import UiContext
 
 SLICE_VERSIONS = 5  # newest versions whose evaluations the slice comparison reads
@@ -80,40 +81,141 @@ def _environments(ctx: UiContext) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def deployments(ctx: UiContext, request: Request) -> Response:
+def _store_engines(ctx: UiContext) -> list[tuple[tuple[str, ...], Any]]:
+    """(environment names, engine) per distinct metadata store of the project's environments;
+    the UI's own store first (engine None: read it in the page's own transaction)."""
+    from mloop.cicd.environments import open_environment
+
+    def resolve() -> list[tuple[tuple[str, ...], Any]]:
+        by_url: dict[str, list[str]] = {ctx.settings.metadata_url: []}
+        engines: dict[str, Any] = {ctx.settings.metadata_url: None}
+        for env in _environments(ctx):
+            if env == ctx.settings.environment:
+                by_url[ctx.settings.metadata_url].append(env)
+                continue
+            try:
+                other = open_environment(ctx.settings.project_dir, env)
+                url = other.settings.metadata_url
+                if url not in engines:
+                    engines[url] = getattr(other.store, "engine", None)
+            except MloopError:
+                continue  # an environment whose store cannot be opened here is left out
+            if engines[url] is None and url != ctx.settings.metadata_url:
+                continue  # not a SQL store: nothing the UI can read
+            by_url.setdefault(url, []).append(env)
+        return [(tuple(names), engines[url]) for url, names in by_url.items()]
+
+    return ctx.cached("environment-stores", resolve)
+
+
+def _operations(ctx: UiContext, conn: Any) -> list[service_queries.StoreReading]:
+    """Services, traffic changes and deployments of every environment's store."""
+    now = utc_now()
+    readings = []
+    for names, engine in _store_engines(ctx):
+        if engine is None:
+            readings.append(service_queries.read_store(conn, names, now=now))
+        else:
+            readings.append(service_queries.read_other(engine, names, now=now))
+    return readings
+
+
+def _live_values(ctx: UiContext, conn: Any) -> dict[str, Any]:
+    """What the live part of the deployments page shows (its polling fragment too)."""
     from mloop.components.push import alias_for_environment
 
-    with ctx.read() as conn:
-        found = registry_queries.model_rows(conn)
-        deployed = registry_queries.deployment_rows(conn)
+    now = utc_now()
+    found = registry_queries.model_rows(conn)
+    readings = _operations(ctx, conn)
+    services = [service_queries.service_view(s, now) for r in readings for s in r.services]
+    changes = sorted((c for r in readings for c in r.changes), key=lambda c: c.at, reverse=True)[
+        : service_queries.CHANGES_SHOWN
+    ]
+    placed: set[str] = set()
     envs: list[dict[str, Any]] = []
     for env in _environments(ctx):
         alias = alias_for_environment(env)
+        mine = [
+            s
+            for s in services
+            if s["alias"] == alias or (s["alias"] is None and s["environment"] == env)
+        ]
+        placed.update(s["id"] for s in mine)
         envs.append(
             {
                 "name": env,
                 "alias": alias,
-                "models": [(m.name, m.aliases.get(alias)) for m in found],
+                "models": [_model_line(m.name, m.aliases.get(alias), mine) for m in found],
+                "services": mine,
             }
         )
     covered = {e["alias"] for e in envs}
     for alias in sorted({a for m in found for a in m.aliases} - covered):
+        mine = [s for s in services if s["alias"] == alias and s["id"] not in placed]
+        placed.update(s["id"] for s in mine)
         envs.append(
             {
                 "name": None,  # an alias that no environment of mloop.yaml is named after
                 "alias": alias,
-                "models": [(m.name, m.aliases[alias]) for m in found if alias in m.aliases],
+                "models": [
+                    _model_line(m.name, m.aliases[alias], mine) for m in found if alias in m.aliases
+                ],
+                "services": mine,
             }
         )
+    return {
+        "envs": envs,
+        "other_services": [s for s in services if s["id"] not in placed],
+        "changes": [service_queries.change_view(c) for c in changes],
+        "unread": [(r.environments, r.error) for r in readings if r.error],
+        "readings": readings,
+    }
+
+
+def _model_line(name: str, version: int | None, services: list[dict[str, Any]]) -> Any:
+    """(model, alias version, what its running services split traffic as)."""
+    splits = []
+    for s in services:
+        if s["model"] != name:
+            continue
+        text = f"{s['champion_percent']:g}% → {s['champion']}"
+        if s["canary"]:
+            text += f", {s['canary_percent']:g}% → {s['canary']} (canary)"
+        if s["shadow"]:
+            text += f", shadow {s['shadow']}"
+        splits.append(text + (" (stale)" if s["stale"] else ""))
+    if not splits:
+        splits = [f"100% → v{version} (no running service reported)" if version else "—"]
+    return name, version, splits
+
+
+def deployments(ctx: UiContext, request: Request) -> Response:
+    with ctx.read() as conn:
+        live = _live_values(ctx, conn)
+    readings = live.pop("readings")
+    deployed = sorted(
+        (d for r in readings for d in r.deployments),
+        key=lambda d: as_utc(d["requested_at"]),
+        reverse=True,
+    )
     return ctx.render(
         request,
         "deployments.html",
         active="deployments",
-        envs=envs,
         deployments=deployed,
+        pending=[p for r in readings for p in r.pending],
         deployment_columns=registry_queries.DEPLOYMENT_COLUMNS,
         cell=_cell,
+        **live,
     )
+
+
+def deployments_live(ctx: UiContext, request: Request) -> Response:
+    """The running services and traffic history alone: what the page polls (ui.js)."""
+    with ctx.read() as conn:
+        live = _live_values(ctx, conn)
+    live.pop("readings")
+    return ctx.render(request, "deployments_live.html", active="deployments", **live)
 
 
 def _cell(value: Any) -> str:

@@ -213,6 +213,7 @@ def versions_of_artifacts(
 
 
 DEPLOYMENT_COLUMNS = (
+    "id",
     "environment",
     "pipeline",
     "package",
@@ -236,6 +237,7 @@ def deployment_rows(conn: sa.Connection, limit: int = 200) -> list[dict[str, Any
     d, p = deployments.c, pipeline_packages.c
     query = (
         sa.select(
+            d.id,
             d.environment,
             d.pipeline,
             (
@@ -259,6 +261,36 @@ def deployment_rows(conn: sa.Connection, limit: int = 200) -> list[dict[str, Any
         .limit(limit)
     )
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def pending_rows(conn: sa.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Pipeline deployments waiting for ``mloop approve``, oldest first (one query)."""
+    from mloop.metadata.deployments import DeploymentState
+    from mloop.metadata.sql.schema import deployments, pipeline_packages
+
+    d, p = deployments.c, pipeline_packages.c
+    query = (
+        sa.select(
+            d.id,
+            d.environment,
+            d.pipeline,
+            p.version.label("package_version"),
+            d.package_digest,
+            d.approval,
+            d.source_environment,
+            d.requested_by,
+            d.requested_at,
+            d.reason,
+        )
+        .select_from(deployments.outerjoin(pipeline_packages, p.id == d.package_id))
+        .where(d.state == DeploymentState.PENDING_APPROVAL.value)
+        .order_by(d.requested_at)
+        .limit(limit)
+    )
+    return [
+        {**r._mapping, "requested_at": rows.utc_or_none(r.requested_at)}
+        for r in conn.execute(query)
+    ]
 
 
 def leases(conn: sa.Connection) -> list[dict[str, Any]]:

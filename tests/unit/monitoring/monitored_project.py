@@ -267,7 +267,7 @@ def partitioned_log(project: Project, now: datetime) -> dict[str, int]:
 def _log_other_columns(project: Project, version: int, at: datetime) -> None:
     """Two 4-row requests whose file has an input the others lack (``channel``) and no
     ``prediction_proba`` (the caller did not ask for probabilities)."""
-    from mloop.serving.prediction_log import ParquetLog, PredictionRecord, prediction_rows
+    from mloop.serving.logs.prediction_log import ParquetLog, PredictionRecord, prediction_rows
 
     log = ParquetLog(
         project.log_dir / "predictions", lambda r: (r.model, r.timestamp, prediction_rows(r))

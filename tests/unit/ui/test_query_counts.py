@@ -44,6 +44,7 @@ LIST_PAGES = [
     "/models",
     "/models/churn",
     "/deployments",
+    "/deployments/live",
     "/monitoring",
     "/controller",
 ]
@@ -80,3 +81,58 @@ def test_the_run_page_costs_the_same_queries_for_2_or_12_steps(ui_project: Any, 
         store.finish_execution(ex.id, ExecutionState.SUCCEEDED)
     store.finish_run(big.id, RunState.SUCCEEDED)
     assert queries(ui_project, f"/runs/{big.id}") == queries(ui_project, f"/runs/{small}")
+
+
+def _services_and_approvals(store: Any, first: int, n: int) -> None:
+    """``n`` running services (each with a canary change) and ``n`` pending deployments."""
+    from mloop.metadata.service_records import TrafficSnapshot
+
+    rows = store.deployments()
+    for i in range(first, first + n):
+        uri = "models:/churn@production"
+        for generation, canary in ((0, None), (1, "models:/churn/1")):
+            store.services().report(
+                f"svc{i}",
+                model="churn",
+                environment="prod",
+                url=f"http://h{i}:8080",
+                host="h",
+                pid=i,
+                workers=1,
+                model_uri=uri,
+                traffic=TrafficSnapshot(
+                    champion_uri=uri,
+                    champion_version="2",
+                    follows=uri,
+                    canary_uri=canary,
+                    canary_percent=10.0 if canary else 0.0,
+                    generation=generation,
+                ),
+                healthy=True,
+                change=("traffic", "t", "r") if canary else None,
+            )
+        package = rows.add_package(
+            "training",
+            digest=f"{i:064d}",
+            uri=f"p/{i}",
+            files_digest="f" * 64,
+            graph_version="g",
+            code_digest="c" * 64,
+            manifest={},
+        )
+        rows.request_deployment("prod", package, requested_by="a", reason="r", approval="manual")
+
+
+@pytest.mark.parametrize("path", ["/deployments", "/deployments/live"])
+def test_the_deployments_page_costs_the_same_for_1_or_20_services(
+    ui_project: Any, seed: Any, path: str
+) -> None:
+    seed.runs(ui_project.store, 2, model="churn")
+    _services_and_approvals(ui_project.store, 0, 1)
+    few = queries(ui_project, path)
+    _services_and_approvals(ui_project.store, 1, 19)
+    page = ui_project.client().get(path).text
+    assert page.count('class="service"') == 20
+    if path == "/deployments":
+        assert page.count('class="approve"') == 20
+    assert queries(ui_project, path) == few <= 12

@@ -121,6 +121,14 @@ def serve(
         list[str] | None, typer.Option("--entity-key", help="Join key of --features (repeat).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    announce: Annotated[
+        bool,
+        typer.Option(
+            "--announce/--no-announce",
+            help="Report this service, its traffic split and each change to the project's "
+            "metadata store (the UI's deployments page shows them).",
+        ),
+    ] = True,
 ) -> None:
     """Serve MODEL_URI until interrupted (SIGTERM flushes the prediction log first)."""
     import logging
@@ -159,6 +167,7 @@ def serve(
         # Workers share the port: one must not take requests before its model is loaded, or a
         # client whose connection lands there gets a 503 while its siblings are ready.
         wait_until_ready_s=READY_WAIT_S if workers > 1 else 0.0,
+        url=_announced_url(host, port) if announce else None,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     warn_if_exposed(host, token)
@@ -171,3 +180,11 @@ def serve(
     )
     if code:
         raise typer.Exit(code)
+
+
+def _announced_url(host: str, port: int) -> str:
+    """Where clients reach this service: the bound address, or the host name for a wildcard."""
+    import socket
+
+    name = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    return f"http://[{name}]:{port}" if ":" in name else f"http://{name}:{port}"

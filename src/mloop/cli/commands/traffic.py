@@ -42,6 +42,10 @@ def traffic(
             "alias again (after a reload with an explicit URI).",
         ),
     ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why: kept with the change in the service's traffic history."),
+    ] = None,
     admin_token: Annotated[
         str | None, typer.Option(envvar="MLOOP_SERVE_ADMIN_TOKEN", show_default=False)
     ] = None,
@@ -52,22 +56,29 @@ def traffic(
     import httpx
     import orjson
 
+    from mloop.cicd.environments import current_actor
     from mloop.cli.output import console, print_json
     from mloop.errors import ConfigError, MloopError
     from mloop.serving.settings import parse_canary
 
     headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
+    headers["x-mloop-actor"] = current_actor()
+    why: dict[str, object] = {"reason": reason} if reason else {}
     change = clear or canary is not None or shadow is not None
     try:
         resp = None
         if follow:
             resp = httpx.post(
-                f"{url}/admin/reload", content=b'{"follow": true}', headers=headers, timeout=180
+                f"{url}/admin/reload",
+                content=orjson.dumps({"follow": True, **why}),
+                headers=headers,
+                timeout=180,
             )
         if resp is not None and resp.status_code != 200:
             pass  # reported below
         elif change:
             body: dict[str, object] = {"canary": None, "shadow": None} if clear else {}
+            body.update(why)
             if canary and canary.lower() not in _OFF:
                 uri, pct = parse_canary(canary)
                 body["canary"] = {"uri": uri, "percent": pct}

@@ -381,6 +381,45 @@ deployments = sa.Table(
 )
 # -- end CI/CD ------------------------------------------------------------------------------------
 
+# -- running services (issue 12; migration 0010_services) -----------------------------------------
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("environment", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("workers", sa.Integer, nullable=False),
+    sa.Column("model_uri", sa.Text, nullable=False),
+    sa.Column("traffic", sa.JSON, nullable=False),  # a TrafficSnapshot
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("healthy", sa.Boolean, nullable=False),
+    sa.Column("status", sa.Text),
+    sa.Column("started_at", _UTC, nullable=False),
+    sa.Column("heartbeat_at", _UTC, nullable=False),
+    sa.Column("traffic_since", _UTC, nullable=False),
+    sa.Column("stopped_at", _UTC),
+    sa.Index("ix_services_heartbeat", "heartbeat_at"),
+)
+
+traffic_changes = sa.Table(
+    "traffic_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("environment", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", _UTC, nullable=False),
+    sa.Column("traffic", sa.JSON, nullable=False),
+    sa.Index("ix_traffic_changes_service", "service_id", "id"),
+)
+# -- end running services -------------------------------------------------------------------------
+
 version_table = sa.Table(
     VERSION_TABLE,
     sa.MetaData(),  # not in ``metadata``: Alembic owns it, autogenerate ignores it

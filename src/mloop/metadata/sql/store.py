@@ -59,6 +59,7 @@ from mloop.metadata.sql.schema import metrics as metrics_table
 from mloop.metadata.sql.schema import params as params_table
 from mloop.metadata.sql.schema import tags as tags_table
 from mloop.metadata.sql.search import search_statement
+from mloop.metadata.sql.services_store import SqlServiceStore
 
 MIN_PREFIX = 6
 """Shortest run id prefix (characters) that :meth:`SqlMetadataStore.get_run` accepts."""
@@ -148,6 +149,10 @@ class SqlMetadataStore(MetadataStore):
 
     def deployments(self) -> SqlDeploymentStore:
         return SqlDeploymentStore(self.engine)
+
+    def services(self) -> SqlServiceStore:
+        """Running prediction services and their traffic changes (ADR 0026)."""
+        return SqlServiceStore(self.engine)
 
     def controller_state(self) -> SqlControllerStore:
         return SqlControllerStore(self.engine)

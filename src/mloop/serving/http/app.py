@@ -177,6 +177,7 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
     async def admin_reload(request: Request) -> Response:
         service.gate.check_admin(request)
         doc = await admin_body(request)
+        actor, reason = _who_and_why(doc, request)
         unknown = [k for k in doc if k not in ("uri", "follow")]
         if unknown:
             raise InputSchemaError(unknown[0], "is not a reload field; use 'uri' or 'follow'")
@@ -185,15 +186,19 @@ def create_app(config: ServingConfig, *, loader: Any = None) -> ServingApp:
             raise InputSchemaError("uri", "must be a model URI or package path")
         if not isinstance(follow, bool) or (follow and uri is not None):
             raise InputSchemaError("follow", "must be true or false, and not given with 'uri'")
-        return admin_answer(await service.reload(uri, follow=follow))
+        return admin_answer(await service.reload(uri, follow=follow, actor=actor, reason=reason))
 
     async def admin_traffic(request: Request) -> Response:
         service.gate.check_admin(request)
         if request.method == "GET":
             return admin_answer(service.traffic_doc())
         doc = await admin_body(request)
+        actor, reason = _who_and_why(doc, request)
         _traffic_from(doc, service.current_traffic())  # refuse a bad body before any lock
-        return admin_answer(await service.change_traffic(lambda now: _traffic_from(doc, now)))
+        changed = await service.change_traffic(
+            lambda now: _traffic_from(doc, now), actor=actor, reason=reason
+        )
+        return admin_answer(changed)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -251,6 +256,18 @@ def _json_body(body: bytes) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise RequestParseError("the body must be a JSON object")
     return doc
+
+
+def _who_and_why(doc: dict[str, Any], request: Request) -> tuple[str, str | None]:
+    """Take the optional ``actor`` and ``reason`` of an admin body (what the traffic history
+    records; the actor defaults to the ``X-Mloop-Actor`` header, else "admin API")."""
+    actor, reason = doc.pop("actor", None), doc.pop("reason", None)
+    if actor is not None and not isinstance(actor, str):
+        raise InputSchemaError("actor", "must be a string: who asks for the change")
+    if reason is not None and not isinstance(reason, str):
+        raise InputSchemaError("reason", "must be a string: why the change")
+    actor = (actor or request.headers.get("x-mloop-actor") or "admin API").strip()[:255]
+    return actor or "admin API", (reason or "").strip() or None
 
 
 def _traffic_from(doc: dict[str, Any], current: TrafficSplit) -> TrafficSplit:

@@ -1,4 +1,5 @@
-// mloop ui: draw the Plotly figures a page embeds, and refresh a running run's DAG.
+// mloop ui: draw the Plotly figures a page embeds, refresh a running run's DAG, and refresh the
+// server-rendered fragments marked data-refresh (the deployments page's running services).
 (function () {
   "use strict";
   function drawPlots() {
@@ -39,5 +40,20 @@
     }
     form.addEventListener("change", update); update();
   }
-  document.addEventListener("DOMContentLoaded", function () { drawPlots(); pollRun(); compareBoxes(); });
+  function refreshFragments() {
+    document.querySelectorAll("[data-refresh]").forEach(function (box) {
+      var every = parseInt(box.dataset.every, 10) || 5000;
+      function tick() {
+        if (document.hidden) { setTimeout(tick, every); return; }
+        fetch(box.dataset.refresh, {headers: {Accept: "text/html"}}).then(function (r) {
+          return r.ok ? r.text() : null;
+        }).then(function (html) {
+          if (html !== null) { box.innerHTML = html; box.dataset.refreshed = String(Date.now()); }
+          setTimeout(tick, every);
+        }).catch(function () { setTimeout(tick, every * 2); });
+      }
+      setTimeout(tick, every);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { drawPlots(); pollRun(); compareBoxes(); refreshFragments(); });
 })();
