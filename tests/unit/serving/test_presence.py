@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 import mloop.registry
-from mloop.serving import registry_access
+from mloop.serving.models import registry_access
 from mloop.serving.http.app import create_app
 from mloop.serving.settings import ServingConfig
 
