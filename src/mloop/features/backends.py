@@ -33,7 +33,7 @@ def open_online_store(choice: Any, repo_path: Path, project: str) -> OnlineStore
     if choice["type"] == "redis" and not choice.get("project"):
         choice = {**choice, "project": project}  # keys scoped by project
     cls = plugins.load("online_stores", choice["type"])
-    return cls.from_config(_config("online_store", cls, choice), repo_path)  # type: ignore[no-any-return]
+    return cls.from_config(_config("online_store", cls, choice), repo_path)
 
 
 def open_offline_store(choice: Any, repo_path: Path) -> OfflineStore:

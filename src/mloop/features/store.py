@@ -17,11 +17,12 @@ from typing import Any
 from mloop.errors import FeatureDefinitionError, MissingJoinKeyError
 from mloop.features.definitions import FeatureService, FeatureView, OnDemandFeatureView
 from mloop.features.frames import RetrievalJob, to_arrow_table
-from mloop.features.online import OnlineReader, normalize_entity_rows
 from mloop.features.offline_stores.base import OfflineStore
+from mloop.features.online import OnlineReader, normalize_entity_rows
 from mloop.features.online_stores.base import OnlineStore
 from mloop.features.registry import DefinitionChange, FeatureRegistry
 from mloop.features.retrieval import RetrievalPlan, plan_retrieval
+
 
 class FeatureStore:
     """Feature definitions, training sets and online features for the project at ``repo_path``.

@@ -54,7 +54,9 @@ def predict_on_ray(
         )
     started = time.perf_counter()
     pinned, version = _pin(model_uri)
-    model = load_served_model(pinned, allow_nan=allow_nan, version=version)  # fails fast, here, when it cannot
+    model = load_served_model(
+        pinned, allow_nan=allow_nan, version=version
+    )  # fails fast, here, when it cannot
     _check_columns(model, source)
     ray = _ray(address)
     from ray.data import DataContext

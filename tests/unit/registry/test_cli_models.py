@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from mloop.cli.main import app
 from mloop import load_model
+from mloop.cli.main import app
 from mloop.registry import default_registry
 
 runner = CliRunner()
