@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     # the registry calls MLflow users look for at the top (mlflow.register_model)
     "register_model": "mloop.registry",
     "set_alias": "mloop.registry",
+    # models:/ URIs and package folders alike; the registry resolves a URI once (ADR 0028)
+    "load_model": "mloop.registry",
     "FileInput": "mloop.pipelines.file_inputs",
 }
 _SUBMODULES = {"data", "evaluation", "models", "features", "registry", "tracking", "pipelines"}
@@ -34,6 +36,7 @@ __all__ = [
     "__version__",
     "active_run",
     "end_run",
+    "load_model",
     "log_artifact",
     "log_metrics",
     "log_params",
@@ -49,7 +52,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
     from mloop.pipelines.dsl import pipeline, step
     from mloop.pipelines.file_inputs import FileInput
-    from mloop.registry import register_model, set_alias
+    from mloop.registry import load_model, register_model, set_alias
     from mloop.tracking import search_runs
     from mloop.tracking.fluent import (
         active_run,

@@ -62,6 +62,13 @@ class PipelineConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class FeaturesConfig(_Strict):
+    """``features:`` in mloop.yaml: the feature store's offline store (``{type: duckdb}`` by
+    default; the type is a name in the ``offline_stores`` kind of :mod:`mloop.plugins`)."""
+
+    offline_store: dict[str, Any] | None = None
+
+
 class ProjectFile(_Strict):
     project: str = "default"
     default_environment: str | None = None
@@ -70,6 +77,7 @@ class ProjectFile(_Strict):
     monitoring: dict[str, Any] = Field(default_factory=dict)  # read by mloop.monitoring
     ci: dict[str, Any] = Field(default_factory=dict)  # read by mloop.cicd (mloop ci)
     loadtest: dict[str, Any] = Field(default_factory=dict)  # budget of mloop loadtest
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)  # read by mloop.features
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ class Settings:
     artifact_root: str
     runner: dict[str, Any] = field(default_factory=lambda: {"type": "local"})
     online_store: dict[str, Any] | None = None
+    offline_store: dict[str, Any] | None = None
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
     project_file: Path | None = None
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
@@ -138,6 +147,7 @@ def load_settings(
         artifact_root=_absolute_root(art, root) if art else str(root / ".mloop" / "artifacts"),
         runner=chosen.runner,
         online_store=chosen.online_store,
+        offline_store=project.features.offline_store,
         pipelines=project.pipelines,
         project_file=path if path.is_file() else None,
         promotion=chosen.promotion,

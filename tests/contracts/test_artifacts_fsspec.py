@@ -24,6 +24,7 @@ def _tamper(store: FsspecArtifactStore, uri: str, relpath: str, data: bytes | No
 
 class TestFsspecMemoryArtifactStore(ArtifactStoreContract):
     __test__ = True
+    backend = ("artifact_stores", "fsspec")
 
     @pytest.fixture
     def store(self) -> Iterator[FsspecArtifactStore]:
@@ -39,6 +40,7 @@ class TestFsspecMemoryArtifactStore(ArtifactStoreContract):
 
 class TestFsspecFileArtifactStore(ArtifactStoreContract):
     __test__ = True
+    backend = ("artifact_stores", "fsspec")
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> FsspecArtifactStore:

@@ -12,6 +12,7 @@ from mloop.testing.artifact_contracts import ArtifactStoreContract
 
 class TestLocalArtifactStore(ArtifactStoreContract):
     __test__ = True
+    backend = ("artifact_stores", "local")
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> LocalArtifactStore:

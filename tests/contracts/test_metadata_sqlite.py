@@ -15,6 +15,7 @@ from mloop.testing.contracts import MetadataStoreContract
 
 class TestSqliteMetadataStore(MetadataStoreContract):
     __test__ = True
+    backend = ("metadata_stores", "sqlite")
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[MetadataStore]:

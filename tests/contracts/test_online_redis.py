@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 class TestRedisOnlineStore(OnlineStoreContract):
     __test__ = True
+    backend = ("online_stores", "redis")
 
     @pytest.fixture
     def store(self, redis_url: str) -> Iterator[RedisOnlineStore]:

@@ -13,6 +13,7 @@ from mloop.testing.online_store_contracts import OnlineStoreContract
 
 class TestSqliteOnlineStore(OnlineStoreContract):
     __test__ = True
+    backend = ("online_stores", "sqlite")
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SqliteOnlineStore]:

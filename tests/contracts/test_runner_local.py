@@ -23,6 +23,7 @@ def _settings(tmp_path: Path, runner: dict) -> Settings:
 
 class TestLocalRunner(RunnerContract):
     __test__ = True
+    backend = ("runners", "local")
 
     @pytest.fixture
     def settings(self, tmp_path: Path) -> Settings:
@@ -33,6 +34,7 @@ class TestLocalRunnerOnFsspec(RunnerContract):
     """The same contract with artifacts through the fsspec store (as on S3)."""
 
     __test__ = True
+    backend = ("runners", "local")
 
     @pytest.fixture
     def settings(self, tmp_path: Path) -> Settings:

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 class TestPostgresMetadataStore(MetadataStoreContract):
     __test__ = True
+    backend = ("metadata_stores", "postgresql")
 
     @pytest.fixture
     def store(self, postgres_url: str) -> Iterator[MetadataStore]:

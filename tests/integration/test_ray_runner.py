@@ -38,6 +38,7 @@ def ray_settings(ray_cluster, postgres_url: str, s3_root: str, project_dir: Path
 
 class TestRayRunner(RunnerContract):
     __test__ = True
+    backend = ("runners", "ray")
 
     @pytest.fixture
     def settings(self, ray_settings: Settings) -> Settings:

@@ -31,6 +31,7 @@ def _key(store: FsspecArtifactStore, uri: str, relpath: str) -> tuple[str, str]:
 
 class TestS3ArtifactStore(ArtifactStoreContract):
     __test__ = True
+    backend = ("artifact_stores", "fsspec")
 
     @pytest.fixture
     def store(self, s3_root: str, s3_endpoint: str) -> FsspecArtifactStore:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mloop.components.model_artifacts import register_model_materializers
 from mloop.errors import ValidationError
-from mloop.models import LoadedModel, ModelPackage, load_model
+from mloop.models import LoadedModel, ModelPackage
 from mloop.pipelines.dsl import step
 
 __all__ = ["bulk_infer", "bulk_predict"]
@@ -57,6 +57,8 @@ def _model(model: Any) -> LoadedModel:
     if isinstance(model, ModelPackage):
         return model.load()
     if isinstance(model, (str, Path)):
+        from mloop.registry import load_model  # a folder, or models:/ resolved once
+
         return load_model(model)
     raise ValidationError(
         f"bulk_infer: model of type {type(model).__name__} is not supported; pass a "

@@ -104,7 +104,7 @@ def evaluate_model(
             version = None  # nothing in production yet: the floors alone decide
         if version is not None:
             base_eval = score_model(
-                registry.open_package(version).load(),
+                registry.load_model(version),
                 test,
                 label,
                 positive=positive,
@@ -115,7 +115,7 @@ def evaluate_model(
             for earlier in _earlier_versions(registry, baseline, version, max_references):
                 references.append(
                     score_model(
-                        registry.open_package(earlier).load(),
+                        registry.load_model(earlier),
                         test,
                         label,
                         positive=positive,

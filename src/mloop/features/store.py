@@ -2,7 +2,8 @@
 
 It only wires things together and delegates; the work lives in ``registry.py``,
 ``retrieval.py``/``offline_stores``, ``materialize.py`` and ``online.py``. Nothing is opened in the
-constructor: the metadata store, DuckDB and the online store are connected on first use.
+constructor: the metadata store, the offline store (DuckDB by default) and the online store are
+connected on first use.
 """
 
 from __future__ import annotations
@@ -13,22 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mloop.errors import ConfigError, FeatureDefinitionError, MissingJoinKeyError
+from mloop.errors import FeatureDefinitionError, MissingJoinKeyError
 from mloop.features.definitions import FeatureService, FeatureView, OnDemandFeatureView
 from mloop.features.frames import RetrievalJob, to_arrow_table
+from mloop.features.offline_stores.base import OfflineStore
 from mloop.features.online import OnlineReader, normalize_entity_rows
 from mloop.features.online_stores.base import OnlineStore
 from mloop.features.registry import DefinitionChange, FeatureRegistry
 from mloop.features.retrieval import RetrievalPlan, plan_retrieval
-
-_ONLINE_BACKENDS = {
-    "sqlite": (
-        "mloop.features.online_stores.sqlite",
-        "SqliteOnlineStore",
-        "SqliteOnlineStoreConfig",
-    ),
-    "redis": ("mloop.features.online_stores.redis", "RedisOnlineStore", "RedisOnlineStoreConfig"),
-}
 
 
 class FeatureStore:
@@ -37,6 +30,9 @@ class FeatureStore:
     ``online_store``: None (the project's setting, else SQLite under ``.mloop/``), ``"sqlite"``,
     a ``redis://`` URL, a config dict ``{"type": "redis", "url": ...}`` or an ``OnlineStore``.
     Redis keys are prefixed ``mloop:<project>`` unless the config gives a ``namespace``.
+    ``offline_store``: None (``features: offline_store:`` in mloop.yaml, else DuckDB), a type
+    name, a config dict ``{"type": "duckdb"}`` or an ``OfflineStore``. Both are looked up in the
+    backend table of :mod:`mloop.plugins` (see ``backends.py``).
     """
 
     def __init__(
@@ -44,15 +40,17 @@ class FeatureStore:
         repo_path: str | Path = ".",
         online_store: str | dict[str, Any] | OnlineStore | None = None,
         *,
+        offline_store: str | dict[str, Any] | OfflineStore | None = None,
         metadata_url: str | None = None,
         env: str | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
         self._env = env  # the environment of mloop.yaml (None: MLOOP_ENV or the default)
         self._online_choice = online_store
+        self._offline_choice = offline_store
         self._metadata_url = metadata_url
         self._registry: FeatureRegistry | None = None
-        self._offline: Any = None
+        self._offline: OfflineStore | None = None
         self._online: OnlineStore | None = None
         self._plans: dict[tuple[Any, bool], RetrievalPlan] = {}
         self._readers: dict[tuple[Any, bool], Any] = {}
@@ -88,46 +86,22 @@ class FeatureStore:
         return self._registry
 
     @property
-    def offline_store(self) -> Any:
+    def offline_store(self) -> OfflineStore:
         if self._offline is None:
-            from mloop.features.offline_stores.duckdb import DuckDBOfflineStore
+            from mloop.features.backends import DEFAULT_OFFLINE, open_offline_store
 
-            state = self.repo_path / ".mloop"
-            self._offline = DuckDBOfflineStore(self.repo_path, state / "features" / "push_log")
+            choice = self._offline_choice or self.settings.offline_store or DEFAULT_OFFLINE
+            self._offline = open_offline_store(choice, self.repo_path)
         return self._offline
 
     @property
     def online_store(self) -> OnlineStore:
         if self._online is None:
-            self._online = self._open_online(self._online_choice)
+            from mloop.features.backends import DEFAULT_ONLINE, open_online_store
+
+            choice = self._online_choice or self.settings.online_store or DEFAULT_ONLINE
+            self._online = open_online_store(choice, self.repo_path, self.project)
         return self._online
-
-    def _open_online(self, choice: Any) -> OnlineStore:
-        import importlib
-
-        if isinstance(choice, OnlineStore):
-            return choice
-        if choice is None:
-            choice = self.settings.online_store or {"type": "sqlite"}
-        if isinstance(choice, str):
-            choice = {"type": "redis", "url": choice} if "://" in choice else {"type": choice}
-        if not isinstance(choice, dict) or "type" not in choice:
-            raise ConfigError(f"online_store {choice!r} needs a 'type' (sqlite or redis)")
-        if choice["type"] == "redis" and not choice.get("project"):
-            choice = {**choice, "project": self.project}  # keys scoped by project
-        backend = _ONLINE_BACKENDS.get(choice["type"])
-        if backend is None:
-            from mloop import plugins
-
-            cls = plugins.load("online_stores", choice["type"])
-            return cls.from_config(cls.Config(**choice), self.repo_path)
-        module = importlib.import_module(backend[0])
-        cls, config_cls = getattr(module, backend[1]), getattr(module, backend[2])
-        try:
-            config = config_cls(**choice)
-        except Exception as exc:  # pydantic's ValidationError; named in the message
-            raise ConfigError(f"online_store settings {choice!r} are invalid: {exc}") from exc
-        return cls.from_config(config, self.repo_path)
 
     def close(self) -> None:
         if self._online is not None:

@@ -1,9 +1,12 @@
 """Model packages: save a fitted model with its signature, library versions and digest; load it
-back verified, from a folder or a ``models:/`` registry URI; export to ONNX with a parity check.
+back verified from its folder; export to ONNX with a parity check.
 
     pkg = mloop.models.save_model(model, "out/model", input_example=frame.head(20))
-    model = mloop.models.load_model("models:/lending@production")
+    model = mloop.models.load_model("out/model")
     model.predict(frame); model.predict_proba(frame); model.signature
+
+A registered model is loaded by URI one layer up: ``mloop.load_model("models:/lending@production")``
+(the same as ``mloop.registry.load_model``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``save_model`` and ``load_model``: a fitted model <-> a verified, self-describing package.
 
-``load_model`` accepts a package folder or a registry URI (``models:/name/3``,
-``models:/name@alias``). The registry is a higher layer, so it is reached the way every backend
-is, through :mod:`mloop.plugins` (kind ``model_uri_resolvers``), never by a static import.
+``load_model`` takes a package folder. A registry URI (``models:/name/3``, ``models:/name@alias``)
+is the registry's to resolve (a higher layer): ``mloop.load_model`` / ``mloop.registry.load_model``
+resolve it once and hand this function the folder and the digest the registry recorded (ADR 0028).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import tempfile
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from mloop import plugins
 from mloop.errors import ModelCompatibilityError, ValidationError
 from mloop.models.class_labels import ClassLabels, class_labels
 from mloop.models.flavors import Flavor, flavor_by_name, flavor_for
@@ -43,8 +41,6 @@ __all__ = [
 
 MODEL_URI_SCHEME = "models:/"
 EXAMPLE_NAME = "input_example.json"
-RESOLVER = "mloop.registry.uris:open_registered_package"
-"""Default resolver of ``models:/`` URIs: a context manager ``(uri) -> (folder, digest)``."""
 
 
 class ModelCompatibilityWarning(UserWarning):
@@ -266,26 +262,31 @@ def open_package(path: str | Path, *, copy: bool = False) -> ModelPackage:
 
 
 def load_model(
-    uri: str | Path, *, expected_digest: str | None = None, strict: bool = False
+    path: str | Path, *, expected_digest: str | None = None, strict: bool = False
 ) -> LoadedModel:
-    """Load a package folder or ``models:/name/VERSION`` / ``models:/name@ALIAS``.
+    """Load the package in the folder ``path``.
 
-    The package's SHA-256 (and ``expected_digest``, or the digest the registry recorded) is
+    The package's SHA-256 (and ``expected_digest``, e.g. the digest the registry recorded) is
     verified before any file is deserialized. A different major version of the model's library
     warns (``ModelCompatibilityWarning``) or, with ``strict``, raises ``ModelCompatibilityError``.
+    A ``models:/`` URI is refused with the call that loads it (``mloop.load_model``).
     """
-    text = str(uri)
+    text = str(path)
     if text.startswith(MODEL_URI_SCHEME):
-        opener: Any = plugins.load("model_uri_resolvers", RESOLVER)
-        located: AbstractContextManager[tuple[Path, str]] = opener(text)
-        with located as (folder, digest):
-            return _load_folder(folder, expected_digest or digest, strict=strict)
+        raise ValidationError(
+            f"mloop.models.load_model loads a package folder, and {text!r} is a registry URI; "
+            f"load it with mloop.load_model({text!r}) (or mloop.registry.load_model), which "
+            "resolves it once in the registry and checks the digest recorded there"
+        )
     return _load_folder(Path(text), expected_digest, strict=strict)
 
 
 def _load_folder(folder: Path, expected_digest: str | None, *, strict: bool) -> LoadedModel:
     if not folder.is_dir():
-        raise ValidationError(f"no model package at {folder}; give a package folder or models:/")
+        raise ValidationError(
+            f"no model package at {folder}; give a package folder (or load a models:/ URI "
+            "with mloop.load_model)"
+        )
     manifest = read_manifest(folder)
     verify_package(folder, manifest, expected_digest)
     flavor = flavor_by_name(manifest.flavor)

@@ -4,6 +4,7 @@
     v = registry.register_model("lending", "out/model", run_id=run.id)
     registry.set_alias("lending", "production", v.version, reason="beats v1 on AUC")
     registry.resolve("models:/lending@production")      # -> ModelVersion
+    model = registry.load_model("models:/lending@production")   # also mloop.load_model
     registry.rollback("lending", "production", reason="complaints from the loans team")
 
 Module-level functions use the project's default stores; ``ModelRegistry(store, artifacts)``
@@ -12,11 +13,15 @@ works on explicit ones.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mloop.metadata.model_registry import AliasChange, ModelVersion, RegisteredModel
 from mloop.registry.registry import NO_REASON, ModelRegistry, default_actor, default_registry
-from mloop.registry.uris import ModelUri, parse_model_uri
+from mloop.registry.uris import SCHEME, ModelUri, parse_model_uri
+
+if TYPE_CHECKING:
+    from mloop.models.api import LoadedModel
 
 __all__ = [
     "NO_REASON",
@@ -30,6 +35,7 @@ __all__ = [
     "default_registry",
     "get_alias",
     "get_model_version",
+    "load_model",
     "parse_model_uri",
     "register_model",
     "resolve",
@@ -76,3 +82,19 @@ def search_models(name_contains: str | None = None, **kwargs: Any) -> list[Regis
 
 def alias_history(name: str, alias: str | None = None) -> list[AliasChange]:
     return default_registry().alias_history(name, alias)
+
+
+def load_model(
+    uri: str | Path | ModelVersion, *, expected_digest: str | None = None, strict: bool = False
+) -> LoadedModel:
+    """The one place a ``models:/`` URI becomes a runnable model (``mloop.load_model``): the
+    project's registry resolves it once and loads the package folder, checking the digest it
+    recorded. A package folder (or a resolved ``ModelVersion``) is loaded as is."""
+    if isinstance(uri, ModelVersion) or str(uri).startswith(SCHEME):
+        version = uri if isinstance(uri, ModelVersion) else str(uri)
+        return default_registry().load_model(
+            version, expected_digest=expected_digest, strict=strict
+        )
+    from mloop.models.api import load_model as load_package
+
+    return load_package(uri, expected_digest=expected_digest, strict=strict)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mloop.artifacts.base import ArtifactStore
-from mloop.errors import ModelNotFoundError, ValidationError
+from mloop.errors import IntegrityError, ModelNotFoundError, ValidationError
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.model_registry import (
     AliasChange,
@@ -25,7 +25,8 @@ from mloop.metadata.model_registry import (
     ModelVersion,
     RegisteredModel,
 )
-from mloop.models.api import ModelPackage, open_package
+from mloop.models.api import LoadedModel, ModelPackage, open_package
+from mloop.models.api import load_model as load_package
 from mloop.registry.uris import parse_model_uri
 
 __all__ = ["ModelRegistry", "default_actor", "default_registry"]
@@ -223,20 +224,32 @@ class ModelRegistry:
 
     def open_package(self, uri_or_version: str | ModelVersion) -> ModelPackage:
         """A private local copy of the version's package, verified against the registry digest."""
-        version = (
-            self.resolve(uri_or_version) if isinstance(uri_or_version, str) else uri_or_version
-        )
+        version = self._version(uri_or_version)
         with self.artifacts.open_local(version.uri) as folder:
             package = open_package(folder, copy=True)
         if package.digest != version.digest:
-            from mloop.errors import IntegrityError
-
             raise IntegrityError(version.uri, version.digest, package.digest)
         return package
 
-    def load_model(self, uri: str) -> Any:
-        """The runnable model behind ``uri`` (see :func:`mloop.models.load_model`)."""
-        return self.open_package(uri).load()
+    def load_model(
+        self,
+        uri_or_version: str | ModelVersion,
+        *,
+        expected_digest: str | None = None,
+        strict: bool = False,
+    ) -> LoadedModel:
+        """The runnable model behind a ``models:/`` URI or an already resolved version: the
+        URI is resolved once (one registry read), the package's folder is handed to
+        :func:`mloop.models.load_model` with the digest the registry recorded, which is
+        verified before anything is deserialized. ``expected_digest`` must equal it too."""
+        version = self._version(uri_or_version)
+        if expected_digest is not None and expected_digest != version.digest:
+            raise IntegrityError(version.model_uri, expected_digest, version.digest)
+        with self.artifacts.open_local(version.uri) as folder:
+            return load_package(folder, expected_digest=version.digest, strict=strict)
+
+    def _version(self, uri_or_version: str | ModelVersion) -> ModelVersion:
+        return self.resolve(uri_or_version) if isinstance(uri_or_version, str) else uri_or_version
 
 
 def default_registry(settings: Any = None) -> ModelRegistry:

@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from mloop.errors import ValidationError
 
-__all__ = ["ModelUri", "open_registered_package", "parse_model_uri"]
+__all__ = ["ModelUri", "parse_model_uri"]
 
 SCHEME = "models:/"
 _NAME = r"[^/@\s]{1,255}"
@@ -46,15 +43,3 @@ def parse_model_uri(uri: str) -> ModelUri:
         version=int(version) if version and version != "latest" else None,
         alias=match["alias"],
     )
-
-
-@contextmanager
-def open_registered_package(uri: str) -> Iterator[tuple[Path, str]]:
-    """The local folder of the package behind ``uri`` and the digest the registry recorded for
-    it, in the project's default stores (``mloop.models.load_model`` calls this)."""
-    from mloop.registry.registry import default_registry
-
-    registry = default_registry()
-    version = registry.resolve(uri)
-    with registry.artifacts.open_local(version.uri) as folder:
-        yield folder, version.digest

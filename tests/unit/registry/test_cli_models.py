@@ -1,4 +1,4 @@
-"""``mloop models`` against a project's registry, and ``load_model("models:/...")`` there:
+"""``mloop models`` against a project's registry, and ``mloop.load_model("models:/...")`` there:
 listings parse with the documented keys, alias and rollback move the alias with a reason."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
+from mloop import load_model
 from mloop.cli.main import app
-from mloop.models import load_model
 from mloop.registry import default_registry
 
 runner = CliRunner()

@@ -73,3 +73,51 @@ def test_a_package_that_differs_from_the_registry_digest_is_refused(
             load_served_model("models:/credit/1")
     finally:
         model_file.write_bytes(backup)
+
+
+def _count_resolves(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every ``ModelRegistry.resolve`` call (the registry's URI -> version lookup)."""
+    from mloop.registry import ModelRegistry
+
+    seen: list[str] = []
+    original = ModelRegistry.resolve
+
+    def counted(self, uri):
+        seen.append(uri)
+        return original(self, uri)
+
+    monkeypatch.setattr(ModelRegistry, "resolve", counted)
+    return seen
+
+
+def test_serving_resolves_an_alias_once_and_checks_its_digest(
+    registered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14.1: the service pins the alias once; the load does not resolve it again."""
+    from dataclasses import replace
+
+    seen = _count_resolves(monkeypatch)
+    model = load_served_model("models:/credit@production")
+    assert seen == ["models:/credit@production"]
+    assert (model.name, model.version) == ("credit", "1")
+    recorded = mloop.registry.get_model_version("credit", 1)
+    assert model.digest == recorded.digest
+    with pytest.raises(IntegrityError):  # the version's recorded digest is what is checked
+        load_served_model(
+            "models:/credit@production", resolve=lambda uri: replace(recorded, digest="0" * 64)
+        )
+
+
+def test_batch_prediction_resolves_the_uri_once(
+    registered, kit, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mloop.serving.batch.local import predict_file
+
+    frame, _ = kit.training_frame(n=10, seed=1)
+    frame.to_parquet(tmp_path / "in.parquet")
+    seen = _count_resolves(monkeypatch)
+    result = predict_file(
+        "models:/credit@production", tmp_path / "in.parquet", tmp_path / "out.parquet"
+    )
+    assert result.rows == 10 and result.version == "1"
+    assert seen == ["models:/credit@production"]

@@ -1,11 +1,16 @@
-"""The offline store contract: point-in-time joins, latest rows per entity, the push log."""
+"""The offline store contract: point-in-time joins, latest rows per entity, the push log.
+
+Backends are the ``offline_stores`` kind of :mod:`mloop.plugins` (built-in: ``duckdb``), chosen
+in mloop.yaml with ``features: {offline_store: {type: duckdb}}``.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -15,7 +20,18 @@ if TYPE_CHECKING:
 
 
 class OfflineStore(ABC):
-    """Reads feature sources (plus rows pushed through :meth:`append_log`)."""
+    """Reads feature sources (plus rows pushed through :meth:`append_log`). Construct with
+    ``from_config(config, repo_path)``, ``config`` an instance of the backend's pydantic
+    ``Config`` (``type: Literal[name]``); constructors do no I/O."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[Any]]
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: Any, repo_path: Path) -> OfflineStore:
+        """The store of the feature repository at ``repo_path`` (relative paths in ``config``
+        are relative to it)."""
 
     @abstractmethod
     def get_historical_features(

@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict
 
 from mloop.errors import FeatureDefinitionError, MissingJoinKeyError, StoreError, TimestampTypeError
 from mloop.features.definitions import FeatureView
@@ -42,13 +43,30 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class DuckDBOfflineStoreConfig(BaseModel):
+    """``log_dir``: where pushed rows are kept (relative to the feature repository)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["duckdb"] = "duckdb"
+    log_dir: str = ".mloop/features/push_log"
+
+
 class DuckDBOfflineStore(OfflineStore):
     """Offline store for a feature repository at ``repo_path``; ``log_dir`` holds pushed rows."""
+
+    name: ClassVar[str] = "duckdb"
+    Config: ClassVar[type[BaseModel]] = DuckDBOfflineStoreConfig
 
     def __init__(self, repo_path: str | Path, log_dir: str | Path) -> None:
         self.repo_path = Path(repo_path)
         self.log_dir = Path(log_dir)
         self._local = threading.local()
+
+    @classmethod
+    def from_config(cls, config: Any, repo_path: Path) -> DuckDBOfflineStore:
+        log_dir = Path(config.log_dir)
+        return cls(repo_path, log_dir if log_dir.is_absolute() else Path(repo_path) / log_dir)
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)

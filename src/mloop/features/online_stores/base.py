@@ -74,9 +74,11 @@ def encode_entity_key(values: Sequence[Any]) -> str:
 
 
 class OnlineStore(ABC):
-    """Latest feature values per entity. Construct with the backend's ``from_config``."""
+    """Latest feature values per entity. Construct with the backend's ``from_config(config,
+    base_dir)``, ``config`` an instance of its pydantic ``Config`` (``type: Literal[name]``)."""
 
     name: ClassVar[str]
+    Config: ClassVar[type[Any]]
 
     @abstractmethod
     def write_batch(self, view: str, rows: OnlineRows, *, watermark: float | None = None) -> int:

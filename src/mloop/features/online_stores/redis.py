@@ -85,6 +85,7 @@ class RedisOnlineStore(OnlineStore):
     """Online store in Redis at ``url``; keys are ``<namespace>:<view>:<entity key>``."""
 
     name: ClassVar[str] = "redis"
+    Config: ClassVar[type[BaseModel]] = RedisOnlineStoreConfig
 
     def __init__(self, url: str, namespace: str = "mloop") -> None:
         self.url = url

@@ -45,6 +45,7 @@ class SqliteOnlineStore(OnlineStore):
     """Online store in one SQLite file; a connection per thread."""
 
     name: ClassVar[str] = "sqlite"
+    Config: ClassVar[type[BaseModel]] = SqliteOnlineStoreConfig
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

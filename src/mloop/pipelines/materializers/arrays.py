@@ -12,7 +12,7 @@ from typing import Any
 
 from mloop.pipelines.materializers.base import Materializer
 
-__all__ = ["MATERIALIZERS", "NumpyArrayMaterializer", "NumpyScalarMaterializer"]
+__all__ = ["NumpyArrayMaterializer", "NumpyScalarMaterializer"]
 
 
 def _object_reason(value: Any) -> str | None:
@@ -71,6 +71,3 @@ class NumpyScalarMaterializer(Materializer):
         import numpy as np
 
         return np.load(folder / "scalar.npy", allow_pickle=False)[()]
-
-
-MATERIALIZERS: list[type[Materializer]] = [NumpyArrayMaterializer, NumpyScalarMaterializer]

@@ -18,7 +18,6 @@ import orjson
 from mloop.pipelines.materializers.base import Materializer
 
 __all__ = [
-    "MATERIALIZERS",
     "PARQUET_CODEC",
     "ArrowTableMaterializer",
     "PandasDataFrameMaterializer",
@@ -187,12 +186,3 @@ class ArrowTableMaterializer(Materializer):
     def load(self, folder: Path) -> Any:
         """The table."""
         return _read_arrow(folder)
-
-
-MATERIALIZERS: list[type[Materializer]] = [
-    PolarsDataFrameMaterializer,
-    PolarsLazyFrameMaterializer,
-    PandasDataFrameMaterializer,
-    PandasSeriesMaterializer,
-    ArrowTableMaterializer,
-]

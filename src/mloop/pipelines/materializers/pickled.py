@@ -13,7 +13,7 @@ from typing import Any
 
 from mloop.pipelines.materializers.base import Materializer, type_names
 
-__all__ = ["MATERIALIZERS", "PickleMaterializer"]
+__all__ = ["PickleMaterializer"]
 
 
 def _pickler() -> tuple[str, Any]:
@@ -43,6 +43,3 @@ class PickleMaterializer(Materializer):
         """Unpickle ``value.pkl`` (only load artifacts from stores you trust)."""
         with open(folder / "value.pkl", "rb") as f:
             return pickle.load(f)  # cloudpickle output is read by the standard unpickler
-
-
-MATERIALIZERS: list[type[Materializer]] = [PickleMaterializer]

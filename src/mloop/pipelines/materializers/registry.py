@@ -1,7 +1,8 @@
 """Which materializer saves a value (by type) and which loads an artifact (by recorded name).
 
-Built-ins are registered by type *name*, so this module imports neither pandas, polars, pyarrow
-nor numpy. Third-party materializers register with :func:`register_materializer` or through the
+Built-ins are the ``materializers`` kind of the one backend table (:data:`mloop.plugins.BUILTINS`)
+and claim their types by *name*, so this module imports neither pandas, polars, pyarrow nor
+numpy. Third-party materializers register with :func:`register_materializer` or through the
 entry-point group ``mloop.materializers`` (loaded once, lazily, via :mod:`mloop.plugins`).
 """
 
@@ -94,15 +95,8 @@ def _ensure_loaded() -> None:
 
 
 def _builtin_classes() -> list[type[Materializer]]:
-    # These modules import their libraries inside methods only: importing them is cheap.
-    from mloop.pipelines.materializers import arrays, frames, pickled, values
-
-    return [
-        *values.MATERIALIZERS,
-        *arrays.MATERIALIZERS,
-        *frames.MATERIALIZERS,
-        *pickled.MATERIALIZERS,
-    ]
+    # The modules import their libraries inside methods only: importing them is cheap.
+    return [plugins.load(KIND, name) for name in plugins.builtins(KIND)]
 
 
 def materializer_for(value: Any, *, allow_pickle: bool = False) -> Materializer:

@@ -19,7 +19,7 @@ import orjson
 
 from mloop.pipelines.materializers.base import Materializer, UnsupportedValueError
 
-__all__ = ["MATERIALIZERS", "BytesMaterializer", "JsonMaterializer", "decode_json", "encode_json"]
+__all__ = ["BytesMaterializer", "JsonMaterializer", "decode_json", "encode_json"]
 
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -126,6 +126,3 @@ class BytesMaterializer(Materializer):
     def load(self, folder: Path) -> bytes:
         """The bytes of ``data.bin``."""
         return (folder / "data.bin").read_bytes()
-
-
-MATERIALIZERS: list[type[Materializer]] = [JsonMaterializer, BytesMaterializer]

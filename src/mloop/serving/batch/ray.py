@@ -5,8 +5,9 @@ blocks; every block is checked and predicted by the very code of ``mloop predict
 (:func:`mloop.serving.batch.local.predict_table_chunks`: the signature check of the online service,
 ``prediction`` and ``proba_<class>`` columns) in Ray tasks across the cluster, and written as a
 folder of Parquet files, in input order. The model URI is pinned to one version on the driver
-(an alias that moves mid-job cannot mix two models), and every worker loads that version from
-the registry itself, verifying its digest. The output folder appears whole or not at all: it is
+(an alias that moves mid-job cannot mix two models): the driver resolves it once and hands
+every worker that ``ModelVersion``, whose package the worker loads from the artifact store,
+verifying the digest the registry recorded. The output folder appears whole or not at all: it is
 written under a temporary name and renamed when complete.
 """
 
@@ -52,8 +53,10 @@ def predict_on_ray(
             f"output {target} is a file; --runner ray writes a folder of Parquet files"
         )
     started = time.perf_counter()
-    pinned = _pin(model_uri)
-    model = load_served_model(pinned, allow_nan=allow_nan)  # fails fast, here, when it cannot
+    pinned, version = _pin(model_uri)
+    model = load_served_model(
+        pinned, allow_nan=allow_nan, version=version
+    )  # fails fast, here, when it cannot
     _check_columns(model, source)
     ray = _ray(address)
     from ray.data import DataContext
@@ -63,6 +66,7 @@ def predict_on_ray(
     context.execution_options.preserve_order = True  # rows come out in input order
     job = {
         "uri": pinned if pinned.startswith(MODELS_SCHEME) else str(Path(pinned).resolve()),
+        "version": version,
         "allow_nan": allow_nan,
         "with_proba": with_proba,
         "cwd": os.getcwd(),
@@ -111,22 +115,24 @@ def _predict_block(table: Any, job: dict[str, Any]) -> Any:
         os.environ.update(job["env"])  # the same stores as the driver's environment
         if os.path.isdir(job["cwd"]):
             os.chdir(job["cwd"])
-        model = _MODELS[key] = load_served_model(job["uri"], allow_nan=job["allow_nan"])
+        model = _MODELS[key] = load_served_model(
+            job["uri"], allow_nan=job["allow_nan"], version=job["version"]
+        )
     parts = list(predict_table_chunks(model, table.to_batches(), with_proba=job["with_proba"]))
     if not parts:
         return table.append_column("prediction", pa.nulls(0))
     return pa.concat_tables(parts)
 
 
-def _pin(model_uri: str) -> str:
-    """``models:/name@alias`` (or ``models:/name``) as ``models:/name/VERSION``: one version for
-    every worker; a package folder as is."""
+def _pin(model_uri: str) -> tuple[str, Any]:
+    """``models:/name@alias`` (or ``models:/name``) as ``(models:/name/VERSION, ModelVersion)``:
+    one version for every worker, resolved once; a package folder as ``(folder, None)``."""
     if not model_uri.startswith(MODELS_SCHEME):
-        return model_uri
+        return model_uri, None
     from mloop.serving.models.registry_access import resolve
 
     found = resolve(model_uri)
-    return f"{MODELS_SCHEME}{found.name}/{found.version}"
+    return f"{MODELS_SCHEME}{found.name}/{found.version}", found
 
 
 def _ray(address: str | None) -> Any:

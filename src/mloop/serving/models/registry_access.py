@@ -11,7 +11,7 @@ from typing import Any
 
 from mloop.errors import ModelNotFoundError
 
-__all__ = ["alias_version", "registry", "resolve"]
+__all__ = ["alias_version", "load", "registry", "resolve"]
 
 _lock = threading.Lock()
 _registry: Any = None
@@ -38,6 +38,12 @@ def reset() -> None:
 def resolve(uri: str) -> Any:
     """The ``ModelVersion`` a ``models:/`` URI names now."""
     return registry().resolve(uri)
+
+
+def load(version: Any) -> Any:
+    """The ``LoadedModel`` of a resolved ``ModelVersion`` (no registry read; the package is
+    checked against the digest the version records)."""
+    return registry().load_model(version)
 
 
 def alias_version(name: str, alias: str) -> int:

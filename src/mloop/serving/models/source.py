@@ -1,9 +1,9 @@
 """A model as the service holds it: the loaded package plus what the wire needs to know.
 
-``load_served_model`` reaches :func:`mloop.models.load_model` (which verifies the package's
-SHA-256, and for a ``models:/`` URI the digest the registry recorded, before anything is
-deserialized) and pins an alias to the version it resolved to, so the name and version the
-service reports are the ones it really loaded.
+``load_served_model`` resolves a ``models:/`` URI once in the registry (pinning an alias to one
+version, so the name and version the service reports are the ones it really loaded) and loads
+that version's package through the registry, which checks the digest it recorded before anything
+is deserialized; a package folder goes to :func:`mloop.models.load_model` directly.
 """
 
 from __future__ import annotations
@@ -67,27 +67,29 @@ def load_served_model(
     *,
     allow_nan: bool = False,
     resolve: Any = None,
+    version: Any = None,
     signature: Any = None,
     entity_keys: tuple[str, ...] = (),
 ) -> ServedModel:
     """Load ``uri`` (a package folder or ``models:/``) for serving.
 
     ``resolve(uri) -> ModelVersion`` pins the URI to a version (default: the registry), whose
-    recorded digest the package must match (``IntegrityError`` otherwise);
+    recorded digest the package must match (``IntegrityError`` otherwise); ``version`` is an
+    already resolved ``ModelVersion`` (batch workers get the driver's, so nothing is re-read);
     ``signature`` overrides the package's (for a package saved without an input example).
     """
-    from mloop.models import load_model
-
     if uri.startswith(MODELS_SCHEME):
-        from mloop.serving.models.registry_access import resolve as resolve_uri
+        from mloop.serving.models import registry_access
 
-        found = (resolve or resolve_uri)(uri)  # pin an alias or "latest" to one version
-        name, version = found.name, str(found.version)
-        loaded = load_model(f"{MODELS_SCHEME}{name}/{version}", expected_digest=found.digest)
+        found = version or (resolve or registry_access.resolve)(uri)  # pin alias / "latest"
+        name, pinned = found.name, str(found.version)
+        loaded = registry_access.load(found)
     else:
+        from mloop.models import load_model
+
         folder = Path(uri).expanduser().resolve()
         loaded = load_model(folder)
-        name, version = folder.name, None
+        name, pinned = folder.name, None
     sig = signature or loaded.signature
     if sig is None:
         raise ValidationError(
@@ -96,7 +98,7 @@ def load_served_model(
         )
     return ServedModel(
         name=name,
-        version=version,
+        version=pinned,
         uri=uri,
         digest=loaded.digest,
         flavor=loaded.flavor.name,
