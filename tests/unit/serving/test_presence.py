@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 import mloop.registry
-from mloop.serving.models import registry_access
 from mloop.serving.http.app import create_app
+from mloop.serving.models import registry_access
 from mloop.serving.settings import ServingConfig
 
 ADMIN = {"authorization": "Bearer adm"}
