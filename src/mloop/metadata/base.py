@@ -32,6 +32,7 @@ from mloop.metadata.feature_definitions import FeatureDefinitionStore
 from mloop.metadata.file_fingerprints import FileFingerprintStore
 from mloop.metadata.model_registry import ModelRegistryStore
 from mloop.metadata.monitoring_records import MonitoringStore
+from mloop.metadata.run_writes import RunWrites
 
 MetricFilter = tuple[str, Literal[">", ">=", "<", "<=", "=", "!="], float]
 """``("auc", ">", 0.8)``: keep runs whose latest value of ``auc`` satisfies the comparison."""
@@ -208,6 +209,27 @@ class MetadataStore(ABC):
     @abstractmethod
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
         """Run id -> {key: value of the highest step (then latest timestamp)}, for listings."""
+
+    def record_runs(self, writes: Sequence[RunWrites]) -> None:
+        """Apply many runs' tracking writes (new run, tags, params, metrics, final state), in
+        list order. SQL stores do it in one transaction; this fallback makes one call each, so
+        a backend without an override still works, only slower and not atomically."""
+        for w in writes:
+            if w.create is not None:
+                run = w.create
+                self.create_run(
+                    run.experiment,
+                    run_id=run.id,
+                    name=run.name,
+                    parent_run_id=run.parent_run_id,
+                    tags=run.tags,
+                    environment=run.environment,
+                )
+            self.set_tags(w.run_id, w.tags)
+            self.log_params(w.run_id, w.params)
+            self.log_metrics(w.run_id, w.metrics)
+            if w.finish is not None:
+                self.finish_run(w.run_id, w.finish.state, error=w.finish.error)
 
     # -- file fingerprints (mloop.pipelines) -------------------------------------------------
     def file_fingerprints(self) -> FileFingerprintStore:

@@ -69,6 +69,15 @@ class MetricBuffer:
         with self._lock:
             self._flush_locked()
 
+    def take(self) -> list[Metric]:
+        """Hand over every held value (the caller writes them) and stop being flushed at exit."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._last_flush = self._clock()
+        with _live_lock:
+            _live.discard(self)
+        return pending
+
     def close(self) -> None:
         """Flush, and stop being flushed at interpreter exit."""
         self.flush()
