@@ -74,6 +74,7 @@ class _Binding:
     previous: _Binding | None = None
     token: Token[_Binding | None] | None = None
     writer: WriteBehindWriter | None = None  # set for a run started with async logging
+    ended: bool = False  # by end_run inside its with-block: leaving the block keeps that state
     buffer: MetricBuffer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,7 +101,8 @@ _plain_step: ContextVar[str | None] = ContextVar("mloop_plain_step", default=Non
 
 class ActiveRun:
     """A handle on the active run. As a context manager, leaving the block ends the run:
-    SUCCEEDED, or FAILED if an exception escapes (the exception is not swallowed)."""
+    SUCCEEDED, or FAILED if an exception escapes (the exception is not swallowed); a run
+    already ended inside the block with :func:`end_run` keeps the state given there."""
 
     def __init__(self, binding: _Binding) -> None:
         self._binding = binding
@@ -120,8 +122,7 @@ class ActiveRun:
     @property
     def info(self) -> Run:
         """The run as stored now (state, times, tags); flushes its queued writes first."""
-        if self._binding.writer is not None:
-            self._binding.writer.flush()
+        write_behind.settle()
         return self.store.get_run(self.id)
 
     def __enter__(self) -> ActiveRun:
@@ -354,6 +355,9 @@ def log_artifact(
 
 
 def _end(binding: _Binding, state: RunState, error: str | None) -> None:
+    if binding.ended:
+        return
+    binding.ended = True
     try:
         if binding.writer is not None:
             binding.writer.finish_run(binding.run_id, state, error=error)

@@ -144,6 +144,16 @@ class WriteBehindWriter:
         """Rows queued and not yet written."""
         return self._size
 
+    @property
+    def failed(self) -> bool:
+        """True when a write failed and its ``TrackingWriteError`` waits for the next call."""
+        return self._error is not None
+
+    @property
+    def pending_or_busy(self) -> bool:
+        """True while something queued is not yet written, or an error waits to be raised."""
+        return bool(self._pending) or self._busy or self._error is not None
+
     # -- plumbing -------------------------------------------------------------------------------
     def _queue(self, run_id: str, size: int) -> _Queued:
         return _Queued(self, run_id, size)
@@ -250,12 +260,6 @@ def writer_for(store: MetadataStore) -> WriteBehindWriter:
         return writer
 
 
-def existing_writer(store: MetadataStore) -> WriteBehindWriter | None:
-    """The writer of ``store`` if async logging was used on it in this process."""
-    writer = _writers.get(id(store))
-    return writer if writer is not None and writer.store is store else None
-
-
 def flush_all() -> None:
     """Flush every writer of this process; raise the first error after trying them all."""
     with _writers_lock:
@@ -268,6 +272,15 @@ def flush_all() -> None:
             first = first or exc
     if first is not None:
         raise first
+
+
+def settle() -> None:
+    """Before a read (or a synchronous write) through the tracking API: flush every writer
+    holding queued writes or an error; costs a dict scan when async logging is unused."""
+    if _writers:
+        for writer in list(_writers.values()):
+            if writer.pending_or_busy:
+                writer.flush()
 
 
 def _flush_at_exit() -> None:
