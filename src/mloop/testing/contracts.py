@@ -43,6 +43,7 @@ from mloop.metadata.entities import (
     EventKind,
     ExecutionState,
     Metric,
+    Run,
     RunState,
 )
 from mloop.metadata.sql import migrate, schema
@@ -422,6 +423,81 @@ class MetadataStoreContract:
         store.set_tags(run.id, {"a": "2", "b": "x"})
         assert store.get_run(run.id).tags == {"a": "2", "b": "x"}
         assert store.search_runs()[0].tags == {"a": "2", "b": "x"}
+
+    def test_record_runs_writes_many_runs_in_one_call(self, store: MetadataStore) -> None:
+        from mloop.metadata.run_writes import RunFinish, RunWrites
+
+        t0 = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+        old = store.create_run("exp", tags={"a": "1"})
+        new = Run(
+            id="newrun00000000000000000001",
+            experiment="exp",
+            state=RunState.RUNNING,
+            started_at=t0,
+            heartbeat_at=t0,
+            name="n",
+            tags={"t": "x"},
+        )
+        store.record_runs(
+            [
+                RunWrites(
+                    new.id,
+                    create=new,
+                    tags={"u": "y"},
+                    params={"lr": "0.1"},
+                    metrics=[Metric("auc", 0.7, 0, t0), Metric("auc", 0.8, 1, t0)],
+                    finish=RunFinish(RunState.FAILED, t0 + timedelta(seconds=3), "boom"),
+                ),
+                RunWrites(
+                    old.id, tags={"a": "2"}, params={"k": "v"}, metrics=[Metric("loss", 0.5)]
+                ),
+                RunWrites("emptyrun000000"),  # nothing to write: ignored
+            ]
+        )
+        got = store.get_run(new.id)
+        assert (got.state, got.error, got.name) == (RunState.FAILED, "boom", "n")
+        assert got.started_at == t0 and got.ended_at == t0 + timedelta(seconds=3)
+        assert got.tags == {"t": "x", "u": "y"} and got.heartbeat_at == t0
+        assert store.get_params(new.id) == {"lr": "0.1"}
+        assert store.latest_metrics([new.id, old.id]) == {
+            new.id: {"auc": 0.8},
+            old.id: {"loss": 0.5},
+        }
+        assert store.get_run(old.id).state is RunState.RUNNING
+        assert store.get_run(old.id).tags == {"a": "2"} and store.get_params(old.id) == {"k": "v"}
+
+    def test_record_runs_lands_whole_or_not_at_all(self, store: MetadataStore) -> None:
+        from mloop.metadata.run_writes import RunFinish, RunWrites
+
+        now = datetime.now(timezone.utc)
+        fresh = Run(
+            id="freshrun000000000000000001",
+            experiment="exp",
+            state=RunState.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+        )
+        with pytest.raises(RunNotFoundError):
+            store.record_runs(
+                [
+                    RunWrites(fresh.id, create=fresh, params={"a": "1"}),
+                    RunWrites("nosuchrun0000", finish=RunFinish(RunState.SUCCEEDED, now)),
+                ]
+            )
+        with pytest.raises(RunNotFoundError):
+            store.get_run(fresh.id)
+        kept = store.create_run("exp")
+        store.log_params(kept.id, {"a": "1"})
+        with pytest.raises(ValidationError, match="'a'"):
+            store.record_runs(
+                [
+                    RunWrites(kept.id, params={"a": "2"}, metrics=[Metric("m", 1.0)]),
+                    RunWrites(fresh.id, create=fresh),
+                ]
+            )
+        assert store.get_metrics(kept.id) == [] and store.get_params(kept.id) == {"a": "1"}
+        with pytest.raises(RunNotFoundError):
+            store.get_run(fresh.id)
 
     # -- issue 15: run process and options, input files, the fingerprint memo -------------
     def test_run_records_host_pid_and_options(self, store: MetadataStore) -> None:
