@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from mloop._utils.clock import as_utc, utc_now
 from mloop.errors import RunNotFoundError, ValidationError
 from mloop.metadata.entities import Metric, Run
-from mloop.metadata.run_writes import RunWrites
+from mloop.metadata.run_writes import RunFinish, RunWrites
 from mloop.metadata.sql import rows
 from mloop.metadata.sql.schema import params as params_table
 from mloop.metadata.sql.schema import runs
@@ -87,14 +87,14 @@ class _Stamps:
         return self.last[1]
 
 
-def _run_values(run: Run, stamp: _Stamps) -> tuple[Any, ...]:
+def _run_values(run: Run, stamp: _Stamps, finish: RunFinish | None) -> tuple[Any, ...]:
     return (
         run.id,
         run.experiment,
         run.name,
-        run.state.value,
+        (finish.state if finish else run.state).value,
         stamp(run.started_at),
-        stamp(run.ended_at),
+        stamp(finish.at if finish else run.ended_at),
         stamp(run.heartbeat_at),
         run.pipeline_name,
         run.pipeline_version,
@@ -102,7 +102,7 @@ def _run_values(run: Run, stamp: _Stamps) -> tuple[Any, ...]:
         run.trigger,
         run.environment,
         run.parent_run_id,
-        run.error,
+        finish.error if finish else run.error,
         run.host,
         run.pid,
         json.dumps(dict(run.options)) if run.options else None,
@@ -165,16 +165,20 @@ def write_runs(conn: sa.Connection, writes: Sequence[RunWrites]) -> None:
     write on a run that is neither new here nor stored, ``ValidationError`` for a changed
     param; the caller's transaction then rolls back, so none of it lands.
 
-    Final states are set right after the new rows: inside one transaction the outcome is the
-    same as in call order, and the UPDATE's row count proves those runs exist (no SELECT)."""
+    Final states are set with the new rows (a run started and ended here is inserted ended;
+    inside one transaction the outcome is the same as in call order), and the UPDATE's row
+    count proves the other ended runs exist (no SELECT)."""
     stamp = _Stamps(conn)
     new = [w.create for w in writes if w.create is not None]
-    if new:
-        conn.exec_driver_sql(_sql(conn, _INSERT_RUNS, 17), [_run_values(r, stamp) for r in new])
+    if new:  # a run started and ended in this batch is inserted in its final state: no UPDATE
+        conn.exec_driver_sql(
+            _sql(conn, _INSERT_RUNS, 17),
+            [_run_values(w.create, stamp, w.finish) for w in writes if w.create is not None],
+        )
     finishes = [
         (w.finish.state.value, w.finish.error, stamp(w.finish.at), w.run_id)
         for w in writes
-        if w.finish is not None
+        if w.finish is not None and w.create is None
     ]
     if finishes and conn.exec_driver_sql(_sql(conn, _FINISH_RUNS), finishes).rowcount != len(
         finishes
