@@ -15,8 +15,8 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 
-from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Metric
+from mloop.metadata.roles import TrackingStore
 
 MAX_VALUES = 10_000
 """Values held before a flush."""
@@ -33,7 +33,7 @@ class MetricBuffer:
 
     def __init__(
         self,
-        store_of: Callable[[], MetadataStore],
+        store_of: Callable[[], TrackingStore],
         run_id: str,
         *,
         max_values: int = MAX_VALUES,

@@ -42,8 +42,8 @@ from typing import Any
 from mloop._utils.clock import utc_now
 from mloop._utils.ids import new_ids
 from mloop.errors import TrackingWriteError, ValidationError
-from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Metric, Run, RunState
+from mloop.metadata.roles import TrackingStore
 from mloop.metadata.run_writes import RunFinish, RunWrites
 
 MAX_PENDING = 100_000
@@ -61,7 +61,7 @@ _log = logging.getLogger(__name__)
 class WriteBehindWriter:
     """Queued tracking writes of one store and the thread that writes them. Thread-safe."""
 
-    def __init__(self, store: MetadataStore, *, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, store: TrackingStore, *, max_pending: int = MAX_PENDING) -> None:
         self.store = store
         self.max_pending = max_pending
         self._cond = threading.Condition()
@@ -278,7 +278,7 @@ _writers: dict[int, WriteBehindWriter] = {}
 _writers_lock = threading.Lock()
 
 
-def writer_for(store: MetadataStore) -> WriteBehindWriter:
+def writer_for(store: TrackingStore) -> WriteBehindWriter:
     """The process's writer for ``store`` (one per store object, made on first use)."""
     with _writers_lock:
         writer = _writers.get(id(store))

@@ -232,8 +232,9 @@ class SqlMetadataStore(MetadataStore):
         options: Mapping[str, Any] | None = None,
     ) -> Run:
         now = utc_now()
-        row = {
-            "id": run_id or new_id(),
+        new_run_id = run_id or new_id()
+        row: dict[str, Any] = {
+            "id": new_run_id,
             "experiment": experiment,
             "name": name,
             "state": RunState.RUNNING.value,
@@ -255,7 +256,7 @@ class SqlMetadataStore(MetadataStore):
         try:
             with self._write() as conn:  # statements built once: no per-call compilation
                 conn.execute(INSERT_RUN, row)
-                insert_tags(conn, [(row["id"], k, v) for k, v in run_tags.items()])
+                insert_tags(conn, [(new_run_id, k, v) for k, v in run_tags.items()])
         except sa.exc.IntegrityError as exc:
             raise ValidationError(
                 f"run id {row['id']!r} already exists; leave run_id unset to get a fresh one"
