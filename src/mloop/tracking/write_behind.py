@@ -97,7 +97,7 @@ class WriteBehindWriter:
             name=name,
             tags={str(k): str(v) for k, v in (tags or {}).items()},
         )
-        with self._queue(run.id, 1) as writes:
+        with self._queue(run.id, 1, raise_first=True) as writes:  # no run left behind unseen
             writes.create = run
             self._params[run.id] = {}
         return run
@@ -174,8 +174,8 @@ class WriteBehindWriter:
         return bool(self._pending) or self._busy or self._error is not None
 
     # -- plumbing -------------------------------------------------------------------------------
-    def _queue(self, run_id: str, size: int) -> _Queued:
-        return _Queued(self, run_id, size)
+    def _queue(self, run_id: str, size: int, *, raise_first: bool = False) -> _Queued:
+        return _Queued(self, run_id, size, raise_first)
 
     def _raise_error(self) -> None:
         error, self._error = self._error, None
@@ -241,16 +241,21 @@ class WriteBehindWriter:
 
 class _Queued:
     """``with writer._queue(run_id, n) as writes:`` the run's pending ``RunWrites`` under the
-    lock, after raising any writer error and waiting while the queue is full."""
+    lock (waiting while the queue is full); on leaving, an earlier writer error is raised, so
+    the call's own write is kept (a run start raises it before queuing instead: a caller that
+    gets the error has no run)."""
 
-    def __init__(self, writer: WriteBehindWriter, run_id: str, size: int) -> None:
-        self.writer, self.run_id, self.size = writer, run_id, size
+    def __init__(
+        self, writer: WriteBehindWriter, run_id: str, size: int, raise_first: bool
+    ) -> None:
+        self.writer, self.run_id, self.size, self.raise_first = writer, run_id, size, raise_first
 
     def __enter__(self) -> RunWrites:
         w = self.writer
         w._cond.acquire()
         try:
-            w._raise_error()
+            if self.raise_first:
+                w._raise_error()
             if w._thread is None:
                 w._start()
             while w._size >= w.max_pending:
@@ -270,6 +275,7 @@ class _Queued:
                 w._size += self.size
                 if w._size == self.size or w._size >= BATCH_ROWS:  # wake the writer: first or full
                     w._cond.notify_all()
+                w._raise_error()  # an earlier failure surfaces here; this call's write is kept
         finally:
             w._cond.release()
 

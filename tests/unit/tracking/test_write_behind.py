@@ -158,6 +158,16 @@ def test_a_failed_write_surfaces_on_the_next_call_and_spares_other_runs(
     with pytest.raises(TrackingWriteError):  # surfaces on the next call, not only on flush
         writer.set_tags(good, {"x": "1"})
     assert not writer.failed
+    writer.flush()
+    assert store.get_run(good).tags["x"] == "1"  # the call that raised kept its own write
+    writer.log_metrics("nosuchrun0000", [Metric("m", 1.0)])
+    _wait(lambda: writer.failed)
+    before = len(store.search_runs(experiment="wb", limit=1000))
+    with pytest.raises(TrackingWriteError):  # a start raises before queuing: no orphan run
+        mloop.start_run("wb", store=store, async_logging=True)
+    writer.flush()
+    assert len(store.search_runs(experiment="wb", limit=1000)) == before
+    assert mloop.active_run() is None
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> None:
