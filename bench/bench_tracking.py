@@ -311,7 +311,7 @@ def main() -> None:
         "fresh store: create + stamp", f"{fresh:.1f}", "", f"< {FRESH_BUDGET_S * 1000:.0f}"
     )
     table.add_row("fresh store: Alembic chain", f"{chain:.1f}", "", "(reference)")
-    Console().print(table)
+    Console(width=120).print(table)
 
     runs_table = Table(
         title=f"{N_RUNS:,} runs (3 params, 3 metrics each) and a {N_HITS}-hit search"
@@ -339,7 +339,7 @@ def main() -> None:
     runs_table.add_row(
         "search_runs with params + metrics", f"{hits:.1f}", f"{hits / raw_hits:.1f}", "no N+1"
     )
-    Console().print(runs_table)
+    Console(width=120).print(runs_table)
 
 
 if __name__ == "__main__":
