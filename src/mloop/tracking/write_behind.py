@@ -50,6 +50,9 @@ MAX_PENDING = 100_000
 """Queued writes (rows) at which callers wait for the writer (backpressure, bounded memory)."""
 BATCH_ROWS = 5_000
 """Queued rows at which the writer starts a transaction without waiting further."""
+IDLE_S = 10.0
+"""Seconds without writes after which the writer thread ends (the next write starts another),
+so a process that opened many stores does not keep a thread per store."""
 LINGER_S = 0.02
 """Seconds the writer waits for more writes once the first arrives (group commit): fewer,
 larger transactions, and a caller that is rarely interrupted. A crash loses at most this
@@ -195,7 +198,9 @@ class WriteBehindWriter:
         while True:
             with self._cond:
                 while not self._pending:
-                    self._cond.wait()
+                    if not self._cond.wait(IDLE_S) and not self._pending:
+                        self._thread = None  # idle: end; the next write starts a new thread
+                        return
                 deadline = time.monotonic() + LINGER_S
                 while self._size < BATCH_ROWS and not self._flushing:
                     left = deadline - time.monotonic()

@@ -262,3 +262,21 @@ def test_the_mode_comes_from_argument_then_variable_then_project_file(
     (project_dir / "mloop.yaml").write_text("tracking: {async_logging: false}\n", encoding="utf-8")
     os.utime(project_dir / "mloop.yaml", ns=(1, 1))  # a new modification time: read again
     assert async_logging_enabled() is False
+
+
+def test_an_idle_writer_thread_ends_and_the_next_write_starts_one(
+    store: SqlMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(write_behind, "IDLE_S", 0.05)
+    writer = write_behind.WriteBehindWriter(store)
+    first = _async_run(store, 0)  # through the store's shared writer: a run to tag
+    write_behind.writer_for(store).flush()
+    writer.set_tags(first, {"a": "1"})
+    writer.flush()
+    thread = writer._thread
+    assert thread is not None
+    thread.join(timeout=30)
+    assert not thread.is_alive() and writer._thread is None
+    writer.set_tags(first, {"a": "2"})
+    writer.flush()
+    assert store.get_run(first).tags["a"] == "2"
