@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "log_metrics": "mloop.tracking.fluent",
     "log_artifact": "mloop.tracking.fluent",
     "set_tags": "mloop.tracking.fluent",
+    "flush": "mloop.tracking.fluent",
     "search_runs": "mloop.tracking",
     # the registry calls MLflow users look for at the top (mlflow.register_model)
     "register_model": "mloop.registry",
@@ -36,6 +37,7 @@ __all__ = [
     "__version__",
     "active_run",
     "end_run",
+    "flush",
     "load_model",
     "log_artifact",
     "log_metrics",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
     from mloop.tracking.fluent import (
         active_run,
         end_run,
+        flush,
         log_artifact,
         log_metrics,
         log_params,

@@ -69,6 +69,14 @@ class FeaturesConfig(_Strict):
     offline_store: dict[str, Any] | None = None
 
 
+class TrackingConfig(_Strict):
+    """``tracking:`` in mloop.yaml. ``async_logging``: write tracking runs behind, in batches
+    (see ``mloop.tracking.write_behind``); ``MLOOP_ASYNC_LOGGING`` and ``start_run``'s
+    ``async_logging=`` take precedence."""
+
+    async_logging: bool = False
+
+
 class ProjectFile(_Strict):
     project: str = "default"
     default_environment: str | None = None
@@ -78,6 +86,7 @@ class ProjectFile(_Strict):
     ci: dict[str, Any] = Field(default_factory=dict)  # read by mloop.cicd (mloop ci)
     loadtest: dict[str, Any] = Field(default_factory=dict)  # budget of mloop loadtest
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)  # read by mloop.features
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,8 @@ class Settings:
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
     environments: tuple[str, ...] = ()
     """Every environment the project file defines, in file order (empty without one)."""
+    async_logging: bool = False
+    """Tracking writes behind, in batches (``MLOOP_ASYNC_LOGGING`` > ``tracking.async_logging``)."""
 
     @property
     def state_dir(self) -> Path:
@@ -152,7 +163,21 @@ def load_settings(
         project_file=path if path.is_file() else None,
         promotion=chosen.promotion,
         environments=tuple(project.environments),
+        async_logging=env_flag("MLOOP_ASYNC_LOGGING", project.tracking.async_logging),
     )
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean ``MLOOP_*`` variable: 1/true/yes/on or 0/false/no/off; unset or empty gives
+    ``default``; anything else raises ``ConfigError``."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={os.environ[name]!r} is not a boolean; use 1 or 0")
 
 
 def read_project_file(path: Path) -> ProjectFile:

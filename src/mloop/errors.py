@@ -40,7 +40,8 @@ The tree (``tests/unit/test_errors.py`` checks it against the classes and ``__al
     │   │   └── PackageIntegrityError   a pipeline package is not what its deployment recorded
     │   ├── UnsafePathError (ValueError)  an artifact URI escapes the store's root
     │   ├── OnlineStoreUnavailableError the online feature store (Redis) is down
-    │   └── DeploymentConflictError     another deployment won the race in that environment
+    │   ├── DeploymentConflictError     another deployment won the race in that environment
+    │   └── TrackingWriteError          async tracking writes could not be written
     ├── ModelNotReadyError              the prediction service has no model loaded yet (503)
     ├── ModelLoadError                  a prediction service cannot load its model at start
     └── UnauthorizedError               a missing or wrong token (401 / 403)
@@ -92,6 +93,7 @@ __all__ = [
     "StepTimeoutError",
     "StoreError",
     "TimestampTypeError",
+    "TrackingWriteError",
     "TrainingCheckError",
     "UnauthorizedError",
     "UnknownRequestError",
@@ -403,6 +405,16 @@ class ParameterTypeError(ValidationError):
 class DeploymentConflictError(StoreError):
     """Another deployment became active in the same environment since this one was requested
     (two deploys at once: exactly one wins). The losing request is recorded as rejected."""
+
+
+class TrackingWriteError(StoreError):
+    """The background writer of async tracking logging failed to write some runs' writes:
+    raised at the next tracking call or flush of that process, naming the runs whose writes
+    were dropped (``run_ids``) with the first cause chained."""
+
+    def __init__(self, message: str, run_ids: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.run_ids = run_ids
 
 
 class PromotionRefusedError(ValidationError):

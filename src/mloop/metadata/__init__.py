@@ -17,6 +17,13 @@ from mloop.metadata.entities import (
     RunState,
 )
 from mloop.metadata.lineage import lineage
+from mloop.metadata.roles import (
+    ExecutionStore,
+    LineageStore,
+    RunLeaseStore,
+    RunStore,
+    TrackingStore,
+)
 
 __all__ = [
     "Artifact",
@@ -24,13 +31,18 @@ __all__ = [
     "EventKind",
     "Execution",
     "ExecutionState",
+    "ExecutionStore",
     "LineageNode",
+    "LineageStore",
     "MetadataStore",
     "Metric",
     "MetricFilter",
     "Pipeline",
     "Run",
+    "RunLeaseStore",
     "RunState",
+    "RunStore",
+    "TrackingStore",
     "connect",
     "lineage",
 ]

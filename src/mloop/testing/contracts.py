@@ -1,5 +1,10 @@
 """Contract test suites that every backend of an mloop ABC must pass.
 
+The metadata store's suite is one class per role of ``mloop.metadata.roles``
+(``RunStoreContract``, ``RunLeaseStoreContract``, ``ExecutionStoreContract``,
+``LineageStoreContract``, ``TrackingStoreContract``, ``FileFingerprintStoreContract``);
+``MetadataStoreContract`` combines them.
+
 Subclass, set ``__test__ = True`` and override the ``store`` fixture (Dagster's ``TestRunStorage``
 pattern)::
 
@@ -82,8 +87,10 @@ def _aware_utc(value: datetime | None) -> bool:
     return value is not None and value.utcoffset() == timedelta(0)
 
 
-class MetadataStoreContract:
-    """Behaviour every :class:`~mloop.metadata.base.MetadataStore` must have."""
+class _StoreFixture:
+    """The ``store`` fixture every metadata contract class uses: a fresh, empty store. The
+    role contracts set up what they test through other roles too (an execution needs a run),
+    so each takes a whole :class:`~mloop.metadata.base.MetadataStore`."""
 
     __test__ = False
 
@@ -91,7 +98,10 @@ class MetadataStoreContract:
     def store(self) -> Iterator[MetadataStore]:
         raise NotImplementedError("override the `store` fixture in the backend's test class")
 
-    # -- pipelines and runs ----------------------------------------------------------------------
+
+class RunStoreContract(_StoreFixture):
+    """Behaviour of runs and pipelines (:class:`~mloop.metadata.roles.RunStore`)."""
+
     def test_upsert_pipeline_is_idempotent(self, store: MetadataStore) -> None:
         first = store.upsert_pipeline("training", "v1", {"steps": ["a", "b"]})
         again = store.upsert_pipeline("training", "v1", {"steps": ["ignored"]})
@@ -142,17 +152,6 @@ class MetadataStoreContract:
         with pytest.raises(RunNotFoundError):
             store.get_run("abc%ef")
 
-    def test_finish_and_reopen_run(self, store: MetadataStore) -> None:
-        run = store.create_run("exp")
-        failed = store.finish_run(run.id, RunState.FAILED, error="boom")
-        assert failed.state is RunState.FAILED and failed.error == "boom"
-        assert _aware_utc(failed.ended_at) and failed.ended_at >= run.started_at  # type: ignore[operator]
-        reopened = store.finish_run(run.id, RunState.RUNNING)
-        assert reopened.state is RunState.RUNNING
-        assert reopened.ended_at is None and reopened.error is None
-        with pytest.raises(RunNotFoundError):
-            store.finish_run("nosuchrun0000", RunState.SUCCEEDED)
-
     def test_search_runs_filters_by_columns(self, store: MetadataStore) -> None:
         a = store.create_run("exp-a", pipeline_name="training")
         b = store.create_run("exp-a")
@@ -190,6 +189,21 @@ class MetadataStoreContract:
             store.search_runs(metric_filters=[("auc", "~", 0.5)])  # type: ignore[list-item]
         with pytest.raises(ValidationError, match="limit"):
             store.search_runs(limit=-1)
+
+
+class RunLeaseStoreContract(_StoreFixture):
+    """Behaviour of leases, reaping and resume (:class:`~mloop.metadata.roles.RunLeaseStore`)."""
+
+    def test_finish_and_reopen_run(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        failed = store.finish_run(run.id, RunState.FAILED, error="boom")
+        assert failed.state is RunState.FAILED and failed.error == "boom"
+        assert _aware_utc(failed.ended_at) and failed.ended_at >= run.started_at  # type: ignore[operator]
+        reopened = store.finish_run(run.id, RunState.RUNNING)
+        assert reopened.state is RunState.RUNNING
+        assert reopened.ended_at is None and reopened.error is None
+        with pytest.raises(RunNotFoundError):
+            store.finish_run("nosuchrun0000", RunState.SUCCEEDED)
 
     def test_heartbeat_renews_run_and_running_executions(self, store: MetadataStore) -> None:
         run = store.create_run("exp")
@@ -231,7 +245,30 @@ class MetadataStoreContract:
         naive_later = (utc_now() + timedelta(minutes=10)).replace(tzinfo=None)
         assert store.reap_abandoned(60, now=naive_later) == [run.id]
 
-    # -- executions, artifacts, events -----------------------------------------------------------
+    def test_run_records_host_pid_and_options(self, store: MetadataStore) -> None:
+        run = store.create_run("exp", host="h1", pid=42, options={"cache": False})
+        got = store.get_run(run.id)
+        assert (got.host, got.pid, got.options) == ("h1", 42, {"cache": False})
+        assert store.create_run("exp").options == {}
+        store.finish_run(run.id, RunState.FAILED, error="boom")
+        reopened = store.reopen_run(run.id, host="h2", pid=7)
+        assert reopened.state is RunState.RUNNING and reopened.ended_at is None
+        assert (reopened.host, reopened.pid, reopened.options) == ("h2", 7, {"cache": False})
+        assert reopened.error is None
+
+    def test_abandon_runs_marks_only_running_runs(self, store: MetadataStore) -> None:
+        alive, done = store.create_run("exp"), store.create_run("exp")
+        ex = store.create_execution(alive.id, "s")
+        store.finish_run(done.id, RunState.SUCCEEDED)
+        assert store.abandon_runs([alive.id, done.id, "nosuchrun0000"]) == [alive.id]
+        assert store.get_run(alive.id).state is RunState.ABANDONED
+        assert store.get_run(done.id).state is RunState.SUCCEEDED
+        assert store.get_execution(ex.id).state is ExecutionState.ABANDONED
+
+
+class ExecutionStoreContract(_StoreFixture):
+    """Behaviour of executions and the cache (:class:`~mloop.metadata.roles.ExecutionStore`)."""
+
     def test_create_execution_records_input_events(self, store: MetadataStore) -> None:
         run = store.create_run("exp")
         producer = store.create_execution(run.id, "ingest")
@@ -304,6 +341,34 @@ class MetadataStoreContract:
         failed = store.finish_execution(ex.id, ExecutionState.FAILED, error="ValueError: bad")
         assert (failed.state, failed.error) == (ExecutionState.FAILED, "ValueError: bad")
 
+    def test_list_executions_in_creation_order(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        names = [f"step{i}" for i in range(12)]
+        for name in names:
+            store.create_execution(run.id, name)
+        other = store.create_run("exp")
+        store.create_execution(other.id, "elsewhere")
+        assert [e.step_name for e in store.list_executions(run.id)] == names
+
+    def test_find_cached_returns_newest_reusable_execution(self, store: MetadataStore) -> None:
+        run = store.create_run("exp")
+        assert store.find_cached("key") is None
+        old = store.create_execution(run.id, "a", cache_key="key")
+        store.finish_execution(old.id, ExecutionState.SUCCEEDED)
+        cached = store.create_execution(
+            run.id, "a", cache_key="key", state=ExecutionState.CACHED, cached_from=old.id
+        )
+        failed = store.create_execution(run.id, "a", cache_key="key")
+        store.finish_execution(failed.id, ExecutionState.FAILED)
+        store.create_execution(run.id, "a", cache_key="key")  # still running: not reusable
+        found = store.find_cached("key")
+        assert found is not None and found.id == cached.id and found.cached_from == old.id
+        assert store.find_cached("other") is None
+
+
+class LineageStoreContract(_StoreFixture):
+    """Behaviour of artifacts and events (:class:`~mloop.metadata.roles.LineageStore`)."""
+
     def test_unknown_ids_raise_not_found(self, store: MetadataStore) -> None:
         with pytest.raises(ExecutionNotFoundError):
             store.get_execution("nosuchexecution")
@@ -333,31 +398,20 @@ class MetadataStoreContract:
         with pytest.raises(ValidationError):
             store.list_events(execution_id="a", artifact_id="b")
 
-    def test_list_executions_in_creation_order(self, store: MetadataStore) -> None:
+    def test_input_artifacts_are_inserted_once_and_found_by_uri(self, store: MetadataStore) -> None:
         run = store.create_run("exp")
-        names = [f"step{i}" for i in range(12)]
-        for name in names:
-            store.create_execution(run.id, name)
-        other = store.create_run("exp")
-        store.create_execution(other.id, "elsewhere")
-        assert [e.step_name for e in store.list_executions(run.id)] == names
+        art = make_artifact("f" * 32, type="File", uri="file:///data/in.parquet")
+        for _ in range(2):  # the same content read twice: one artifact, two events
+            store.create_execution(run.id, "s", inputs={"path": art.id}, input_artifacts=[art])
+        (found,) = store.find_artifacts(["file:///data/in.parquet", "file:///data"])
+        assert found.id == art.id and found.type == "File"
+        assert len(store.list_events(artifact_id=art.id)) == 2
+        assert store.find_artifacts(["file:///nothing"]) == []
 
-    def test_find_cached_returns_newest_reusable_execution(self, store: MetadataStore) -> None:
-        run = store.create_run("exp")
-        assert store.find_cached("key") is None
-        old = store.create_execution(run.id, "a", cache_key="key")
-        store.finish_execution(old.id, ExecutionState.SUCCEEDED)
-        cached = store.create_execution(
-            run.id, "a", cache_key="key", state=ExecutionState.CACHED, cached_from=old.id
-        )
-        failed = store.create_execution(run.id, "a", cache_key="key")
-        store.finish_execution(failed.id, ExecutionState.FAILED)
-        store.create_execution(run.id, "a", cache_key="key")  # still running: not reusable
-        found = store.find_cached("key")
-        assert found is not None and found.id == cached.id and found.cached_from == old.id
-        assert store.find_cached("other") is None
 
-    # -- tracking -------------------------------------------------------------------------------
+class TrackingStoreContract(_StoreFixture):
+    """Behaviour of params, metrics, tags (:class:`~mloop.metadata.roles.TrackingStore`)."""
+
     def test_params_are_strings_and_immutable(self, store: MetadataStore) -> None:
         run = store.create_run("exp")
         store.log_params(run.id, {"depth": 6, "lr": 0.1, "name": "gbm"})
@@ -426,36 +480,84 @@ class MetadataStoreContract:
         assert store.get_run(run.id).tags == {"a": "2", "b": "x"}
         assert store.search_runs()[0].tags == {"a": "2", "b": "x"}
 
-    # -- issue 15: run process and options, input files, the fingerprint memo -------------
-    def test_run_records_host_pid_and_options(self, store: MetadataStore) -> None:
-        run = store.create_run("exp", host="h1", pid=42, options={"cache": False})
-        got = store.get_run(run.id)
-        assert (got.host, got.pid, got.options) == ("h1", 42, {"cache": False})
-        assert store.create_run("exp").options == {}
-        store.finish_run(run.id, RunState.FAILED, error="boom")
-        reopened = store.reopen_run(run.id, host="h2", pid=7)
-        assert reopened.state is RunState.RUNNING and reopened.ended_at is None
-        assert (reopened.host, reopened.pid, reopened.options) == ("h2", 7, {"cache": False})
-        assert reopened.error is None
+    def test_record_runs_writes_many_runs_in_one_call(self, store: MetadataStore) -> None:
+        from mloop.metadata.run_writes import RunFinish, RunWrites
 
-    def test_abandon_runs_marks_only_running_runs(self, store: MetadataStore) -> None:
-        alive, done = store.create_run("exp"), store.create_run("exp")
-        ex = store.create_execution(alive.id, "s")
-        store.finish_run(done.id, RunState.SUCCEEDED)
-        assert store.abandon_runs([alive.id, done.id, "nosuchrun0000"]) == [alive.id]
-        assert store.get_run(alive.id).state is RunState.ABANDONED
-        assert store.get_run(done.id).state is RunState.SUCCEEDED
-        assert store.get_execution(ex.id).state is ExecutionState.ABANDONED
+        t0 = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+        old = store.create_run("exp", tags={"a": "1"})
+        new = Run(
+            id="newrun00000000000000000001",
+            experiment="exp",
+            state=RunState.RUNNING,
+            started_at=t0,
+            heartbeat_at=t0,
+            name="n",
+            tags={"t": "x"},
+        )
+        store.record_runs(
+            [
+                RunWrites(
+                    new.id,
+                    create=new,
+                    tags={"u": "y"},
+                    params={"lr": "0.1"},
+                    metrics=[Metric("auc", 0.7, 0, t0), Metric("auc", 0.8, 1, t0)],
+                    finish=RunFinish(RunState.FAILED, t0 + timedelta(seconds=3), "boom"),
+                ),
+                RunWrites(
+                    old.id, tags={"a": "2"}, params={"k": "v"}, metrics=[Metric("loss", 0.5)]
+                ),
+                RunWrites("emptyrun000000"),  # nothing to write: ignored
+            ]
+        )
+        got = store.get_run(new.id)
+        assert (got.state, got.error, got.name) == (RunState.FAILED, "boom", "n")
+        assert got.started_at == t0 and got.ended_at == t0 + timedelta(seconds=3)
+        assert got.tags == {"t": "x", "u": "y"} and got.heartbeat_at == t0
+        assert store.get_params(new.id) == {"lr": "0.1"}
+        assert store.latest_metrics([new.id, old.id]) == {
+            new.id: {"auc": 0.8},
+            old.id: {"loss": 0.5},
+        }
+        assert store.get_run(old.id).state is RunState.RUNNING
+        assert store.get_run(old.id).tags == {"a": "2"} and store.get_params(old.id) == {"k": "v"}
 
-    def test_input_artifacts_are_inserted_once_and_found_by_uri(self, store: MetadataStore) -> None:
-        run = store.create_run("exp")
-        art = make_artifact("f" * 32, type="File", uri="file:///data/in.parquet")
-        for _ in range(2):  # the same content read twice: one artifact, two events
-            store.create_execution(run.id, "s", inputs={"path": art.id}, input_artifacts=[art])
-        (found,) = store.find_artifacts(["file:///data/in.parquet", "file:///data"])
-        assert found.id == art.id and found.type == "File"
-        assert len(store.list_events(artifact_id=art.id)) == 2
-        assert store.find_artifacts(["file:///nothing"]) == []
+    def test_record_runs_lands_whole_or_not_at_all(self, store: MetadataStore) -> None:
+        from mloop.metadata.run_writes import RunFinish, RunWrites
+
+        now = datetime.now(timezone.utc)
+        fresh = Run(
+            id="freshrun000000000000000001",
+            experiment="exp",
+            state=RunState.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+        )
+        with pytest.raises(RunNotFoundError):
+            store.record_runs(
+                [
+                    RunWrites(fresh.id, create=fresh, params={"a": "1"}),
+                    RunWrites("nosuchrun0000", finish=RunFinish(RunState.SUCCEEDED, now)),
+                ]
+            )
+        with pytest.raises(RunNotFoundError):
+            store.get_run(fresh.id)
+        kept = store.create_run("exp")
+        store.log_params(kept.id, {"a": "1"})
+        with pytest.raises(ValidationError, match="'a'"):
+            store.record_runs(
+                [
+                    RunWrites(kept.id, params={"a": "2"}, metrics=[Metric("m", 1.0)]),
+                    RunWrites(fresh.id, create=fresh),
+                ]
+            )
+        assert store.get_metrics(kept.id) == [] and store.get_params(kept.id) == {"a": "1"}
+        with pytest.raises(RunNotFoundError):
+            store.get_run(fresh.id)
+
+
+class FileFingerprintStoreContract(_StoreFixture):
+    """Behaviour of the input file memo (``MetadataStore.file_fingerprints``)."""
 
     def test_file_fingerprints_are_upserted_per_host(self, store: MetadataStore) -> None:
         from mloop.metadata.file_fingerprints import FileFingerprint
@@ -468,6 +570,20 @@ class MetadataStoreContract:
             "/b": FileFingerprint("/b", 2, 20, "d2"),
         }
         assert memo.get("h2", ["/a"]) == {} and memo.get("h1", []) == {}
+
+
+class MetadataStoreContract(
+    RunStoreContract,
+    RunLeaseStoreContract,
+    ExecutionStoreContract,
+    LineageStoreContract,
+    TrackingStoreContract,
+    FileFingerprintStoreContract,
+):
+    """Behaviour every :class:`~mloop.metadata.base.MetadataStore` must have: every role's
+    contract (a backend's test class subclasses this and overrides the ``store`` fixture)."""
+
+    __test__ = False
 
 
 # -- schema versions (SQL backends) ---------------------------------------------------------------

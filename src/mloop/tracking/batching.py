@@ -15,8 +15,8 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 
-from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Metric
+from mloop.metadata.roles import TrackingStore
 
 MAX_VALUES = 10_000
 """Values held before a flush."""
@@ -33,7 +33,7 @@ class MetricBuffer:
 
     def __init__(
         self,
-        store_of: Callable[[], MetadataStore],
+        store_of: Callable[[], TrackingStore],
         run_id: str,
         *,
         max_values: int = MAX_VALUES,
@@ -68,6 +68,15 @@ class MetricBuffer:
         """Write every held value now, in one transaction. On failure the values stay held."""
         with self._lock:
             self._flush_locked()
+
+    def take(self) -> list[Metric]:
+        """Hand over every held value (the caller writes them) and stop being flushed at exit."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._last_flush = self._clock()
+        with _live_lock:
+            _live.discard(self)
+        return pending
 
     def close(self) -> None:
         """Flush, and stop being flushed at interpreter exit."""

@@ -1,6 +1,8 @@
 """``TrackingClient``: the explicit (non-fluent) tracking API, for scripts, the CLI and the UI.
 
 Every method names its run; nothing depends on an active run or on the current context.
+Its calls are synchronous. When runs were started with async logging in this process, each
+call first waits for their queued writes (read-your-writes, and writes land in call order).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from mloop.metadata.base import MetadataStore, MetricFilter
 from mloop.metadata.entities import Metric, Run, RunState
 from mloop.tracking.search import RunPage, search_runs
+from mloop.tracking.write_behind import settle
 
 
 class TrackingClient:
@@ -26,6 +29,7 @@ class TrackingClient:
             from mloop.metadata.connect import connect
 
             self._store = connect(load_settings().metadata_url)
+        settle()
         return self._store
 
     def create_run(

@@ -6,8 +6,13 @@ sees its own: a pipeline runner can run steps in threads, each inside :func:`run
 active run (as in MLflow); give it one with :func:`run_context`.
 
 Metric values are buffered (see ``batching.py``) and written in one transaction per batch; the
-buffer is flushed when a run ends, when a :func:`run_context` exits, at interpreter exit, and by
-:func:`flush`. Params and tags are written at once.
+buffer is flushed when a run ends (in the transaction that ends it), when a :func:`run_context`
+exits, at interpreter exit, and by :func:`flush`. Params and tags are written at once.
+
+Async logging (opt-in: ``start_run(async_logging=True)``, ``MLOOP_ASYNC_LOGGING=1`` or
+``tracking: {async_logging: true}``; see ``write_behind.py``): a run started so has its start,
+params, tags, metrics and end queued and written behind, many runs per transaction. Runs made
+active by :func:`run_context` (pipeline steps) are never written behind.
 
 Non-finite values: NaN and +/-inf are accepted and stored; NaN reads back as NaN (stored as
 NULL) and never passes a metric filter. Non-numbers raise ``ValidationError`` naming the key.
@@ -32,7 +37,11 @@ from mloop.artifacts.base import ArtifactStore
 from mloop.errors import ValidationError
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact, ExecutionState, Metric, Run, RunState
+from mloop.metadata.run_writes import RunFinish, RunWrites
+from mloop.tracking import write_behind
 from mloop.tracking.batching import MetricBuffer
+from mloop.tracking.logging_mode import async_logging_enabled
+from mloop.tracking.write_behind import WriteBehindWriter
 
 __all__ = [
     "ActiveRun",
@@ -64,6 +73,8 @@ class _Binding:
     artifacts_arg: ArtifactStore | None = None
     previous: _Binding | None = None
     token: Token[_Binding | None] | None = None
+    writer: WriteBehindWriter | None = None  # set for a run started with async logging
+    ended: bool = False  # by end_run inside its with-block: leaving the block keeps that state
     buffer: MetricBuffer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -90,7 +101,8 @@ _plain_step: ContextVar[str | None] = ContextVar("mloop_plain_step", default=Non
 
 class ActiveRun:
     """A handle on the active run. As a context manager, leaving the block ends the run:
-    SUCCEEDED, or FAILED if an exception escapes (the exception is not swallowed)."""
+    SUCCEEDED, or FAILED if an exception escapes (the exception is not swallowed); a run
+    already ended inside the block with :func:`end_run` keeps the state given there."""
 
     def __init__(self, binding: _Binding) -> None:
         self._binding = binding
@@ -109,7 +121,8 @@ class ActiveRun:
 
     @property
     def info(self) -> Run:
-        """The run as stored now (state, times, tags)."""
+        """The run as stored now (state, times, tags); flushes its queued writes first."""
+        write_behind.settle()
         return self.store.get_run(self.id)
 
     def __enter__(self) -> ActiveRun:
@@ -137,18 +150,25 @@ def start_run(
     tags: Mapping[str, str] | None = None,
     store: MetadataStore | None = None,
     artifacts: ArtifactStore | None = None,
+    async_logging: bool | None = None,
 ) -> ActiveRun:
     """Create a RUNNING run and make it active in the current context.
 
     ``store`` defaults to ``connect(load_settings().metadata_url)``; ``artifacts`` (for
     :func:`log_artifact`) to the project's artifact root. A run started while another is active
     is nested: it carries the tag ``mloop.parent_run_id`` and the outer run is active again after.
+    ``async_logging``: write this run behind (None: ``MLOOP_ASYNC_LOGGING``, then mloop.yaml).
     """
     previous = _current.get()
     md = store or (previous.store() if previous is not None else _default_store())
     all_tags = {**({PARENT_TAG: previous.run_id} if previous else {}), **dict(tags or {})}
-    run = md.create_run(experiment, name=run_name, tags=all_tags)
+    writer = write_behind.writer_for(md) if async_logging_enabled(async_logging) else None
+    if writer is not None:
+        run = writer.create_run(experiment, name=run_name, tags=all_tags)
+    else:
+        run = md.create_run(experiment, name=run_name, tags=all_tags)
     binding = _Binding(run.id, None, owned=True, store_arg=md, artifacts_arg=artifacts)
+    binding.writer = writer
     binding.previous = previous
     binding.token = _current.set(binding)
     return ActiveRun(binding)
@@ -225,7 +245,10 @@ def log_params(params: Mapping[str, Any]) -> None:
     if _dropped("log_params"):
         return
     binding = _require_active("log_params")
-    binding.store().log_params(binding.run_id, params)
+    if binding.writer is not None:
+        binding.writer.log_params(binding.run_id, params)
+    else:
+        binding.store().log_params(binding.run_id, params)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int = 0) -> None:
@@ -247,7 +270,10 @@ def log_metrics(metrics: Mapping[str, float], step: int = 0) -> None:
                 "metric values must be numbers"
             )
         values.append(Metric(key, float(value), step, now, execution_id))
-    binding.buffer.add(values)
+    if binding.writer is not None:
+        binding.writer.log_metrics(binding.run_id, values)
+    else:
+        binding.buffer.add(values)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
@@ -256,14 +282,19 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     if _dropped("set_tags"):
         return
     binding = _require_active("set_tags")
-    binding.store().set_tags(binding.run_id, {k: str(v) for k, v in tags.items()})
+    if binding.writer is not None:
+        binding.writer.set_tags(binding.run_id, {k: str(v) for k, v in tags.items()})
+    else:
+        binding.store().set_tags(binding.run_id, {k: str(v) for k, v in tags.items()})
 
 
 def flush() -> None:
-    """Write the active run's buffered metric values now (no-op without an active run)."""
+    """Write now the active run's buffered metric values and every write queued by async
+    logging in this process; raises a ``TrackingWriteError`` the background writer met."""
     binding = _current.get()
     if binding is not None:
         binding.buffer.flush()
+    write_behind.flush_all()
 
 
 def log_artifact(
@@ -294,6 +325,8 @@ def log_artifact(
             "(e.g. 'plots/roc.png')"
         )
     store, files = binding.store(), binding.artifacts()
+    if binding.writer is not None:  # the execution below refers to the run: it must be written
+        binding.writer.flush()
     staging = files.new_staging_dir()
     if source.is_dir():
         shutil.copytree(source, staging, dirs_exist_ok=True)
@@ -322,10 +355,23 @@ def log_artifact(
 
 
 def _end(binding: _Binding, state: RunState, error: str | None) -> None:
+    if binding.ended:
+        return
+    binding.ended = True
     try:
-        binding.buffer.close()
+        if binding.writer is not None:
+            binding.writer.finish_run(binding.run_id, state, error=error)
+        else:  # the last metric values and the final state: one transaction
+            pending = binding.buffer.take()
+            finish = RunFinish(state, utc_now(), error)
+            try:
+                binding.store().record_runs(
+                    [RunWrites(binding.run_id, metrics=pending, finish=finish)]
+                )
+            except BaseException:
+                binding.store().finish_run(binding.run_id, state, error=error)  # still ended
+                raise
     finally:
-        binding.store().finish_run(binding.run_id, state, error=error)
         if _current.get() is binding:
             try:
                 assert binding.token is not None

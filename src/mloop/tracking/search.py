@@ -16,8 +16,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 
 from mloop.errors import ValidationError
-from mloop.metadata.base import MetadataStore, MetricFilter
 from mloop.metadata.entities import Run, RunState
+from mloop.metadata.roles import MetricFilter, RunStore
 
 __all__ = ["DEFAULT_LIMIT", "ResultTruncatedWarning", "RunPage", "search_runs"]
 
@@ -58,7 +58,7 @@ def _decode(token: str) -> int:
 
 
 def search_runs(
-    store: MetadataStore,
+    store: RunStore,
     *,
     experiment: str | None = None,
     pipeline_name: str | None = None,

@@ -155,3 +155,13 @@ def test_default_store_comes_from_the_project_settings(project_dir: Path) -> Non
         assert (project_dir / ".mloop" / "mloop.db").is_file()
     finally:
         disconnect_all()
+
+
+def test_end_run_inside_the_block_keeps_its_state(store: SqlMetadataStore) -> None:
+    with mloop.start_run(store=store) as run:
+        mloop.log_metrics({"loss": 0.5})
+        mloop.end_run(RunState.FAILED, error="diverged")
+        assert mloop.active_run() is None
+    got = store.get_run(run.id)
+    assert (got.state, got.error) == (RunState.FAILED, "diverged")
+    assert [m.value for m in store.get_metrics(run.id)] == [0.5]  # written with the end

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +38,7 @@ from mloop.metadata.entities import (
     Run,
     RunState,
 )
+from mloop.metadata.run_writes import RunWrites
 from mloop.metadata.sql import rows
 from mloop.metadata.sql.controller_store import SqlControllerStore
 from mloop.metadata.sql.deployments_store import SqlDeploymentStore
@@ -60,24 +61,18 @@ from mloop.metadata.sql.schema import params as params_table
 from mloop.metadata.sql.schema import tags as tags_table
 from mloop.metadata.sql.search import search_statement
 from mloop.metadata.sql.services_store import SqlServiceStore
+from mloop.metadata.sql.tracking_writes import (
+    INSERT_RUN,
+    insert_metrics,
+    insert_params,
+    insert_tags,
+    write_runs,
+)
 
 MIN_PREFIX = 6
 """Shortest run id prefix (characters) that :meth:`SqlMetadataStore.get_run` accepts."""
 _ID_CHARS = re.compile(r"^[0-9a-z]+$")
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
-# The metric hot path talks to the driver directly: SQLAlchemy's per-row parameter processing
-# cost ~5x the inserts themselves for 10,000 values (bench/bench_tracking.py).
-_INSERT_METRICS = (
-    'INSERT INTO metrics (run_id, execution_id, key, value, step, "timestamp") VALUES ({marks})'
-)
-_UPSERT_LATEST = (
-    'INSERT INTO latest_metrics (run_id, key, value, step, "timestamp") VALUES ({marks}) '
-    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, step = excluded.step, "
-    '"timestamp" = excluded."timestamp" WHERE excluded.step > latest_metrics.step OR '
-    '(excluded.step = latest_metrics.step AND excluded."timestamp" >= latest_metrics."timestamp")'
-)
-
-
 # Statements of the per-step hot path, built once: SQLAlchemy then reuses their compiled form
 # without rebuilding the statement objects on every call (about 0.1 ms saved per statement).
 _INSERT_EXECUTION = executions.insert()
@@ -242,8 +237,9 @@ class SqlMetadataStore(MetadataStore):
         options: Mapping[str, Any] | None = None,
     ) -> Run:
         now = utc_now()
-        row = {
-            "id": run_id or new_id(),
+        new_run_id = run_id or new_id()
+        row: dict[str, Any] = {
+            "id": new_run_id,
             "experiment": experiment,
             "name": name,
             "state": RunState.RUNNING.value,
@@ -263,13 +259,9 @@ class SqlMetadataStore(MetadataStore):
         }
         run_tags = {str(k): str(v) for k, v in (tags or {}).items()}
         try:
-            with self._write() as conn:
-                conn.execute(runs.insert().values(row))
-                if run_tags:
-                    conn.execute(
-                        tags_table.insert(),
-                        [{"run_id": row["id"], "key": k, "value": v} for k, v in run_tags.items()],
-                    )
+            with self._write() as conn:  # statements built once: no per-call compilation
+                conn.execute(INSERT_RUN, row)
+                insert_tags(conn, [(new_run_id, k, v) for k, v in run_tags.items()])
         except sa.exc.IntegrityError as exc:
             raise ValidationError(
                 f"run id {row['id']!r} already exists; leave run_id unset to get a fresh one"
@@ -304,15 +296,13 @@ class SqlMetadataStore(MetadataStore):
     def finish_run(self, run_id: str, state: RunState, *, error: str | None = None) -> Run:
         state = RunState(state)
         now = utc_now()
-        values: dict[str, Any] = {"state": state.value, "error": error}
+        values: dict[str, Any] = {"_id": run_id, "_state": state.value, "_error": error}
         if state.finished:
-            values["ended_at"] = now
+            statement, values["_ended_at"] = _FINISH_RUN, now
         else:  # reopened for a resume: a fresh lease
-            values.update(ended_at=None, heartbeat_at=now)
+            statement, values["_heartbeat_at"] = _REOPEN_RUN, now
         with self._write() as conn:  # the row comes back from the UPDATE: no second read
-            row = conn.execute(
-                runs.update().where(runs.c.id == run_id).values(values).returning(*runs.c)
-            ).first()
+            row = conn.execute(statement, values).first()
             if row is None:
                 raise RunNotFoundError(run_id)
             return rows.run_from_row(row._mapping, self._tags_of(conn, [run_id])[run_id])
@@ -633,81 +623,42 @@ class SqlMetadataStore(MetadataStore):
         wanted = {str(k): str(v) for k, v in params.items()}
         if not wanted:
             return
-        table = params_table
         with self._write() as conn:
             try:  # an unknown run breaks the foreign key: no read needed to find out
-                conn.execute(
-                    self._insert(table).on_conflict_do_nothing(index_elements=["run_id", "key"]),
-                    [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items()],
-                )
+                insert_params(conn, {run_id: wanted})
             except sa.exc.IntegrityError:
                 raise RunNotFoundError(run_id) from None
-            stored = dict(
-                conn.execute(
-                    sa.select(table.c.key, table.c.value).where(
-                        table.c.run_id == run_id, table.c.key.in_(list(wanted))
-                    )
-                ).all()
-            )
-            for key, value in wanted.items():
-                if stored.get(key) != value:
-                    raise ValidationError(
-                        f"param {key!r} of run {run_id} is already {stored.get(key)!r}; it cannot "
-                        f"become {value!r} (params describe a run and never change: log a "
-                        "metric or a tag instead, or start a new run)"
-                    )
 
     def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         if not metrics:
             return
-        sqlite_times = self.engine.dialect.name == "sqlite"
-        now = utc_now()
-        stamps: dict[datetime, Any] = {}  # one conversion per distinct timestamp in the batch
-
-        def stamp(value: datetime) -> Any:
-            if value not in stamps:
-                utc = value if value.tzinfo is timezone.utc else as_utc(value)
-                # the text SQLAlchemy's SQLite DateTime stores; isoformat is 3x faster than strftime
-                text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
-                stamps[value] = text if sqlite_times else utc
-            return stamps[value]
-
-        history: list[tuple[Any, ...]] = []
-        latest: dict[str, tuple[tuple[int, datetime], tuple[Any, ...]]] = {}
-        for m in metrics:
-            value: Any = m.value
-            if type(value) is not float or value != value:  # not a plain float, or NaN
-                value = rows.encode_value(m.key, value)
-            step, when = int(m.step), m.timestamp or now
-            history.append((run_id, m.execution_id, m.key, value, step, stamp(when)))
-            order = (step, when if when.tzinfo is timezone.utc else as_utc(when))
-            best = latest.get(m.key)
-            if best is None or order >= best[0]:
-                latest[m.key] = (order, (run_id, m.key, value, step, stamp(when)))
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        marks = ", ".join([mark] * 6)
         with self._write() as conn:
             self._require_run(conn, run_id)
-            conn.exec_driver_sql(_INSERT_METRICS.format(marks=marks), history)
-            conn.exec_driver_sql(
-                _UPSERT_LATEST.format(marks=", ".join([mark] * 5)),
-                [row for _, row in latest.values()],
-            )
+            insert_metrics(conn, [(run_id, metrics)])
+
+    def record_runs(self, writes: Sequence[RunWrites]) -> None:
+        """Every write of ``writes`` in one transaction (see ``tracking_writes.write_runs``):
+        all of it lands, or none of it and the error is raised."""
+        todo = [w for w in writes if w]
+        if not todo:
+            return
+        try:
+            with self._write() as conn:
+                write_runs(conn, todo)
+        except sa.exc.IntegrityError as exc:
+            ids = ", ".join(sorted({w.run_id for w in todo if w.create is not None})) or "none"
+            raise ValidationError(
+                f"recording tracking writes conflicts with rows already stored (a run id used "
+                f"twice? new runs: {ids}); nothing was written: {exc.orig}"
+            ) from exc
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         wanted = {str(k): str(v) for k, v in tags.items()}
         if not wanted:
             return
-        table = tags_table
-        upsert = self._insert(table)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["run_id", "key"], set_={"value": upsert.excluded.value}
-        )
         with self._write() as conn:
             self._require_run(conn, run_id)
-            conn.execute(
-                upsert, [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items()]
-            )
+            insert_tags(conn, [(run_id, k, v) for k, v in wanted.items()])
 
     def get_params(self, run_id: str) -> dict[str, str]:
         table = params_table
@@ -767,6 +718,27 @@ class SqlMetadataStore(MetadataStore):
                 )
 
 
+_FINISH_RUN = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("_id"))
+    .values(
+        state=sa.bindparam("_state"),
+        error=sa.bindparam("_error"),
+        ended_at=sa.bindparam("_ended_at"),
+    )
+    .returning(*runs.c)
+)
+_REOPEN_RUN = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("_id"))
+    .values(
+        state=sa.bindparam("_state"),
+        error=sa.bindparam("_error"),
+        ended_at=None,
+        heartbeat_at=sa.bindparam("_heartbeat_at"),
+    )
+    .returning(*runs.c)
+)
 _TAGS_OF_ONE = sa.select(tags_table.c.key, tags_table.c.value).where(
     tags_table.c.run_id == sa.bindparam("run_id")
 )
