@@ -74,6 +74,7 @@ class MetadataStore(RunStore, RunLeaseStore, ExecutionStore, LineageStore, Track
                     parent_run_id=run.parent_run_id,
                     tags=run.tags,
                     environment=run.environment,
+                    leased=run.heartbeat_at is not None,
                 )
             self.set_tags(w.run_id, w.tags)
             self.log_params(w.run_id, w.params)

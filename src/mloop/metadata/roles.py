@@ -61,9 +61,11 @@ class RunStore(ABC):
         host: str | None = None,
         pid: int | None = None,
         options: Mapping[str, Any] | None = None,
+        leased: bool = True,
     ) -> Run:
         """Start a run in state RUNNING with ``heartbeat_at`` = now. ``host``/``pid`` name the
-        process running it; ``options`` are the run options a resume keeps (JSON values)."""
+        process running it; ``options`` are the run options a resume keeps (JSON values).
+        ``leased=False`` (tracking runs, which send no heartbeats): no lease, never reaped."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -113,7 +115,8 @@ class RunLeaseStore(ABC):
     @abstractmethod
     def reap_abandoned(self, lease_seconds: float, *, now: datetime | None = None) -> list[str]:
         """Mark RUNNING runs whose heartbeat is older than the lease as ABANDONED, and their
-        RUNNING/PENDING executions too; returns the ids of the runs marked."""
+        RUNNING/PENDING executions too; returns the ids of the runs marked. Runs created
+        without a lease (``leased=False``) are never marked."""
 
 
 class ExecutionStore(ABC):

@@ -240,6 +240,15 @@ class RunLeaseStoreContract(_StoreFixture):
         assert store.get_execution(pending_ex.id).state is ExecutionState.ABANDONED
         assert store.reap_abandoned(60, now=later) == []  # already marked
 
+    def test_a_run_without_a_lease_is_never_reaped(self, store: MetadataStore) -> None:
+        tracking = store.create_run("exp", leased=False)  # a tracking run: no heartbeats
+        leased = store.create_run("exp")
+        assert store.get_run(tracking.id).heartbeat_at is None
+        later = utc_now() + timedelta(days=1)
+        assert store.reap_abandoned(60, now=later) == [leased.id]
+        assert store.get_run(tracking.id).state is RunState.RUNNING
+        assert store.get_run(tracking.id).ended_at is None
+
     def test_reap_abandoned_reads_a_naive_now_as_utc(self, store: MetadataStore) -> None:
         run = store.create_run("exp")
         naive_later = (utc_now() + timedelta(minutes=10)).replace(tzinfo=None)

@@ -39,7 +39,7 @@ class TrackingClient:
         run_name: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> Run:
-        return self.store.create_run(experiment, name=run_name, tags=tags)
+        return self.store.create_run(experiment, name=run_name, tags=tags, leased=False)
 
     def end_run(self, run_id: str, state: RunState = RunState.SUCCEEDED) -> Run:
         return self.store.finish_run(run_id, RunState(state))

@@ -166,7 +166,7 @@ def start_run(
     if writer is not None:
         run = writer.create_run(experiment, name=run_name, tags=all_tags)
     else:
-        run = md.create_run(experiment, name=run_name, tags=all_tags)
+        run = md.create_run(experiment, name=run_name, tags=all_tags, leased=False)
     binding = _Binding(run.id, None, owned=True, store_arg=md, artifacts_arg=artifacts)
     binding.writer = writer
     binding.previous = previous

@@ -96,7 +96,7 @@ class WriteBehindWriter:
             experiment=experiment,
             state=RunState.RUNNING,
             started_at=now,
-            heartbeat_at=now,
+            heartbeat_at=None,  # tracking runs hold no lease (never reaped)
             name=name,
             tags={str(k): str(v) for k, v in (tags or {}).items()},
         )

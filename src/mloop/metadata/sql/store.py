@@ -235,6 +235,7 @@ class SqlMetadataStore(MetadataStore):
         host: str | None = None,
         pid: int | None = None,
         options: Mapping[str, Any] | None = None,
+        leased: bool = True,
     ) -> Run:
         now = utc_now()
         new_run_id = run_id or new_id()
@@ -245,7 +246,7 @@ class SqlMetadataStore(MetadataStore):
             "state": RunState.RUNNING.value,
             "started_at": now,
             "ended_at": None,
-            "heartbeat_at": now,
+            "heartbeat_at": now if leased else None,
             "pipeline_name": pipeline_name,
             "pipeline_version": pipeline_version,
             "pipeline_params": dict(pipeline_params or {}),
@@ -427,12 +428,15 @@ class SqlMetadataStore(MetadataStore):
     def reap_abandoned(self, lease_seconds: float, *, now: datetime | None = None) -> list[str]:
         now = as_utc(now) if now is not None else utc_now()
         cutoff = now - timedelta(seconds=lease_seconds)
-        last_seen = sa.func.coalesce(runs.c.heartbeat_at, runs.c.started_at)
         with self._write() as conn:
             reaped = list(
                 conn.scalars(
                     runs.update()
-                    .where(runs.c.state == RunState.RUNNING.value, last_seen < cutoff)
+                    .where(
+                        runs.c.state == RunState.RUNNING.value,
+                        runs.c.heartbeat_at.is_not(None),  # a run without a lease is not reaped
+                        runs.c.heartbeat_at < cutoff,
+                    )
                     .values(state=RunState.ABANDONED.value, ended_at=now)
                     .returning(runs.c.id)
                 )
