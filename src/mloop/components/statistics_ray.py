@@ -13,23 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mloop._utils.ray_session import connected_ray
 from mloop.data.partitioned import compute_partitioned_statistics, partition_statistics_json
 from mloop.data.statistics import MAX_VALUES
 from mloop.data.types import Statistics
-from mloop.errors import ConfigError
 
 __all__ = ["compute_statistics_on_ray"]
-
-
-def ray_module(address: str | None = None) -> Any:
-    """``ray``, connected (to ``address``, or a local instance when none is running)."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise ConfigError("distributed statistics need Ray: pip install 'mloop[ray]'") from exc
-    if not ray.is_initialized():
-        ray.init(address=address, namespace="mloop")
-    return ray
 
 
 def compute_statistics_on_ray(
@@ -42,7 +31,7 @@ def compute_statistics_on_ray(
 ) -> Statistics:
     """Statistics of every Parquet partition of ``source``, each computed in a Ray task asking
     ``num_cpus``, merged in partition order."""
-    ray = ray_module(address)
+    ray = connected_ray(address, needs="distributed statistics")
     task = ray.remote(num_cpus=num_cpus, max_retries=3)(partition_statistics_json)
 
     def mapper(_fn: Any, paths: Sequence[str]) -> list[str]:

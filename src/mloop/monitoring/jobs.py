@@ -32,7 +32,7 @@ from mloop.monitoring.performance import (
     live_metrics,
     request_errors,
 )
-from mloop.monitoring.reference import Reference, find_reference
+from mloop.monitoring.reference import Reference, reference_of_logged_version
 from mloop.monitoring.report import MonitoringReport
 from mloop.monitoring.rollback import RollbackPolicy, check_rollback
 from mloop.monitoring.rules import AlertRule
@@ -53,15 +53,6 @@ __all__ = ["MONITORING_EXPERIMENT", "compute_report", "run_monitoring"]
 log = logging.getLogger("mloop.monitoring")
 MONITORING_EXPERIMENT = "monitoring"
 REPORT_ARTIFACT_TYPE = "MonitoringReport"
-
-
-def _registry_version(store: MetadataStore, model: str, version: str | None) -> Any:
-    if version is None:
-        return None
-    try:
-        return store.model_registry().get_version(model, int(version))
-    except (ModelNotFoundError, ValueError):
-        return None
 
 
 def _drift(reference: Any, current_frame: Any, share_threshold: float) -> DriftReport | None:
@@ -174,8 +165,8 @@ def compute_report(
     report.version = counts.most_common(1)[0][0]
     inputs = input_columns(frame)
     # the training reference of the version that served most of the window
-    reference: Reference = find_reference(
-        store, artifacts, _registry_version(store, window.model, report.version), columns=inputs
+    reference: Reference = reference_of_logged_version(
+        store, artifacts, window.model, report.version, columns=inputs
     )
     report.notes.extend(reference.notes)
     report.reference_source, report.reference_artifact_id = (

@@ -13,22 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mloop.errors import ConfigError
+from mloop._utils.ray_session import connected_ray
 from mloop.monitoring.partitioned import Mapper, PartitionFn, PartitionSummary
 
 __all__ = ["ray_mapper"]
-
-
-def _ray(address: str | None) -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise ConfigError(
-            "--runner ray needs Ray: pip install 'mloop[ray]' (or use --runner local)"
-        ) from exc
-    if not ray.is_initialized():
-        ray.init(address=address, namespace="mloop", log_to_driver=False)
-    return ray
 
 
 def ray_mapper(address: str | None = None, *, num_cpus: float = 1.0) -> Mapper:
@@ -38,7 +26,7 @@ def ray_mapper(address: str | None = None, *, num_cpus: float = 1.0) -> Mapper:
     def mapper(
         fn: PartitionFn, groups: Sequence[list[str]], shared: dict[str, Any]
     ) -> list[PartitionSummary]:
-        ray = _ray(address)
+        ray = connected_ray(address, needs="--runner ray")
         task = ray.remote(num_cpus=num_cpus, max_retries=3)(fn)
         refs = {k: ray.put(v) for k, v in shared.items()}  # once, not once per task
         return list(ray.get([task.remote(group, **refs) for group in groups]))

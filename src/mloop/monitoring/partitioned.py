@@ -38,7 +38,7 @@ from mloop.monitoring.performance import (
     live_metrics,
     request_errors,
 )
-from mloop.monitoring.reference import Reference, find_reference
+from mloop.monitoring.reference import Reference, reference_of_logged_version
 from mloop.monitoring.report import MonitoringReport
 from mloop.monitoring.windows import (
     META_COLUMNS,
@@ -328,17 +328,6 @@ def _by_version(live: TrafficPart, errors: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _registry_version(store: MetadataStore, model: str, version: str | None) -> Any:
-    from mloop.errors import ModelNotFoundError
-
-    if version is None:
-        return None
-    try:
-        return store.model_registry().get_version(model, int(version))
-    except (ModelNotFoundError, ValueError):
-        return None
-
-
 def compute_partitioned_report(
     store: MetadataStore,
     artifacts: ArtifactStore,
@@ -385,8 +374,8 @@ def compute_partitioned_report(
     report.versions = dict(live.versions)
     report.version = Counter(live.versions).most_common(1)[0][0]
     inputs = [] if found.inputs is None else found.inputs.columns
-    reference: Reference = find_reference(
-        store, artifacts, _registry_version(store, window.model, report.version), columns=inputs
+    reference: Reference = reference_of_logged_version(
+        store, artifacts, window.model, report.version, columns=inputs
     )
     report.notes.extend(reference.notes)
     report.reference_source, report.reference_artifact_id = (

@@ -16,12 +16,12 @@ from typing import Any
 
 from mloop.artifacts.base import ArtifactStore
 from mloop.data import Statistics, compute_statistics
-from mloop.errors import MloopError
+from mloop.errors import MloopError, ModelNotFoundError
 from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact, EventKind
 from mloop.metadata.model_registry import ModelVersion
 
-__all__ = ["Reference", "find_reference"]
+__all__ = ["Reference", "find_reference", "reference_of_logged_version"]
 
 log = logging.getLogger("mloop.monitoring")
 PREDICTION_SAMPLE_ROWS = 20_000  # rows of training data the model is re-run on, at most
@@ -130,3 +130,22 @@ def find_reference(
             log.warning("reference predictions of %s failed: %s", version.model_uri, exc)
             ref.notes.append(f"reference predictions unavailable: {exc}")
     return ref
+
+
+def reference_of_logged_version(
+    store: MetadataStore,
+    artifacts: ArtifactStore,
+    model: str,
+    version: str | None,
+    *,
+    columns: list[str] | None = None,
+) -> Reference:
+    """The training reference of ``model``'s version as the prediction log spells it (text;
+    None, not a number or not registered: no version, said in the notes)."""
+    found: ModelVersion | None = None
+    if version is not None:
+        try:
+            found = store.model_registry().get_version(model, int(version))
+        except (ModelNotFoundError, ValueError):
+            found = None
+    return find_reference(store, artifacts, found, columns=columns)

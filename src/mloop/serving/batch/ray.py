@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mloop.errors import ConfigError, ValidationError
+from mloop._utils.ray_session import connected_ray
+from mloop.errors import ValidationError
 from mloop.serving.batch.local import BatchPredictionResult, predict_table_chunks
 from mloop.serving.models.source import MODELS_SCHEME, ServedModel, load_served_model
 
@@ -58,7 +59,7 @@ def predict_on_ray(
         pinned, allow_nan=allow_nan, version=version
     )  # fails fast, here, when it cannot
     _check_columns(model, source)
-    ray = _ray(address)
+    ray = connected_ray(address, needs="--runner ray", data=True)
     from ray.data import DataContext
 
     context = DataContext.get_current()
@@ -133,19 +134,6 @@ def _pin(model_uri: str) -> tuple[str, Any]:
 
     found = resolve(model_uri)
     return f"{MODELS_SCHEME}{found.name}/{found.version}", found
-
-
-def _ray(address: str | None) -> Any:
-    try:
-        import ray
-        import ray.data  # Ray Data is an extra of Ray
-    except ImportError as exc:
-        raise ConfigError(
-            "--runner ray needs Ray Data: pip install 'mloop[ray]' (or use --runner local)"
-        ) from exc
-    if not ray.is_initialized():
-        ray.init(address=address, namespace="mloop", log_to_driver=False)
-    return ray
 
 
 def _count_rows(files: list[Path]) -> int:
