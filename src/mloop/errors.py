@@ -419,11 +419,10 @@ class GateRefusedError(PromotionRefusedError):
     rejected with every gate's result (``deployment_id``, ``failed``: the gates' messages)."""
 
     def __init__(self, environment: str, deployment_id: str, failed: list[str]):
-        listed = "\n  - ".join(failed)
         super().__init__(
-            f"{environment} refused the deployment (recorded as rejected deployment "
-            f"{deployment_id}; see mloop deployments show {deployment_id}):\n  - {listed}\n"
-            "Fix what failed, or, if you are sure, deploy again with --override-gate NAME "
+            f"{environment} refused the deployment: {'; '.join(failed)}. It is recorded as "
+            f"rejected deployment {deployment_id} (mloop deployments show {deployment_id}). "
+            "Fix what failed or, if you are sure, deploy again with --override-gate NAME "
             "(recorded with who and why)"
         )
         self.environment, self.deployment_id, self.failed = environment, deployment_id, failed

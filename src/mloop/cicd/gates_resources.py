@@ -8,22 +8,22 @@ from mloop.cicd.environments import Environment
 from mloop.cicd.gate_result import FAILED, PASSED, SKIPPED, GateResult
 from mloop.errors import MloopError
 from mloop.metadata.deployments import PipelinePackage
-from mloop.pipelines.capacity import capacity_of, describe, shortfalls, step_requests
+from mloop.pipelines.capacity import (
+    capacity_applies,
+    capacity_of,
+    describe,
+    shortfalls,
+    step_requests,
+)
 
-__all__ = ["check_resources", "target_capacity_applies"]
-
-
-def target_capacity_applies(env: Environment) -> bool:
-    """False on a cluster runner (Ray) without declared ``resources``: there the cluster, not
-    this machine, holds the steps (the Ray runner refuses a step no node can hold)."""
-    return env.settings.resources is not None or env.settings.runner.get("type") != "ray"
+__all__ = ["check_resources"]
 
 
 def check_resources(target: Environment, package: PipelinePackage) -> GateResult:
     """Compile the package (its verified, unpacked code) and compare each step's request."""
     from mloop.pipelines.packaged import load_packaged_pipeline
 
-    if not target_capacity_applies(target):
+    if not capacity_applies(target.settings.resources, target.settings.runner):
         return GateResult(
             "resources",
             SKIPPED,

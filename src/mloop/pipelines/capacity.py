@@ -23,6 +23,7 @@ from mloop.pipelines.resources import StepResources, parse_memory
 
 __all__ = [
     "Capacity",
+    "capacity_applies",
     "capacity_of",
     "check_capacity",
     "describe",
@@ -115,6 +116,12 @@ def capacity_of(declared: Any | None) -> Capacity:
         gpu=float(given["gpu"]) if "gpu" in given else measured.gpu,
         source=source,
     )
+
+
+def capacity_applies(declared: Any | None, runner: Mapping[str, Any]) -> bool:
+    """False on a cluster runner (Ray) without declared resources: there the cluster, not
+    this machine, holds the steps (the Ray runner refuses a step no node can hold)."""
+    return declared is not None or runner.get("type") != "ray"
 
 
 def step_requests(graph: Any) -> dict[str, StepResources]:
