@@ -290,8 +290,12 @@ def test_deployments_list_and_show_tell_the_gates(cicd_project: Path) -> None:
     assert "gate metrics failed" in shown.output and "r2 = 0.5" in shown.output
     forced = runner.invoke(
         app,
-        [*args, "promote", "scoring", "--from", "test", "--to", "staging"]
-        + ["-r", "known regression, fixed next", "--override-gate", "metrics", "--json"],
+        [
+            *args,
+            *"promote scoring --from test --to staging -r known --json".split(),
+            "--override-gate",
+            "metrics",
+        ],
         env={"MLOOP_USER": "rui"},
     )
     assert forced.exit_code == 0, forced.output
@@ -299,7 +303,7 @@ def test_deployments_list_and_show_tell_the_gates(cicd_project: Path) -> None:
     assert (gate["status"], gate["by"], gate["why"]) == (
         "overridden",
         "rui",
-        "known regression, fixed next",
+        "known",
     )
 
 
