@@ -345,3 +345,25 @@ def test_valid_gate_settings_are_read(project_dir: Path) -> None:
     assert settings.gates.metrics == {"accuracy": ">= 0.85", "rmse": "<= 3.0"}
     assert settings.gates.expected_outputs == "examples.csv"
     assert capacity_of(settings.resources).memory == 32 * 10**9
+
+
+# -- expected outputs (the served path: tests/integration/test_gates_outputs.py) ---------------
+def test_outputs_compare_within_the_tolerance_and_name_the_rows(tmp_path: Path) -> None:
+    from mloop.cicd.gates_outputs import compare_outputs, read_examples
+    from mloop.errors import ValidationError
+
+    assert compare_outputs([1.0, "bad"], [1.0 + 1e-9, "bad"], 1e-6, "prediction") == []
+    assert compare_outputs([1.0, 2.0, "bad"], [1.1, 2.0, "good"], 1e-6, "prediction") == [
+        "row 0: prediction expected 1.0, got 1.1",
+        "row 2: prediction expected 'bad', got 'good'",
+    ]
+    assert compare_outputs([1.0], [1.0, 2.0], 0.0, "p") == ["2 answers for 1 example rows"]
+    assert compare_outputs([float("nan")], [float("nan")], 0.0, "p") == []
+    path = tmp_path / "examples.csv"
+    path.write_text("a,b,prediction\n1,x,0.5\n2,y,0.25\n")
+    frame, expected = read_examples(path, "prediction")
+    assert list(frame.columns) == ["a", "b"] and expected == [0.5, 0.25]
+    with pytest.raises(ValidationError, match="no 'label' column"):
+        read_examples(path, "label")
+    with pytest.raises(ValidationError, match="does not exist"):
+        read_examples(tmp_path / "missing.csv", "prediction")
