@@ -66,11 +66,8 @@ def _write(project: Path, name: str, frame: pd.DataFrame) -> Path:
 
 def _predict(project: Path, path: Path, *extra: str) -> object:
     out = project / "out.parquet"
-    return CliRunner().invoke(
-        app,
-        ["--project-dir", str(project), "predict", "models:/loans/1", "-i", str(path)]
-        + ["-o", str(out), *extra],
-    )
+    args = ["--project-dir", str(project), "predict", "models:/loans/1"]
+    return CliRunner().invoke(app, [*args, "-i", str(path), "-o", str(out), *extra])
 
 
 def test_the_training_schema_comes_from_the_training_run(trained: Path) -> None:
