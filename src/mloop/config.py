@@ -79,14 +79,16 @@ class GatesConfig(_Strict):
     """The CD gates of an environment (read by ``mloop.cicd.gates``): ``metrics`` (name ->
     ``">= 0.85"``) the model version must meet, ``expected_outputs`` (a CSV/Parquet/JSON file
     of inputs with a ``prediction`` column, or ``input_example``) the served model must
-    reproduce within ``tolerance`` (relative and absolute), and ``model`` (the registered
-    model the gates check; default: every model the package's runs registered)."""
+    reproduce within ``tolerance`` (relative and absolute), ``model`` (the registered model
+    the gates check; default: every model the package's runs registered) and
+    ``require_data_validation`` (the package's train/push steps must follow a validate step)."""
 
     metrics: dict[str, str] = Field(default_factory=dict)
     expected_outputs: str | None = None
     tolerance: float = Field(default=1e-6, ge=0)
     output_column: str = "prediction"
     model: str | None = None
+    require_data_validation: bool = False
 
     @field_validator("metrics")
     @classmethod

@@ -5,6 +5,8 @@ before a package may become active there (see ADR 0024):
   version (:mod:`mloop.pipelines.package_requirements`; the launcher checks again);
 - ``resources``: the CPU, memory and GPUs its steps declare fit the environment
   (:mod:`mloop.cicd.gates_resources`; the launcher checks again on its machine);
+- ``data_validation``: with ``gates.require_data_validation``, the package's training steps run
+  after a ``validate`` step (:mod:`mloop.cicd.gates_data`);
 - ``expected_outputs``: the model version the package produced, served as the environment
   serves it, answers the environment's examples (:mod:`mloop.cicd.gates_outputs`);
 - ``metrics``: that version's recorded metrics meet the environment's targets
@@ -22,17 +24,18 @@ from collections.abc import Collection, Sequence
 
 from mloop.cicd.environments import Environment
 from mloop.cicd.gate_result import FAILED, OVERRIDDEN, PASSED, SKIPPED, GateResult
+from mloop.cicd.gates_data import check_retraining_validation
 from mloop.cicd.gates_metrics import check_metrics
 from mloop.cicd.gates_model import package_models
 from mloop.cicd.gates_outputs import check_expected_outputs
-from mloop.cicd.gates_resources import check_resources
-from mloop.errors import ConfigError
+from mloop.cicd.gates_resources import check_resources, compile_package
+from mloop.errors import ConfigError, MloopError
 from mloop.metadata.deployments import PipelinePackage
 
 __all__ = ["GATES", "OVERRIDABLE", "check_libraries", "check_overrides", "run_gates", "summary"]
 
-GATES = ("libraries", "resources", "expected_outputs", "metrics")
-OVERRIDABLE = ("resources", "expected_outputs", "metrics")
+GATES = ("libraries", "resources", "data_validation", "expected_outputs", "metrics")
+OVERRIDABLE = ("resources", "data_validation", "expected_outputs", "metrics")
 
 
 def check_overrides(overrides: Collection[str]) -> None:
@@ -81,12 +84,7 @@ def run_gates(
     check_overrides(overrides)
     gates = target.settings.gates
     results = [check_libraries(target, package)]
-    if results[0].failed:
-        results.append(
-            GateResult("resources", SKIPPED, "not checked: the package's libraries are missing")
-        )
-    else:
-        results.append(check_resources(target, package))
+    results += _graph_gates(target, package, skip=results[0].failed)
     models = []
     if gates.metrics or gates.expected_outputs:
         models = package_models(sources, package.pipeline, package.digest, gates.model)
@@ -99,6 +97,26 @@ def run_gates(
         if r.failed and r.name in overrides
         else r
         for r in results
+    ]
+
+
+def _graph_gates(target: Environment, package: PipelinePackage, *, skip: bool) -> list[GateResult]:
+    """The gates that need the package's compiled steps (not imported when its libraries are
+    missing here: importing them would fail, or run other code than was built)."""
+    names = ("resources", "data_validation")
+    if skip:
+        why = "not checked: the package's libraries are missing"
+        return [GateResult(name, SKIPPED, why) for name in names]
+    try:
+        graph = compile_package(target, package)
+    except MloopError as exc:
+        return [
+            GateResult(n, FAILED, f"the package's steps cannot be compiled: {exc}") for n in names
+        ]
+    required = target.settings.gates.require_data_validation
+    return [
+        check_resources(target, graph),
+        check_retraining_validation(target.name, required, graph),
     ]
 
 

@@ -6,8 +6,11 @@ produced (a pipeline with a ``schema``/``validate`` step); else one inferred fro
 training data artifact (:func:`mloop.data.infer_schema` on its statistics); else none (the
 model's signature, which batch prediction checks chunk by chunk, is all there is). The schema is
 narrowed to the model's inputs (a label column is not expected in data to predict).
-Retraining needs nothing new here: a pipeline's ``validate`` step already fails the run (and so
-the launcher's trigger event) on blocking anomalies.
+
+Before retraining, a pipeline's ``validate`` step fails the run (and so the launcher's trigger
+event) on blocking anomalies; an environment with ``gates.require_data_validation`` refuses to
+deploy a package that trains or pushes a model without a ``validate`` step upstream
+(:func:`check_retraining_validation`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from mloop.data import Anomalies, Schema, compute_statistics, infer_schema, vali
 from mloop.metadata.entities import EventKind
 from mloop.metadata.model_registry import ModelVersion
 
-__all__ = ["InputCheck", "check_batch_input", "training_schema"]
+__all__ = ["InputCheck", "check_batch_input", "check_retraining_validation", "training_schema"]
+
+VALIDATE_STEP = "mloop.components.validate:validate"
+MODEL_STEPS = ("mloop.components.train:train", "mloop.components.push:push")
 
 
 @dataclass(frozen=True)
@@ -100,3 +106,40 @@ def check_batch_input(registry: Any, model_uri: str, input_path: Path) -> InputC
     environment = "SERVING" if "SERVING" in schema.environments else None
     anomalies = validate(compute_statistics(_input_frame(input_path)), schema, environment)
     return InputCheck(anomalies, source)
+
+
+def _kind(node: Any) -> str:
+    func = getattr(node.step, "func", None)
+    return f"{getattr(func, '__module__', '')}:{getattr(func, '__qualname__', '')}"
+
+
+def check_retraining_validation(environment: str, required: bool, graph: Any) -> Any:
+    """The ``data_validation`` gate: every train/push step of ``graph`` must run after a
+    ``validate`` step (``mloop.components.validate``) when the environment requires it."""
+    from mloop.cicd.gate_result import FAILED, PASSED, SKIPPED, GateResult
+
+    if not required:
+        return GateResult(
+            "data_validation", SKIPPED, f"{environment} sets no gates.require_data_validation"
+        )
+    models = [n.name for n in graph.steps if _kind(n) in MODEL_STEPS]
+    if not models:
+        return GateResult("data_validation", PASSED, "the pipeline trains or pushes no model")
+    checks = {n.name for n in graph.steps if _kind(n) == VALIDATE_STEP}
+    guarded = graph.downstream_of(checks) if checks else set()
+    unguarded = [name for name in models if name not in guarded]
+    if unguarded:
+        return GateResult(
+            "data_validation",
+            FAILED,
+            f"{environment} requires data validation before retraining, but steps "
+            f"{unguarded} run without a validate step (mloop.components.validate) upstream; "
+            "validate the training data first (train(..., after=[check]))",
+            {"validate_steps": sorted(checks), "model_steps": models},
+        )
+    return GateResult(
+        "data_validation",
+        PASSED,
+        f"steps {models} run after the validate step(s) {sorted(checks)}",
+        {"validate_steps": sorted(checks), "model_steps": models},
+    )

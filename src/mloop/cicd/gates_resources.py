@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mloop.cicd.environments import Environment
 from mloop.cicd.gate_result import FAILED, PASSED, SKIPPED, GateResult
-from mloop.errors import MloopError
 from mloop.metadata.deployments import PipelinePackage
 from mloop.pipelines.capacity import (
     capacity_applies,
@@ -16,13 +17,21 @@ from mloop.pipelines.capacity import (
     step_requests,
 )
 
-__all__ = ["check_resources"]
+__all__ = ["check_resources", "compile_package"]
 
 
-def check_resources(target: Environment, package: PipelinePackage) -> GateResult:
-    """Compile the package (its verified, unpacked code) and compare each step's request."""
+def compile_package(target: Environment, package: PipelinePackage) -> Any:
+    """The package's graph, compiled from its verified, unpacked code with its params."""
     from mloop.pipelines.packaged import load_packaged_pipeline
 
+    pipeline, manifest = load_packaged_pipeline(
+        target.artifacts, package.uri, package.digest, target.settings.state_dir / "packages"
+    )
+    return pipeline.compile(**dict(manifest.get("params") or {}))
+
+
+def check_resources(target: Environment, graph: Any) -> GateResult:
+    """Compare each step's request of the compiled ``graph`` with the target's capacity."""
     if not capacity_applies(target.settings.resources, target.settings.runner):
         return GateResult(
             "resources",
@@ -30,13 +39,6 @@ def check_resources(target: Environment, package: PipelinePackage) -> GateResult
             f"{target.name} runs on a Ray cluster and declares no resources: the cluster "
             "decides (declare resources: in mloop.yaml to check here)",
         )
-    try:
-        pipeline, manifest = load_packaged_pipeline(
-            target.artifacts, package.uri, package.digest, target.settings.state_dir / "packages"
-        )
-        graph = pipeline.compile(**dict(manifest.get("params") or {}))
-    except MloopError as exc:
-        return GateResult("resources", FAILED, f"the package's steps cannot be compiled: {exc}")
     requests = step_requests(graph)
     capacity = capacity_of(target.settings.resources)
     facts = {"capacity": capacity.as_dict(), "requests": describe(requests.items())}

@@ -282,6 +282,7 @@ def test_deployments_list_and_show_tell_the_gates(cicd_project: Path) -> None:
     assert {g["name"]: g["status"] for g in rejected["gates"]} == {
         "libraries": "passed",
         "resources": "passed",
+        "data_validation": "skipped",
         "expected_outputs": "skipped",
         "metrics": "failed",
     }

@@ -121,3 +121,95 @@ def test_skip_validation_predicts_anyway(trained: Path) -> None:
     result = _predict(trained, path, "--skip-validation", "--json")
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     assert '"validation": null' in result.output  # type: ignore[attr-defined]
+
+
+# -- before retraining -------------------------------------------------------------------------
+RETRAIN_PROJECT = """
+environments:
+  test:
+    metadata: sqlite:///.mloop/test.db
+    artifacts: .mloop/test
+    gates: {require_data_validation: true}
+pipelines:
+  retrain:
+    entrypoint: pipelines/retrain.py:retrain
+    params: {path: data/loans.parquet}
+"""
+RETRAIN = """
+import pandas as pd
+
+from mloop import pipeline, step
+from mloop.components.statistics import statistics
+from mloop.components.train import train
+from mloop.components.validate import validate
+
+
+@step(cache=False)
+def loans(path: str) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+@pipeline
+def retrain(path: str = "data/loans.parquet"):
+    data = loans(path)
+    {body}
+"""
+GUARDED = """check = validate(statistics(data), schema="schema.yaml")
+    train(data, label="label", params={"max_iter": 500}, after=[check])"""
+UNGUARDED = """train(data, label="label", params={"max_iter": 500})"""
+
+
+def _retrain_project(folder: Path, body: str) -> Path:
+    from mloop.data import compute_statistics
+    from mloop.data import infer_schema as infer
+
+    (folder / "pipelines").mkdir(exist_ok=True)
+    (folder / "data").mkdir(exist_ok=True)
+    (folder / "mloop.yaml").write_text(RETRAIN_PROJECT.lstrip("\n"))
+    (folder / "pipelines" / "retrain.py").write_text(RETRAIN.replace("{body}", body).lstrip("\n"))
+    _loans().to_parquet(folder / "data" / "loans.parquet")
+    infer(compute_statistics(_loans()), label="label").to_yaml(folder / "schema.yaml")
+    return folder
+
+
+def test_an_environment_can_require_validation_before_retraining(project_dir: Path) -> None:
+    from mloop.cicd import promotion
+    from mloop.cicd.environments import open_environment
+    from mloop.cicd.packages import build_package
+    from mloop.errors import GateRefusedError
+
+    project = _retrain_project(project_dir, UNGUARDED)
+    build_package(open_environment(project, "test"), "retrain", created_by="alice")
+    with pytest.raises(GateRefusedError, match=r"steps \['train'\] run without a validate step"):
+        promotion.deploy(project, "retrain", "test", reason="r", actor="alice")
+
+    (project / "pipelines" / "retrain.py").write_text(
+        RETRAIN.replace("{body}", GUARDED).lstrip("\n")
+    )
+    build_package(open_environment(project, "test"), "retrain", created_by="alice")
+    done = promotion.deploy(project, "retrain", "test", reason="r", actor="alice")
+    [gate] = [g for g in done.deployment.details["gates"] if g["name"] == "data_validation"]
+    assert gate["status"] == "passed" and gate["facts"]["model_steps"] == ["train"]
+
+
+def test_a_triggered_retrain_on_anomalous_data_fails_before_training(project_dir: Path) -> None:
+    from mloop.cicd import promotion
+    from mloop.cicd.environments import open_environment
+    from mloop.cicd.packages import build_package
+    from mloop.controller.ondemand import request_run, run_now
+
+    project = _retrain_project(project_dir, GUARDED)
+    test = open_environment(project, "test")
+    build_package(test, "retrain", created_by="alice")
+    promotion.deploy(project, "retrain", "test", reason="r", actor="alice")
+    _loans().assign(term="forever").to_parquet(project / "data" / "loans.parquet")
+    event = run_now(
+        test.store,
+        test.settings,
+        request_run(test.store, test.settings, "retrain", reason="new data"),
+    )
+    assert event.state.value == "failed"
+    assert "data validation failed" in (event.error or "") and "term" in (event.error or "")
+    assert event.run_id is not None
+    steps = {e.step_name: e.state.value for e in test.store.list_executions(event.run_id)}
+    assert "train" not in steps or steps["train"] != "succeeded"
