@@ -5,8 +5,9 @@ serving loads it), is called with example inputs and must answer the expected ou
 The examples come from ``gates.expected_outputs`` in ``mloop.yaml``: a CSV, Parquet or JSON
 (records) file of input columns and an expected ``prediction`` column (``gates.output_column``),
 compared within ``gates.tolerance`` (relative and absolute; non-numbers must be equal); or
-``input_example``: the input example the model package records, with the predictions of the
-package loaded in this process from the same registry as the expected outputs.
+``input_example``: the input example the model package records, with the predictions it
+recorded for it when it was saved (``expected_output.json``; for an older package without them,
+the predictions of the package loaded in this process from the same registry).
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ def _examples(model: PackageModel, gates: GatesConfig, project_dir: Path) -> tup
             f"{model.label} records no input example; save it with input_example=... or "
             "name an examples file in gates.expected_outputs"
         )
+    recorded = package.expected_output()
+    if recorded is not None:
+        return example, recorded
     predicted = package.load().predict(example)
     return example, [v.item() if hasattr(v, "item") else v for v in list(predicted)]
 

@@ -368,3 +368,18 @@ def test_outputs_compare_within_the_tolerance_and_name_the_rows(tmp_path: Path) 
         read_examples(path, "label")
     with pytest.raises(ValidationError, match="does not exist"):
         read_examples(tmp_path / "missing.csv", "prediction")
+
+
+def test_a_saved_model_records_its_answers_on_its_input_example(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mloop.models import open_package, save_model
+
+    x = pd.DataFrame({"a": np.arange(12.0), "b": np.arange(12.0) % 2})
+    y = np.where(x["a"] > 5, "bad", "good")
+    package = save_model(LogisticRegression().fit(x, y), tmp_path / "m", input_example=x.iloc[4:8])
+    reopened = open_package(tmp_path / "m")  # the file is part of the verified package
+    assert reopened.expected_output() == list(package.load().predict(x.iloc[4:8]))
+    assert "expected_output.json" in reopened.manifest.files
