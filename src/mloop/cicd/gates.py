@@ -29,10 +29,10 @@ from mloop.cicd.gates_metrics import check_metrics
 from mloop.cicd.gates_model import package_models
 from mloop.cicd.gates_outputs import check_expected_outputs
 from mloop.cicd.gates_resources import check_resources, compile_package
-from mloop.errors import ConfigError, MloopError
+from mloop.errors import ConfigError, PackageIntegrityError
 from mloop.metadata.deployments import PipelinePackage
 
-__all__ = ["GATES", "OVERRIDABLE", "check_libraries", "check_overrides", "run_gates", "summary"]
+__all__ = ["GATES", "OVERRIDABLE", "check_libraries", "check_overrides", "run_gates"]
 
 GATES = ("libraries", "resources", "data_validation", "expected_outputs", "metrics")
 OVERRIDABLE = ("resources", "data_validation", "expected_outputs", "metrics")
@@ -109,17 +109,14 @@ def _graph_gates(target: Environment, package: PipelinePackage, *, skip: bool) -
         return [GateResult(name, SKIPPED, why) for name in names]
     try:
         graph = compile_package(target, package)
-    except MloopError as exc:
-        return [
-            GateResult(n, FAILED, f"the package's steps cannot be compiled: {exc}") for n in names
-        ]
+    except PackageIntegrityError:
+        raise  # tampered files are an integrity failure, not a gate verdict
+    except Exception as exc:  # user code that cannot be imported or traced here cannot run here
+        why = f"{type(exc).__name__}: {exc}"
+        detail = f"the package's steps cannot be compiled here: {why}"
+        return [GateResult(n, FAILED, detail) for n in names]
     required = target.settings.gates.require_data_validation
     return [
         check_resources(target, graph),
         check_retraining_validation(target.name, required, graph),
     ]
-
-
-def summary(results: Sequence[GateResult]) -> str:
-    """``libraries passed, resources failed, ...`` (for tables)."""
-    return ", ".join(f"{r.name} {r.status}" for r in results if r.status != SKIPPED) or "none"

@@ -383,3 +383,22 @@ def test_a_saved_model_records_its_answers_on_its_input_example(tmp_path: Path) 
     reopened = open_package(tmp_path / "m")  # the file is part of the verified package
     assert reopened.expected_output() == list(package.load().predict(x.iloc[4:8]))
     assert "expected_output.json" in reopened.manifest.files
+
+
+def test_a_package_whose_code_fails_to_compile_here_is_refused_and_recorded(
+    cicd_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = "def scoring(n: int = 3, factor: int = 1):\n"
+    broken = HEAVY.replace(
+        body,
+        body + "    import os\n    if os.environ.get('GATES_BREAK'):\n        raise "
+        "RuntimeError('needs SECRET_TOKEN')\n",
+    )
+    (cicd_project / "pipelines" / "scoring.py").write_text(broken.lstrip("\n"))
+    _edit_env(cicd_project, "test", resources={"cpu": 8, "memory": "32GB", "gpu": 1})
+    build_package(open_environment(cicd_project, "test"), "scoring", created_by="alice")
+    monkeypatch.setenv("GATES_BREAK", "1")  # the body reads its environment (as the demo's does)
+    with pytest.raises(GateRefusedError, match="RuntimeError: needs SECRET_TOKEN"):
+        promotion.deploy(cicd_project, "scoring", "test", reason="r", actor="alice")
+    [rejected] = open_environment(cicd_project, "test").deployments.list_deployments()
+    assert rejected.state is DeploymentState.REJECTED
