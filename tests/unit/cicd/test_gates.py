@@ -402,3 +402,11 @@ def test_a_package_whose_code_fails_to_compile_here_is_refused_and_recorded(
         promotion.deploy(cicd_project, "scoring", "test", reason="r", actor="alice")
     [rejected] = open_environment(cicd_project, "test").deployments.list_deployments()
     assert rejected.state is DeploymentState.REJECTED
+
+
+def test_a_ray_environment_without_declared_resources_leaves_it_to_the_cluster() -> None:
+    from mloop.pipelines.capacity import capacity_applies
+
+    assert not capacity_applies(None, {"type": "ray", "address": "ray://head:10001"})
+    assert capacity_applies({"cpu": 4}, {"type": "ray"})
+    assert capacity_applies(None, {"type": "local"})
