@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from mloop.errors import ConfigError, ProjectFileError
@@ -45,15 +45,71 @@ class PromotionPolicy(_Strict):
     min_successful_runs: int = Field(default=0, ge=0)
 
 
+_THRESHOLD = re.compile(r"^\s*(>=|<=|>|<|==)\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+
+
+def parse_threshold(text: str) -> tuple[str, float]:
+    """``">= 0.85"`` -> ``(">=", 0.85)``; ``ValueError`` for anything else."""
+    match = _THRESHOLD.match(str(text))
+    if match is None:
+        raise ValueError(
+            f"metric target {text!r} is not a comparison like '>= 0.85' or '<= 3.0' "
+            "(one of >=, <=, >, <, == and a number)"
+        )
+    return match.group(1), float(match.group(2))
+
+
+class EnvironmentResources(_Strict):
+    """What an environment's machines offer one step: ``cpu`` and ``gpu`` (units), ``memory``
+    (``32GB``, bytes...). A key left out is measured on the machine that checks."""
+
+    cpu: float | None = Field(default=None, ge=0)
+    memory: str | int | None = None
+    gpu: float | None = Field(default=None, ge=0)
+
+    @field_validator("memory")
+    @classmethod
+    def _size(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, str) and not re.match(r"^\s*[0-9]+(\.[0-9]+)?\s*[a-zA-Z]*\s*$", value):
+            raise ValueError(f"memory {value!r} is not a size like '32GB' or a number of bytes")
+        return value
+
+
+class GatesConfig(_Strict):
+    """The CD gates of an environment (read by ``mloop.cicd.gates``): ``metrics`` (name ->
+    ``">= 0.85"``) the model version must meet, ``expected_outputs`` (a CSV/Parquet/JSON file
+    of inputs with a ``prediction`` column, or ``input_example``) the served model must
+    reproduce within ``tolerance`` (relative and absolute), ``model`` (the registered model
+    the gates check; default: every model the package's runs registered) and
+    ``require_data_validation`` (the package's train/push steps must follow a validate step)."""
+
+    metrics: dict[str, str] = Field(default_factory=dict)
+    expected_outputs: str | None = None
+    tolerance: float = Field(default=1e-6, ge=0)
+    output_column: str = "prediction"
+    model: str | None = None
+    require_data_validation: bool = False
+
+    @field_validator("metrics")
+    @classmethod
+    def _targets(cls, value: dict[str, str]) -> dict[str, str]:
+        for target in value.values():
+            parse_threshold(target)
+        return value
+
+
 class EnvironmentConfig(_Strict):
     """One environment (dev, staging, prod): where metadata and artifacts live, which runner,
-    and the promotion policy of pipeline deployments into it."""
+    the promotion policy of pipeline deployments into it, what its machines offer
+    (``resources``) and the CD gates a deployment must pass (``gates``)."""
 
     metadata: str | None = None
     artifacts: str | None = None
     runner: dict[str, Any] = Field(default_factory=lambda: {"type": "local"})
     online_store: dict[str, Any] | None = None
     promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
+    resources: EnvironmentResources | None = None
+    gates: GatesConfig = Field(default_factory=GatesConfig)
 
 
 class PipelineConfig(_Strict):
@@ -104,6 +160,9 @@ class Settings:
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
     project_file: Path | None = None
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
+    resources: EnvironmentResources | None = None
+    """What the environment's machines offer a step (None: measure the machine)."""
+    gates: GatesConfig = field(default_factory=GatesConfig)
     environments: tuple[str, ...] = ()
     """Every environment the project file defines, in file order (empty without one)."""
     async_logging: bool = False
@@ -162,6 +221,8 @@ def load_settings(
         pipelines=project.pipelines,
         project_file=path if path.is_file() else None,
         promotion=chosen.promotion,
+        resources=chosen.resources,
+        gates=chosen.gates,
         environments=tuple(project.environments),
         async_logging=env_flag("MLOOP_ASYNC_LOGGING", project.tracking.async_logging),
     )

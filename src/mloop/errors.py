@@ -28,7 +28,9 @@ The tree (``tests/unit/test_errors.py`` checks it against the classes and ``__al
     │   ├── TrainingCheckError          training did not converge, or gave NaN/inf
     │   ├── OnnxExportError             an ONNX export failed or its predictions differ
     │   ├── PromotionRefusedError       an environment's promotion policy refuses a deploy
+    │   │   └── GateRefusedError        a CD gate (resources, outputs, metrics) refused it
     │   ├── IncompatibleEnvironmentError  a machine lacks libraries a pipeline package imports
+    │   ├── InsufficientResourcesError  a step asks for more CPU/memory/GPU than the target has
     │   ├── RequestParseError           an HTTP body that cannot be parsed (400)
     │   ├── PayloadTooLargeError        an HTTP body over the limit (413)
     │   └── InputSchemaError            valid JSON with wrong content; names the field (422)
@@ -64,9 +66,11 @@ __all__ = [
     "FeatureDefinitionError",
     "FeatureNotFoundError",
     "FileInputNotFoundError",
+    "GateRefusedError",
     "IncompatibleEnvironmentError",
     "IncompatibleFeatureChangeError",
     "InputSchemaError",
+    "InsufficientResourcesError",
     "IntegrityError",
     "MigrationRequiredError",
     "MissingJoinKeyError",
@@ -420,6 +424,34 @@ class TrackingWriteError(StoreError):
 class PromotionRefusedError(ValidationError):
     """The environment's promotion policy does not allow this deployment (yet): the message says
     which rule and what would satisfy it."""
+
+
+class GateRefusedError(PromotionRefusedError):
+    """One or more CD gates of the target environment failed: the deployment is recorded as
+    rejected with every gate's result (``deployment_id``, ``failed``: the gates' messages)."""
+
+    def __init__(self, environment: str, deployment_id: str, failed: list[str]):
+        super().__init__(
+            f"{environment} refused the deployment: {'; '.join(failed)}. It is recorded as "
+            f"rejected deployment {deployment_id} (mloop deployments show {deployment_id}). "
+            "Fix what failed or, if you are sure, deploy again with --override-gate NAME "
+            "(recorded with who and why)"
+        )
+        self.environment, self.deployment_id, self.failed = environment, deployment_id, failed
+
+
+class InsufficientResourcesError(ValidationError):
+    """Steps of a pipeline declare more CPU, memory or GPUs (``@step(resources=...)``) than
+    the machine or environment offers; the message names each step and its shortfall."""
+
+    def __init__(self, where: str, problems: list[str]):
+        listed = "; ".join(problems)
+        super().__init__(
+            f"{where} cannot hold the pipeline's steps: {listed}. Lower the step's "
+            "resources=..., run it where there is more (resources: in mloop.yaml says what an "
+            "environment offers), or use a cluster runner"
+        )
+        self.where, self.problems = where, problems
 
 
 class IncompatibleEnvironmentError(ValidationError):

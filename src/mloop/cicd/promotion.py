@@ -17,20 +17,22 @@ returns to a version that was already approved there) and is recorded like any d
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from mloop.cicd.environments import Environment, current_actor, environment_names, open_environment
+from mloop.cicd.gates import check_overrides, run_gates
+from mloop.cicd.gates_model import package_run_ids
 from mloop.cicd.packages import copy_package
-from mloop.errors import ConfigError, NotFoundError, PromotionRefusedError
+from mloop.errors import ConfigError, GateRefusedError, NotFoundError, PromotionRefusedError
 from mloop.metadata.deployments import (
     Deployment,
     DeploymentKind,
     DeploymentState,
     PipelinePackage,
 )
-from mloop.metadata.entities import RunState
-from mloop.pipelines.packaged import DEPLOYMENT_TAG, PACKAGE_TAG, PIPELINE_TAG
+from mloop.pipelines.packaged import DEPLOYMENT_TAG, PACKAGE_TAG
 
 __all__ = [
     "DEPLOYMENT_TAG",
@@ -58,17 +60,7 @@ class DeployResult:
 def successful_runs(env: Environment, pipeline: str, digest: str) -> int:
     """Succeeded runs in ``env``'s store of the package ``digest`` of ``pipeline`` (the runs
     the controller tagged with that digest and deployment; any pipeline function name)."""
-    count, offset = 0, 0
-    while True:
-        runs = env.store.search_runs(states=[RunState.SUCCEEDED], limit=500, offset=offset)
-        count += sum(
-            1
-            for r in runs
-            if r.tags.get(PACKAGE_TAG) == digest and r.tags.get(PIPELINE_TAG, pipeline) == pipeline
-        )
-        if len(runs) < 500:
-            return count
-        offset += 500
+    return len(package_run_ids(env, pipeline, digest))
 
 
 def _once_active_in(env: Environment, pipeline: str, digest: str) -> bool:
@@ -168,22 +160,6 @@ def _resolve_package(
     return package, (holder if holder is not target else None)
 
 
-def _check_target_infrastructure(target: Environment, package: PipelinePackage) -> None:
-    """The CD gate on the target's libraries: refuse a package whose code imports what this
-    machine lacks (or has at another major version); the launcher checks again where it runs."""
-    from mloop.errors import IncompatibleEnvironmentError
-    from mloop.pipelines.package_requirements import check_requirements
-    from mloop.pipelines.packaged import CODE_DIR, read_manifest, unpack
-
-    folder = unpack(
-        target.artifacts, package.uri, package.digest, target.settings.state_dir / "packages"
-    )
-    try:
-        check_requirements(read_manifest(folder), folder / CODE_DIR, target.name)
-    except IncompatibleEnvironmentError as exc:
-        raise PromotionRefusedError(str(exc)) from None
-
-
 def deploy(
     project_dir: Path | None,
     pipeline: str,
@@ -194,18 +170,23 @@ def deploy(
     reason: str,
     actor: str | None = None,
     kind: DeploymentKind = DeploymentKind.DEPLOY,
+    override_gates: Collection[str] = (),
 ) -> DeployResult:
     """Ask for ``package`` to be ``pipeline``'s active package in ``env`` (default: the one
     active in the policy's ``from`` environment, else the newest built in ``env`` or in the
     source environment); active at once under ``approval: auto``, else pending until
-    :func:`approve`."""
+    :func:`approve`. The environment's CD gates run first (:mod:`mloop.cicd.gates`): their
+    results are recorded with the deployment, which is rejected (``GateRefusedError``) when one
+    fails that ``override_gates`` does not name."""
     who = actor or current_actor()
+    check_overrides(override_gates)
     target = open_environment(project_dir, env)
     origin = _source_env(project_dir, target, source)
     found, holder = _resolve_package(target, origin, pipeline, package)
     _check_policy(target, holder if holder is not None else origin, found)
     local = copy_package(holder, target, found) if holder is not None else found
-    _check_target_infrastructure(target, local)
+    sources = [e for e in (holder, origin, target) if e is not None]
+    gates = run_gates(target, local, sources, overrides=override_gates, actor=who, reason=reason)
     policy = target.policy
     target.deployments.record_environment(target.name, policy.model_dump(by_alias=True))
     deployment = target.deployments.request_deployment(
@@ -216,8 +197,18 @@ def deploy(
         approval=policy.approval,
         kind=kind,
         source_environment=holder.name if holder is not None else None,
-        details={"package_version": local.version},
+        details={"package_version": local.version, "gates": [g.to_dict() for g in gates]},
     )
+    failed = [g for g in gates if g.failed]
+    if failed:
+        target.deployments.reject(
+            deployment.id,
+            decided_by="mloop gates",
+            reason="CD gates failed: " + ", ".join(g.name for g in failed),
+        )
+        raise GateRefusedError(
+            target.name, deployment.id, [f"{g.name}: {g.detail}" for g in failed]
+        )
     if policy.approval == "auto":
         deployment = target.deployments.activate(
             deployment.id, decided_by=who, reason="approval: auto (promotion policy)"
@@ -298,8 +289,10 @@ def promote(
     target: str,
     reason: str,
     actor: str | None = None,
+    override_gates: Collection[str] = (),
 ) -> DeployResult:
-    """Deploy into ``target`` the package active in ``source`` (under ``target``'s policy)."""
+    """Deploy into ``target`` the package active in ``source`` (under ``target``'s policy and
+    gates)."""
     origin = open_environment(project_dir, source)
     active = origin.deployments.active_deployment(origin.name, pipeline)
     if active is None:
@@ -313,6 +306,7 @@ def promote(
         reason=reason,
         actor=actor,
         kind=DeploymentKind.PROMOTE,
+        override_gates=override_gates,
     )
 
 

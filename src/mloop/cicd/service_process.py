@@ -31,9 +31,15 @@ def free_port() -> int:
 
 @contextmanager
 def served(
-    model_uri: str, project_dir: Path, *, workers: int = 1, timeout_s: float = STARTUP_TIMEOUT_S
+    model_uri: str,
+    project_dir: Path,
+    *,
+    workers: int = 1,
+    timeout_s: float = STARTUP_TIMEOUT_S,
+    environment: str | None = None,
 ) -> Iterator[str]:
-    """Serve ``model_uri`` from ``project_dir`` (its stores) and yield the base URL."""
+    """Serve ``model_uri`` from ``project_dir`` (its stores; with ``environment``, exactly
+    that environment's, as ``mloop --env ENV serve`` loads it) and yield the base URL."""
     import httpx
 
     port = free_port()
@@ -53,9 +59,14 @@ def served(
         "--poll-interval",
         "0",
     ]
+    child = {**os.environ}
+    if environment is not None:
+        child["MLOOP_ENV"] = environment
+        for key in ("MLOOP_METADATA_URL", "MLOOP_ARTIFACT_ROOT"):  # they override every env
+            child.pop(key, None)
     errors = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        command, stdout=errors, stderr=errors, stdin=subprocess.DEVNULL, env={**os.environ}
+        command, stdout=errors, stderr=errors, stdin=subprocess.DEVNULL, env=child
     )
     base = f"http://127.0.0.1:{port}"
     try:

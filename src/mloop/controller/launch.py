@@ -134,6 +134,30 @@ def deployed_pipeline(
     return target, dict(manifest.get("params") or {}), tags
 
 
+def check_launch_resources(
+    target: Pipeline, params: dict[str, object], settings: Settings, deployment: Any = None
+) -> None:
+    """The resources gate where the run happens: the steps' declared requests against this
+    environment's declared capacity, else this machine's (``InsufficientResourcesError``),
+    unless the deployment being run recorded an override of that gate (``--override-gate``)."""
+    from mloop.pipelines.capacity import (
+        capacity_applies,
+        capacity_of,
+        check_capacity,
+        step_requests,
+    )
+
+    gates = (deployment.details.get("gates") if deployment is not None else None) or []
+    if any(g.get("name") == "resources" and g.get("status") == "overridden" for g in gates):
+        log.info("resources gate overridden by deployment %s", deployment.id)
+        return
+    if not capacity_applies(settings.resources, settings.runner):
+        return
+    graph = target.compile(**params)
+    where = f"environment {settings.environment} (this machine: {socket.gethostname()})"
+    check_capacity(step_requests(graph), capacity_of(settings.resources), where)
+
+
 def main(event_id: str, settings: Settings | None = None) -> int:
     """Run the event's pipeline (project of ``settings``, default: found from the current
     directory); 0 if the run succeeded."""
@@ -149,8 +173,10 @@ def main(event_id: str, settings: Settings | None = None) -> int:
     try:
         hooks: list[RunHook] = [_AttachRun(state, event.id)]
         deployed = deployed_pipeline(store, settings, event.pipeline)
+        deployment = None
         if deployed is not None:
             target, defaults, tags = deployed
+            deployment = store.deployments().get_deployment(tags["mloop.deployment"])
             hooks.append(_TagRun(store, tags))
             log.info("running deployment %s of %s", tags["mloop.deployment"], event.pipeline)
         else:
@@ -158,6 +184,7 @@ def main(event_id: str, settings: Settings | None = None) -> int:
             target = load_pipeline(pipeline_reference(configured.entrypoint, settings.project_dir))
             defaults = dict(configured.params)
         params = {**defaults, **dict(event.payload.get("params") or {})}
+        check_launch_resources(target, params, settings, deployment)
         os.chdir(settings.project_dir)
         handle = target.run_with(
             params,

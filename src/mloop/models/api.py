@@ -8,6 +8,7 @@ resolve it once and hand this function the folder and the digest the registry re
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import tempfile
 import warnings
@@ -41,6 +42,9 @@ __all__ = [
 
 MODEL_URI_SCHEME = "models:/"
 EXAMPLE_NAME = "input_example.json"
+EXPECTED_NAME = "expected_output.json"
+"""The model's predictions on its input example when it was saved (a JSON list): what the
+served model must still answer (the ``expected_outputs: input_example`` CD gate)."""
 
 
 class ModelCompatibilityWarning(UserWarning):
@@ -89,6 +93,14 @@ class ModelPackage:
 
         text = io.StringIO(path.read_text(encoding="utf-8"))
         return pd.read_json(text, orient="split", dtype=False)  # strings stay strings
+
+    def expected_output(self) -> list[Any] | None:
+        """The predictions the model gave on its input example when it was saved, or None
+        (no example, or a package saved before they were recorded)."""
+        path = self.path / EXPECTED_NAME
+        if not path.is_file():
+            return None
+        return list(json.loads(path.read_text(encoding="utf-8")))
 
     def copy_to(self, folder: Path) -> ModelPackage:
         """Copy the package's files into ``folder`` (created or empty)."""
@@ -226,7 +238,9 @@ def save_model(
         if example is not None:
             bare = _bare(chosen, options, labels)
             loaded = LoadedModel(chosen.load(folder, options), chosen, bare)
-            signature = infer_signature(example, loaded.predict(example), nullable=nullable)
+            predicted = loaded.predict(example)
+            signature = infer_signature(example, predicted, nullable=nullable)
+            (folder / EXPECTED_NAME).write_text(_json_list(predicted), encoding="utf-8")
         manifest = write_manifest(
             folder,
             flavor=chosen.name,
@@ -241,6 +255,16 @@ def save_model(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return ModelPackage(folder, manifest)
+
+
+def _json_list(predicted: Any) -> str:
+    """Predictions as a JSON list (numpy scalars as numbers, anything else as its text)."""
+    import numpy as np
+
+    values = np.asarray(predicted)
+    if values.ndim > 1 and values.shape[1:] == (1,) * (values.ndim - 1):
+        values = values.reshape(len(values))
+    return json.dumps(values.tolist(), default=str)
 
 
 def _bare(flavor: Flavor, options: dict[str, Any], classes: list[Any] | None) -> Manifest:

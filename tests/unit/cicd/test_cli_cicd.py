@@ -33,6 +33,7 @@ DEPLOYMENT_KEYS = {
     "decision_reason",
     "activated_at",
     "ended_at",
+    "gates",  # each CD gate's result (ADR 0024)
 }
 
 

@@ -17,7 +17,11 @@ def test_lightgbm_classifier_round_trip_without_pickle(numeric, tmp_path):
     model = lightgbm.LGBMClassifier(n_estimators=15, verbose=-1).fit(x, y)
     pkg = save_model(model, tmp_path / "m", input_example=x.head(3))
     assert pkg.flavor == "lightgbm"
-    assert sorted(pkg.manifest.files) == ["input_example.json", "model.lgb.txt"]
+    assert sorted(pkg.manifest.files) == [
+        "expected_output.json",
+        "input_example.json",
+        "model.lgb.txt",
+    ]
     loaded = load_model(tmp_path / "m")
     np.testing.assert_allclose(loaded.predict_proba(x), model.predict_proba(x), rtol=1e-12)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

@@ -19,6 +19,14 @@ app = typer.Typer(add_completion=False)
 
 TargetEnv = Annotated[str | None, typer.Option("--env", help="The environment to deploy into.")]
 Reason = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded).")]
+OverrideGate = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--override-gate",
+        help="Let a failed CD gate through (resources, expected_outputs, metrics; repeatable); "
+        "recorded with who and the --reason.",
+    ),
+]
 
 
 def deployment_dict(d: Any) -> dict[str, Any]:
@@ -43,6 +51,7 @@ def deployment_dict(d: Any) -> dict[str, Any]:
         "decision_reason": d.decision_reason,
         "activated_at": d.activated_at,
         "ended_at": d.ended_at,
+        "gates": list(d.details.get("gates") or []),
     }
 
 
@@ -86,6 +95,7 @@ def deploy_command(
     source: Annotated[
         str | None, typer.Option("--from", help="Take the package from this environment.")
     ] = None,
+    override_gate: OverrideGate = None,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy a package: mloop deploy training --env test --reason 'merged #42'"""
@@ -98,5 +108,6 @@ def deploy_command(
         package=package,
         source=source,
         reason=reason,
+        override_gates=tuple(override_gate or ()),
     )
     _report(result, as_json)

@@ -1,4 +1,5 @@
-"""``mloop deployments list``: every deployment with who asked, who decided, when and why."""
+"""``mloop deployments list|show``: every deployment with who asked, who decided, when and why,
+and what its CD gates found."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def list_command(
         "why",
         "decided by",
         "decision",
+        "gates",
     )
     for d in rows:
         table.add_row(
@@ -73,5 +75,48 @@ def list_command(
             d.reason,
             d.decided_by or "—",
             d.decision_reason or "—",
+            _gates_cell(d.details.get("gates") or []),
         )
     console().print(table)
+
+
+def _gates_cell(gates: list[dict[str, object]]) -> str:
+    """``3 passed`` or ``metrics failed`` (the gates that did not pass, by name)."""
+    bad = [
+        f"{g['name']} {g['status']}" for g in gates if g.get("status") in ("failed", "overridden")
+    ]
+    passed = sum(1 for g in gates if g.get("status") == "passed")
+    return ", ".join(bad + ([f"{passed} passed"] if passed else [])) or "—"
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    deployment_id: Annotated[str, typer.Argument(help="A deployment id (or a prefix).")],
+    env: Annotated[
+        str | None, typer.Option("--env", help="The environment holding it (default: any).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One deployment: who, when, why, and each CD gate's result (why refused, what passed)."""
+    from mloop.cicd.promotion import find_deployment
+    from mloop.cli.commands.deploy import deployment_dict
+    from mloop.cli.output import console, print_json
+
+    state = state_of(ctx)
+    _, found = find_deployment(state.project_dir, deployment_id, env or state.env)
+    data = deployment_dict(found)
+    if as_json:
+        print_json(data)
+        return
+    from rich.markup import escape
+
+    out = console()
+    for key, value in data.items():
+        if key != "gates":
+            out.print(f"[bold]{key}[/]: {escape(str('—' if value is None else value))}")
+    for gate in data["gates"]:
+        who = f" (overridden by {gate['by']}: {gate['why']})" if gate.get("by") else ""
+        out.print(
+            f"gate [bold]{gate['name']}[/] {gate['status']}" + escape(f"{who}: {gate['detail']}")
+        )

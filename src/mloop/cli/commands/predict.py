@@ -3,6 +3,9 @@
 Streams the input in chunks (``--chunk-size`` rows), checks each against the model's signature
 as the online service does (nulls only where it allows them), and writes the rows with a
 ``prediction`` column (a classifier's class labels) and, with ``--proba``, ``proba_<class>``.
+First the input is validated against the registered version's training schema (see
+:mod:`mloop.cicd.gates_data`): blocking anomalies print their table and refuse (exit 1), unless
+``--skip-validation``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ def predict(
             "--allow-nan", help="Accept null/NaN in every input, also where the signature does not."
         ),
     ] = False,
+    skip_validation: Annotated[
+        bool,
+        typer.Option(
+            "--skip-validation",
+            help="Do not validate the input against the model version's training schema.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
     runner: Annotated[
         str,
@@ -55,6 +65,9 @@ def predict(
     os.chdir(settings.project_dir)
     if runner not in ("local", "ray"):
         raise ConfigError(f"--runner must be local or ray, got {runner!r}")
+    validation = (
+        None if skip_validation else _validate_input(settings, model_uri, input_path, as_json)
+    )
     if runner == "ray":
         from mloop.serving.batch.ray import predict_on_ray
 
@@ -87,6 +100,7 @@ def predict(
         "seconds": round(result.seconds, 3),
         "model": result.model,
         "version": result.version,
+        "validation": validation,
     }
     if as_json:
         print_json(summary)
@@ -95,3 +109,26 @@ def predict(
         f"predicted {result.rows} rows in {result.chunks} chunk(s) with {result.model} "
         f"version {result.version} in {result.seconds:.2f} s -> {result.output}"
     )
+
+
+def _validate_input(settings: object, model_uri: str, input_path: Path, quiet: bool) -> str:
+    """Refuse (``DataValidationError``, after printing the anomalies) blocking anomalies of
+    the input against the training schema; says what was checked."""
+    from mloop.cicd.gates_data import check_batch_input
+    from mloop.cli.commands.data import _print_anomalies
+    from mloop.cli.output import console
+    from mloop.errors import DataValidationError
+    from mloop.registry.registry import default_registry
+
+    check = check_batch_input(default_registry(settings), model_uri, input_path)
+    if check.anomalies is None:
+        return f"not validated: {check.source}"
+    if check.blocking:
+        if not quiet:
+            _print_anomalies(check.anomalies)
+            console().print(
+                f"checked against {check.source}; --skip-validation predicts anyway",
+                highlight=False,
+            )
+        raise DataValidationError(check.anomalies)
+    return f"validated against {check.source}"

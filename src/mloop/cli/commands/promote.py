@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mloop.cli.commands.deploy import Reason, _report
+from mloop.cli.commands.deploy import OverrideGate, Reason, _report
 from mloop.cli.options import JsonOption
 from mloop.cli.state import state_of
 
@@ -20,12 +20,18 @@ def promote_command(
     source: Annotated[str, typer.Option("--from", help="Environment to promote from.")],
     target: Annotated[str, typer.Option("--to", help="Environment to promote to.")],
     reason: Reason,
+    override_gate: OverrideGate = None,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy the package active in --from into --to (e.g. --from staging --to prod)."""
     from mloop.cicd.promotion import promote
 
     result = promote(
-        state_of(ctx).project_dir, pipeline, source=source, target=target, reason=reason
+        state_of(ctx).project_dir,
+        pipeline,
+        source=source,
+        target=target,
+        reason=reason,
+        override_gates=tuple(override_gate or ()),
     )
     _report(result, as_json)
