@@ -9,6 +9,8 @@ lazily (PEP 562), so loading one component module does not import every library.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 _EXPORTS = {
@@ -18,6 +20,20 @@ _EXPORTS = {
 }
 
 __all__ = ["infer_schema", "statistics", "validate"]
+
+
+class _Components(types.ModuleType):
+    """The package, guarding its step names: importing the submodule ``statistics`` makes
+    Python bind the module over the package's name ``statistics``, after which
+    ``from mloop.components import statistics`` gave the module instead of the step."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return  # the step of that name stays what the package answers
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Components
 
 
 def __getattr__(name: str) -> Any:
