@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mloop.cicd.environments import Environment
-from mloop.cicd.gate_result import FAILED, PASSED, SKIPPED, GateResult
+from mloop.cicd.gates.result import FAILED, PASSED, SKIPPED, GateResult
 from mloop.metadata.deployments import PipelinePackage
 from mloop.pipelines.capacity import (
     capacity_applies,

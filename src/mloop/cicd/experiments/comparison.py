@@ -4,8 +4,8 @@ live traffic, from the prediction log and the delayed feedback labels.
 Live traffic is what the ``champion`` and ``canary`` routes answered; ``shadow`` rows are
 copies of requests whose answers no client saw, so they are left out. Each labelled row is a
 Bernoulli trial (was the prediction right?); per arm the accuracy gets a Wilson interval, the
-difference a Newcombe interval, and the mSPRT of :mod:`mloop.cicd.sequential` (valid however
-often ``mloop experiments show`` is run) decides:
+difference a Newcombe interval, and the mSPRT of :mod:`mloop.cicd.experiments.sequential`
+(valid however often ``mloop experiments show`` is run) decides:
 
 - ``promote``: the canary is better (the always-valid p-value is at most ``alpha`` and the
   difference is positive);
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from mloop.cicd.sequential import (
+from mloop.cicd.experiments.sequential import (
     DEFAULT_TAU,
     MIN_ROWS,
     newcombe_interval,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mloop.cicd.ci_config import CiConfig
-from mloop.cicd.pipeline_checks import suite_of
-from mloop.cicd.results import CheckResult
-from mloop.cicd.schema_compat import compare_signatures, nullable_columns
-from mloop.cicd.smoke import SmokeRun
+from mloop.cicd.ci.config import CiConfig
+from mloop.cicd.ci.pipeline_checks import suite_of
+from mloop.cicd.ci.results import CheckResult
+from mloop.cicd.ci.schema_compat import compare_signatures, nullable_columns
+from mloop.cicd.ci.smoke import SmokeRun
 from mloop.config import Settings
 
 __all__ = ["check_serving_contract", "trained_signatures"]

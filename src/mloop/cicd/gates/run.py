@@ -4,13 +4,13 @@ before a package may become active there (see ADR 0024):
 - ``libraries``: the libraries the package's code imports are installed here at the built major
   version (:mod:`mloop.pipelines.package_requirements`; the launcher checks again);
 - ``resources``: the CPU, memory and GPUs its steps declare fit the environment
-  (:mod:`mloop.cicd.gates_resources`; the launcher checks again on its machine);
+  (:mod:`mloop.cicd.gates.resources`; the launcher checks again on its machine);
 - ``data_validation``: with ``gates.require_data_validation``, the package's training steps run
-  after a ``validate`` step (:mod:`mloop.cicd.gates_data`);
+  after a ``validate`` step (:mod:`mloop.cicd.gates.data`);
 - ``expected_outputs``: the model version the package produced, served as the environment
-  serves it, answers the environment's examples (:mod:`mloop.cicd.gates_outputs`);
+  serves it, answers the environment's examples (:mod:`mloop.cicd.gates.outputs`);
 - ``metrics``: that version's recorded metrics meet the environment's targets
-  (:mod:`mloop.cicd.gates_metrics`).
+  (:mod:`mloop.cicd.gates.metrics`).
 
 Every result is recorded in the deployment's ``details["gates"]``; a failed gate rejects the
 deployment (recorded, with the reasons) unless the caller overrides that gate by name
@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from mloop.cicd.environments import Environment
-from mloop.cicd.gate_result import FAILED, OVERRIDDEN, PASSED, SKIPPED, GateResult
-from mloop.cicd.gates_data import check_retraining_validation
-from mloop.cicd.gates_metrics import check_metrics
-from mloop.cicd.gates_model import package_models
-from mloop.cicd.gates_outputs import check_expected_outputs
-from mloop.cicd.gates_resources import check_resources, compile_package
+from mloop.cicd.gates.data import check_retraining_validation
+from mloop.cicd.gates.metrics import check_metrics
+from mloop.cicd.gates.model import package_models
+from mloop.cicd.gates.outputs import check_expected_outputs
+from mloop.cicd.gates.resources import check_resources, compile_package
+from mloop.cicd.gates.result import FAILED, OVERRIDDEN, PASSED, SKIPPED, GateResult
 from mloop.errors import ConfigError, PackageIntegrityError
 from mloop.metadata.deployments import PipelinePackage
 

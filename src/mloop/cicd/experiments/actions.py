@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mloop.cicd.experiments import ExperimentResult
+from mloop.cicd.experiments.comparison import ExperimentResult
 
 __all__ = ["act_on_decision"]
 

@@ -3,7 +3,7 @@ the user's own project.
 
     (a) unit tests of the feature logic       pytest on ``ci.tests`` (default ``tests/``)
     (b) a smoke run of every pipeline         on its ``ci.params`` sample config, into a
-                                              throwaway store (see :mod:`mloop.cicd.smoke`)
+                                              throwaway store (see :mod:`mloop.cicd.ci.smoke`)
     (c) training converges                    step-indexed curves move the right way; each
                                               ``train`` step can overfit a small sample
     (d) no NaN/inf                            in the run's outputs and metrics
@@ -12,7 +12,7 @@ the user's own project.
     (g) serving contract                      the trained signature is compatible with the
                                               model the target environment serves now
 
-:func:`run_ci` returns a :class:`~mloop.cicd.results.CiReport`; it passes when no check failed
+:func:`run_ci` returns a :class:`~mloop.cicd.ci.results.CiReport`; it passes when no check failed
 or errored. The report is recorded as a run of the experiment ``ci`` in the target
 environment's store (params, metrics ``checks_*``, tags ``mloop.ci.*``, the JUnit XML as an
 artifact), so ``mloop runs list --experiment ci`` shows the history.
@@ -26,12 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from mloop.cicd.ci_config import CiConfig, load_ci_config
-from mloop.cicd.contract_check import check_serving_contract
-from mloop.cicd.pipeline_checks import check_smoke_run, suite_of
-from mloop.cicd.results import CheckResult, CiReport
-from mloop.cicd.smoke import smoke_run
-from mloop.cicd.unit_tests import run_unit_tests
+from mloop.cicd.ci.config import CiConfig, load_ci_config
+from mloop.cicd.ci.contract_check import check_serving_contract
+from mloop.cicd.ci.pipeline_checks import check_smoke_run, suite_of
+from mloop.cicd.ci.results import CheckResult, CiReport
+from mloop.cicd.ci.smoke import smoke_run
+from mloop.cicd.ci.unit_tests import run_unit_tests
 from mloop.config import Settings
 
 __all__ = ["EXPERIMENT", "record_report", "run_ci"]

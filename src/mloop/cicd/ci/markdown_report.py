@@ -3,7 +3,7 @@ or merge request comment): one status line, a table per suite, the evidence of w
 
 from __future__ import annotations
 
-from mloop.cicd.results import CiReport
+from mloop.cicd.ci.results import CiReport
 
 __all__ = ["to_markdown"]
 

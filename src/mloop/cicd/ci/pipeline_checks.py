@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mloop.cicd.ci_config import CiConfig
-from mloop.cicd.convergence import judge_curves, overfit_score
-from mloop.cicd.finite import non_finite_in_metrics, non_finite_in_value
-from mloop.cicd.graph_checks import check_declared_outputs, check_integration, recorded_run
-from mloop.cicd.results import CheckResult
-from mloop.cicd.smoke import SmokeRun
+from mloop.cicd.ci.config import CiConfig
+from mloop.cicd.ci.convergence import judge_curves, overfit_score
+from mloop.cicd.ci.finite import non_finite_in_metrics, non_finite_in_value
+from mloop.cicd.ci.graph_checks import check_declared_outputs, check_integration, recorded_run
+from mloop.cicd.ci.results import CheckResult
+from mloop.cicd.ci.smoke import SmokeRun
 
 __all__ = ["check_smoke_run", "suite_of"]
 

@@ -9,8 +9,8 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 
-from mloop.cicd.gate_result import FAILED, PASSED, SKIPPED, GateResult
-from mloop.cicd.gates_model import PackageModel
+from mloop.cicd.gates.model import PackageModel
+from mloop.cicd.gates.result import FAILED, PASSED, SKIPPED, GateResult
 from mloop.config import parse_threshold
 
 __all__ = ["check_metrics", "metric_problems"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from mloop.cicd.results import CiReport, Status
+from mloop.cicd.ci.results import CiReport, Status
 
 __all__ = ["JunitCase", "read_junit", "to_junit_xml"]
 

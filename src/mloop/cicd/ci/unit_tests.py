@@ -11,8 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mloop.cicd.junit import read_junit
-from mloop.cicd.results import CheckResult
+from mloop.cicd.ci.junit import read_junit
+from mloop.cicd.ci.results import CheckResult
 
 __all__ = ["SUITE", "run_unit_tests"]
 

@@ -116,7 +116,7 @@ def _kind(node: Any) -> str:
 def check_retraining_validation(environment: str, required: bool, graph: Any) -> Any:
     """The ``data_validation`` gate: every train/push step of ``graph`` must run after a
     ``validate`` step (``mloop.components.validate``) when the environment requires it."""
-    from mloop.cicd.gate_result import FAILED, PASSED, SKIPPED, GateResult
+    from mloop.cicd.gates.result import FAILED, PASSED, SKIPPED, GateResult
 
     if not required:
         return GateResult(

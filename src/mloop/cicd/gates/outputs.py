@@ -16,8 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from mloop.cicd.gate_result import FAILED, PASSED, SKIPPED, GateResult
-from mloop.cicd.gates_model import PackageModel
+from mloop.cicd.gates.model import PackageModel
+from mloop.cicd.gates.result import FAILED, PASSED, SKIPPED, GateResult
 from mloop.config import GatesConfig
 from mloop.errors import MloopError, ValidationError
 
