@@ -33,12 +33,14 @@ WORKER = "mloop.cicd.load_worker"
 @dataclass(frozen=True)
 class Tally:
     """What the measured span saw: answers by status (or failure name), failures (all but
-    200), latencies (ms, one per answer or failure) and its length (s)."""
+    200), latencies (ms, one per answer or failure) of the requests sent in it, its length
+    (s) and how long the last of them took to answer after its end (s)."""
 
     statuses: dict[str, int]
     errors: int
     latencies_ms: np.ndarray
     elapsed_s: float
+    drain_s: float = 0.0
 
 
 def default_processes(concurrency: int) -> int:
@@ -147,4 +149,5 @@ def _merge(plans: list[WorkerPlan], measure_from: float, duration_s: float) -> T
         last_done = max(last_done, float(summary["last_done"]))
         latencies.append(np.fromfile(out.with_suffix(".lat"), dtype=np.float64))
     merged = np.concatenate(latencies) * 1000.0 if latencies else np.empty(0)
-    return Tally(statuses, errors, merged, last_done - measure_from)
+    drain_s = last_done - (measure_from + duration_s)
+    return Tally(statuses, errors, merged, duration_s, drain_s)

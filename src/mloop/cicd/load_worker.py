@@ -69,7 +69,10 @@ class _Worker:
         return now < self.stop
 
     def record(self, sent: float, now: float, status: int | str) -> None:
-        if sent < self.measure_from or sent >= self.stop:
+        """Count a request sent at ``sent`` unless it was sent during the warm-up. (No
+        request is sent once the stop time has been seen; one stamped a moment after it, by
+        the decision taken just before, still counts: the server answered it.)"""
+        if sent < self.measure_from:
             return
         key = str(status)
         self.statuses[key] = self.statuses.get(key, 0) + 1

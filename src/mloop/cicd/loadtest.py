@@ -175,9 +175,11 @@ def run_load(
 
 
 def summarize(base: str, concurrency: int, rows: int, tally: Tally) -> LoadResult:
-    """The result of a tally: QPS = answers with status 200 per measured second (wrk's
-    Requests/sec counts every answer: the same number when nothing fails); exact p50/p99 (ms)
-    over every measured request (failures included); error rate = failures / requests."""
+    """The result of a tally: QPS = answers with status 200 to the requests sent in the
+    measured span, per second of it (with one request in flight per connection, as many are
+    sent in a span as are answered: wrk's count of answers within its run, over its length;
+    wrk's Requests/sec counts every answer, the same number when nothing fails); exact p50/p99
+    (ms) over every measured request (failures included); error rate = failures / requests."""
     requests = int(tally.latencies_ms.size)
     elapsed = max(tally.elapsed_s, 1e-9)
     return LoadResult(
@@ -239,4 +241,4 @@ async def _httpx_load(
     async with httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     latencies_ms = np.asarray(latencies, dtype=np.float64)
-    return Tally(statuses, errors, latencies_ms, last_done - measure_from)
+    return Tally(statuses, errors, latencies_ms, duration_s, last_done - stop)
