@@ -34,13 +34,15 @@ WORKER = "mloop.cicd.load_worker"
 class Tally:
     """What the measured span saw: answers by status (or failure name), failures (all but
     200), latencies (ms, one per answer or failure) of the requests sent in it, its length
-    (s) and how long the last of them took to answer after its end (s)."""
+    (s), how long the last of them took to answer after its end (s), and the CPU time the
+    load generator used meanwhile (s, all its processes; start-up not included)."""
 
     statuses: dict[str, int]
     errors: int
     latencies_ms: np.ndarray
     elapsed_s: float
     drain_s: float = 0.0
+    client_cpu_s: float = 0.0
 
 
 def default_processes(concurrency: int) -> int:
@@ -139,6 +141,7 @@ def _merge(plans: list[WorkerPlan], measure_from: float, duration_s: float) -> T
     statuses: dict[str, int] = {}
     errors = 0
     last_done = measure_from + duration_s
+    cpu_s = 0.0
     latencies = []
     for plan in plans:
         out = Path(plan.out)
@@ -147,7 +150,8 @@ def _merge(plans: list[WorkerPlan], measure_from: float, duration_s: float) -> T
             statuses[key] = statuses.get(key, 0) + int(n)
         errors += int(summary["errors"])
         last_done = max(last_done, float(summary["last_done"]))
+        cpu_s += float(summary["cpu_s"])
         latencies.append(np.fromfile(out.with_suffix(".lat"), dtype=np.float64))
     merged = np.concatenate(latencies) * 1000.0 if latencies else np.empty(0)
     drain_s = last_done - (measure_from + duration_s)
-    return Tally(statuses, errors, merged, duration_s, drain_s)
+    return Tally(statuses, errors, merged, duration_s, drain_s, cpu_s)

@@ -6,10 +6,11 @@ service's processes for the machine. Each opens its share of the connections, sa
 on stdout, waits for the start time (a ``time.monotonic()``, shared by every process on the
 machine) on stdin, then keeps one request in flight per connection (keep-alive, no pipelining,
 :mod:`mloop.cicd.raw_http`) until the stop time. The requests *sent* in the measured span
-(after the warm-up, before the stop) are all waited for (up to the timeout) and counted:
-status counts, latencies (s, from writing the request to reading the whole answer) and the
-time of the last answer go to ``PLAN.out`` (``.json`` and ``.lat``, raw float64) for the parent
-to merge. Only the standard library (and uvloop when installed) is imported: it starts fast.
+(after the warm-up, before the stop) are all waited for
+(up to the timeout) and counted: status counts, latencies (s, from writing the request to
+reading the whole answer), the time of the last answer and the process's CPU time while
+loading go to ``PLAN.out`` (``.json`` and ``.lat``, raw float64) for the parent to merge.
+Only the standard library (and uvloop when installed) is imported: it starts fast.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from time import monotonic
+from time import monotonic, process_time
 
 from mloop.cicd.raw_http import ClientConnection
 
@@ -59,6 +60,7 @@ class _Worker:
         self.statuses: dict[str, int] = {}
         self.errors = 0
         self.last_done = 0.0
+        self.cpu_s = 0.0  # this process's CPU time (s) from the start to the last answer
         self.live: set[ClientConnection] = set()
         self.tried = 0  # connections whose first connect was tried
 
@@ -150,8 +152,10 @@ class _Worker:
         self.stop = self.measure_from + self.plan.duration_s
         go.set()
         sweeper = asyncio.ensure_future(self.sweep())
+        cpu_start = process_time()
         try:
             await asyncio.gather(*slots)
+            self.cpu_s = process_time() - cpu_start
         finally:
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
@@ -160,7 +164,12 @@ class _Worker:
         out = Path(self.plan.out)
         with open(out.with_suffix(".lat"), "wb") as f:
             self.latencies.tofile(f)
-        summary = {"statuses": self.statuses, "errors": self.errors, "last_done": self.last_done}
+        summary = {
+            "statuses": self.statuses,
+            "errors": self.errors,
+            "last_done": self.last_done,
+            "cpu_s": self.cpu_s,
+        }
         out.with_suffix(".json").write_text(json.dumps(summary), encoding="utf-8")
 
 

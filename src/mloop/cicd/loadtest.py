@@ -56,6 +56,8 @@ class LoadResult:
     p99_ms: float | None
     error_rate: float
     status_counts: dict[str, int] = field(default_factory=dict)
+    client_cpu_s: float | None = None
+    """CPU time the load generator used while loading (s; what it took from the machine)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,6 +196,7 @@ def summarize(base: str, concurrency: int, rows: int, tally: Tally) -> LoadResul
         p99_ms=float(np.percentile(tally.latencies_ms, 99)) if requests else None,
         error_rate=tally.errors / requests if requests else 1.0,
         status_counts=dict(sorted(tally.statuses.items())),
+        client_cpu_s=round(tally.client_cpu_s, 4),
     )
 
 
@@ -238,7 +241,9 @@ async def _httpx_load(
     nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
     transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
     timeout = httpx.Timeout(timeout_s)
+    cpu_start = time.process_time()
     async with httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    cpu_s = time.process_time() - cpu_start
     latencies_ms = np.asarray(latencies, dtype=np.float64)
-    return Tally(statuses, errors, latencies_ms, duration_s, last_done - stop)
+    return Tally(statuses, errors, latencies_ms, duration_s, last_done - stop, cpu_s)

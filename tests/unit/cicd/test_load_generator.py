@@ -111,6 +111,7 @@ def test_counts_match_what_the_server_answered(server: Callable[[Plan], Served])
     assert result.p50_ms is not None and result.p50_ms < 40.0
     assert result.p99_ms is not None and result.p99_ms >= 40.0  # a fifth is 40 ms late
     assert served.connections == 6  # keep-alive: one connection each, never reopened
+    assert result.client_cpu_s is not None and 0.0 < result.client_cpu_s < 2 * 1.5
 
 
 def test_closed_connections_are_reopened_and_nothing_is_lost(

@@ -175,7 +175,7 @@ def test_limits_and_mistakes_are_refused_with_the_reason(data_project: Path) -> 
     with pytest.raises(ConfigError, match="unknown key"):
         build_with("{exclude: []}")
     (data_project / "data" / "rows.csv").unlink()
-    with pytest.raises(ConfigError, match="declared mloop.FileInput but 'data/rows.csv'"):
+    with pytest.raises(ConfigError, match=r"declared mloop\.FileInput but 'data/rows\.csv'"):
         build_with("{}")
 
 
