@@ -3,8 +3,8 @@ prediction service: the same model, request body, connections, duration and serv
 
 Target (issue 11): the QPS ``mloop loadtest`` reports is within 10 % of what wrk reports. On a
 small machine both clients share the cores with the service, so the ratio also shows how much
-CPU the Python client takes from the service. The runs alternate (wrk, ours, wrk, ours, ...)
-so that a drift of the machine's load hits both alike; the table gives medians over
+CPU the Python client takes from the service. The runs alternate in ABBA order (wrk, ours,
+ours, wrk, wrk, ours, ...) so that a drift of the machine's load hits both alike; the table gives medians over
 ``--repeat`` pairs and the load average before and after. wrk is skipped (with a note) when it
 is not installed (``apt-get install wrk``). ``--client httpx`` (the in-process cross-check) is
 measured once, for information.
@@ -138,11 +138,12 @@ def main() -> None:
         body = example_payload(open_package(package).input_example(), args.rows)
         with served(str(package), tmp, workers=args.workers) as url:
             run_load(url, body, duration_s=1.0, concurrency=args.concurrency, rows=args.rows)
-            for _ in range(args.repeat):
-                ref = wrk_qps(url, body, args, tmp)
-                if ref is not None:
-                    refs.append(ref)
-                ours.append(mloop_qps(url, body, args, "raw"))
+            for i in range(args.repeat):  # ABBA: wrk, ours, ours, wrk, ... (drift cancels)
+                for who in ("wrk", "ours") if i % 2 == 0 else ("ours", "wrk"):
+                    if who == "ours":
+                        ours.append(mloop_qps(url, body, args, "raw"))
+                    elif (ref := wrk_qps(url, body, args, tmp)) is not None:
+                        refs.append(ref)
             httpx_once = mloop_qps(url, body, args, "httpx")
     load_after = os.getloadavg()
     table = Table(

@@ -29,6 +29,7 @@ __all__ = ["WorkerPlan", "main"]
 
 RETRY_S = 0.01  # pause after a failed connect (s), so a dead target is not a busy loop
 SWEEP_S = 0.1  # how often requests are checked against the timeout (s)
+_KEYS: dict[int | str, str] = {code: str(code) for code in range(100, 600)}
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,12 @@ class _Worker:
         the decision taken just before, still counts: the server answered it.)"""
         if sent < self.measure_from:
             return
-        key = str(status)
+        key = _KEYS.get(status) or str(status)
         self.statuses[key] = self.statuses.get(key, 0) + 1
         self.latencies.append(now - sent)
         self.errors += status != 200
-        self.last_done = max(self.last_done, now)
+        if now > self.last_done:
+            self.last_done = now
 
     async def connect(self, closed: asyncio.Future[None]) -> ClientConnection:
         loop = asyncio.get_running_loop()

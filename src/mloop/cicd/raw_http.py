@@ -45,7 +45,18 @@ class ResponseParser:
     def feed(self, data: bytes) -> list[tuple[int, bool]]:
         """The answers completed by ``data``. ``ValueError`` on a malformed answer."""
         buf = self._buf
-        buf += data
+        if self._left < 0 and not buf:  # the usual case: data starts with an answer's head
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                buf += data
+                return []
+            self._head(data[: end + 2])
+            if len(data) - end - 4 == self._left and not (self._chunked or self._until_eof):
+                self._left = -1  # exactly one whole answer: no copy into the buffer
+                return [(self._status, self._close)]
+            buf += memoryview(data)[end + 4 :]
+        else:
+            buf += data
         done: list[tuple[int, bool]] = []
         while True:
             if self._left < 0:

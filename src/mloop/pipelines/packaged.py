@@ -222,8 +222,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def verify_package_dir(folder: Path, expected_digest: str) -> dict[str, Any]:
-    """The manifest of the package unpacked at ``folder``, after checking that its code files
-    are exactly those the manifest lists, with their digests, and that the package digest
+    """The manifest of the package unpacked at ``folder``, after checking that its code and
+    data files are exactly those the manifest lists, with their digests, and that the package digest
     recomputed from all of it is ``expected_digest``; ``IntegrityError`` otherwise."""
     manifest = read_manifest(folder)
     for kind, sub in (("code", CODE_DIR), ("data", DATA_DIR)):

@@ -165,6 +165,10 @@ def test_the_parser_reads_lengths_chunks_and_ends() -> None:
     assert parser.feed(answer[:10]) == [] and not parser.idle
     assert parser.feed(answer[10:30]) == []
     assert parser.feed(answer[30:] + answer) == [(200, False), (200, False)] and parser.idle
+    assert parser.feed(answer) == [(200, False)] and parser.idle  # one whole answer
+    assert parser.feed(answer[:-2]) == [] and parser.feed(answer[-2:]) == [(200, False)]
+    assert parser.feed(answer + answer[:5]) == [(200, False)] and not parser.idle
+    assert parser.feed(answer[5:]) == [(200, False)] and parser.idle
     chunked = (
         b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n"
         b"3\r\nabc\r\n10;ext=1\r\n0123456789abcdef\r\n0\r\nX-Trailer: t\r\n\r\n"
