@@ -4,12 +4,14 @@ prediction service: the same model, request body, connections, duration and serv
 Target (issue 11): the QPS ``mloop loadtest`` reports is within 10 % of what wrk reports. On a
 small machine both clients share the cores with the service, so the ratio also shows how much
 CPU the Python client takes from the service. The runs alternate in ABBA order (wrk, ours,
-ours, wrk, wrk, ours, ...) so that a drift of the machine's load hits both alike; the table gives medians over
-``--repeat`` pairs and the load average before and after. wrk is skipped (with a note) when it
-is not installed (``apt-get install wrk``). ``--client httpx`` (the in-process cross-check) is
-measured once, for information.
+ours, wrk, wrk, ours, ...) so that a drift of the machine's load hits both alike; the table
+gives medians over ``--repeat`` pairs, every run's QPS, the median of the pair ratios, each
+client's CPU per request and the load average before and after. wrk is skipped (with a note)
+when it is not installed (``apt-get install wrk``). ``--client httpx`` (the in-process
+cross-check) is measured once, for information.
 
-Run: python bench/bench_loadtest.py [--duration 5] [--concurrency 8] [--rows 1] [--repeat 3]
+Run: python bench/bench_loadtest.py [--duration 3] [--concurrency 8] [--rows 1] [--repeat 6]
+     [--workers 1]
 """
 
 from __future__ import annotations
