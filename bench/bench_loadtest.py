@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,39 @@ def make_package(folder: Path) -> Path:
         LogisticRegression(),
     ).fit(x, y)
     return save_model(model, folder / "model", input_example=x.head(20)).path
+
+
+def service_pids(url: str) -> list[int]:
+    """The processes listening on ``url``'s port (the service), from ``ss -ltnp``."""
+    port = url.rsplit(":", 1)[1]
+    out = subprocess.run(
+        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=False
+    ).stdout
+    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", out)})
+
+
+def service_cpu_s(pids: list[int]) -> float:
+    """User+system CPU seconds the service's processes have used so far (``/proc``)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measured(run: Callable[[], dict | None], pids: list[int]) -> dict | None:
+    """``run()`` with the cores the service used over it (CPU s per s of the whole call: for
+    mloop that includes its processes' start and the warm-up)."""
+    before, start = service_cpu_s(pids), time.monotonic()
+    found = run()
+    if found is None:
+        return None
+    used, wall = service_cpu_s(pids) - before, time.monotonic() - start
+    found["service_cores"] = used / wall
+    return found
 
 
 def _cpu_s(who: int) -> float:
@@ -130,7 +165,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=6, help="alternating wrk/mloop pairs")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=170)
     load_before = os.getloadavg()
     refs: list[dict] = []
     ours: list[dict] = []
@@ -140,20 +175,31 @@ def main() -> None:
         body = example_payload(open_package(package).input_example(), args.rows)
         with served(str(package), tmp, workers=args.workers) as url:
             run_load(url, body, duration_s=1.0, concurrency=args.concurrency, rows=args.rows)
+            pids = service_pids(url)
             for i in range(args.repeat):  # ABBA: wrk, ours, ours, wrk, ... (drift cancels)
                 for who in ("wrk", "ours") if i % 2 == 0 else ("ours", "wrk"):
                     if who == "ours":
-                        ours.append(mloop_qps(url, body, args, "raw"))
-                    elif (ref := wrk_qps(url, body, args, tmp)) is not None:
+                        ours.append(measured(lambda: mloop_qps(url, body, args, "raw"), pids))
+                    elif (ref := measured(lambda: wrk_qps(url, body, args, tmp), pids)) is not None:
                         refs.append(ref)
-            httpx_once = mloop_qps(url, body, args, "httpx")
+            httpx_once = measured(lambda: mloop_qps(url, body, args, "httpx"), pids)
     load_after = os.getloadavg()
     table = Table(
         title=f"loadtest vs wrk: {args.concurrency} connections, {args.rows} row(s) per request, "
         f"{args.duration:g} s, {args.workers} service worker(s); medians of {args.repeat} "
         "alternating runs (target: within 10 %)"
     )
-    columns = ("client", "QPS", "QPS runs", "p50 ms", "p99 ms", "errors", "client CPU", "ratio")
+    columns = (
+        "client",
+        "QPS",
+        "QPS runs",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "client CPU",
+        "service cores",
+        "ratio",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column == "client" else "right")
 
@@ -172,6 +218,7 @@ def main() -> None:
             f"{median(refs, 'p99_ms'):.2f}",
             str(sum(r["errors"] for r in refs)),
             f"{median(refs, 'cpu_us_per_request'):.0f} us/req",
+            f"{median(refs, 'service_cores'):.2f}",
             "1.00",
         )
     for label, rows in (
@@ -187,6 +234,7 @@ def main() -> None:
             f"{median(rows, 'p99_ms'):.2f}",
             str(sum(r["errors"] for r in rows)),
             f"{median(rows, 'cpu_us_per_request'):.0f} us/req",
+            f"{median(rows, 'service_cores'):.2f}",
             "—" if ref_qps is None else f"{qps / ref_qps:.2f}",
         )
     console.print(table)
@@ -203,7 +251,8 @@ def main() -> None:
     console.print(
         f"({os.cpu_count()} CPUs; load average {load_before[0]:.2f} before, "
         f"{load_after[0]:.2f} after; client CPU: the load generator's user+system time per "
-        "request; wrk's includes its start, mloop's is measured while loading)"
+        "request; wrk's includes its start, mloop's is measured while loading; service cores: "
+        "the service's CPU seconds per second of the whole call, all its processes)"
     )
 
 
