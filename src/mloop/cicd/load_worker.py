@@ -6,10 +6,10 @@ service's processes for the machine. Each opens its share of the connections, sa
 on stdout, waits for the start time (a ``time.monotonic()``, shared by every process on the
 machine) on stdin, then keeps one request in flight per connection (keep-alive, no pipelining,
 :mod:`mloop.cicd.raw_http`) until the stop time. The requests *sent* in the measured span
-(after the warm-up, before the stop) are all waited for
-(up to the timeout) and counted: status counts, latencies (s, from writing the request to
-reading the whole answer), the time of the last answer and the process's CPU time while
-loading go to ``PLAN.out`` (``.json`` and ``.lat``, raw float64) for the parent to merge.
+(after the warm-up, before the stop) are all waited for (up to the timeout) and counted: status
+counts, latencies (s, from writing the request to reading the whole answer), the time of the
+last answer and the process's CPU time while loading go to ``PLAN.out`` (``.json`` and
+``.lat``, raw float64) for the parent to merge.
 Only the standard library (and uvloop when installed) is imported: it starts fast.
 """
 

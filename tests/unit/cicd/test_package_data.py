@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from mloop.cicd import promotion
 from mloop.cicd.environments import open_environment
-from mloop.cicd.packages import build_package, diff_packages
+from mloop.cicd.packages import build_package, copy_package, diff_packages
 from mloop.controller.ondemand import request_run, run_now
 from mloop.errors import ConfigError, IntegrityError
 from mloop.pipelines import packaged
@@ -23,6 +23,9 @@ environments:
   test:
     metadata: sqlite:///.mloop/test.db
     artifacts: .mloop/test-artifacts
+  prod:
+    metadata: sqlite:///.mloop/prod.db
+    artifacts: .mloop/prod-artifacts
 pipelines:
   reading:
     entrypoint: pipelines/reading.py:reading
@@ -100,6 +103,13 @@ def test_declared_and_listed_files_are_packaged_by_digest(data_project: Path) ->
     diff = diff_packages(first, second)
     assert diff["data"] == {"added": [], "removed": [], "changed": ["data/rows.csv"]}
     assert diff["code"] == {"added": [], "removed": [], "changed": []}
+    # another environment's copy is checked against the digest, data files included
+    prod = open_environment(data_project, "prod")
+    assert copy_package(env, prod, second).digest == second.digest
+    stored = Path(env.settings.artifact_root) / first.uri / "data" / "data" / "rows.csv"
+    stored.write_text("value\n0\n", encoding="utf-8")
+    with pytest.raises(IntegrityError, match="corrupt or was modified"):
+        copy_package(env, prod, first)  # the store's folder digest covers data/ too
 
 
 def test_show_and_diff_list_the_data_files(data_project: Path) -> None:
