@@ -116,6 +116,7 @@ class PipelineConfig(_Strict):
     entrypoint: str
     triggers: list[dict[str, Any]] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    package: dict[str, Any] = Field(default_factory=dict)  # read by mloop.cicd (pipeline build)
 
 
 class FeaturesConfig(_Strict):

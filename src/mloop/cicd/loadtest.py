@@ -1,14 +1,17 @@
 """``mloop loadtest``: how fast the prediction service answers a model's input example.
 
-``concurrency`` asyncio workers post the package's input example (``rows`` rows, MLflow
-``dataframe_split`` to ``POST /invocations``) back to back for ``duration_s`` seconds, sharing
-one ``httpx.AsyncClient`` (keep-alive, one connection each) or, with ``client="raw"``, each on
-its own :class:`~mloop.cicd.raw_http.RawConnection` (a fraction of the client work per
-request). A request counts as an error when it fails or answers anything but 200. Reported:
-QPS (answered requests per second of the measured span), p50/p99 latency (ms, client side,
-from sending the request to reading the whole answer) and the error rate (errors / requests).
-The first ``WARMUP_S`` seconds are not measured (connections opening, the first batches). Only
-loopback targets are accepted: a load test is a tool for one's own service, not anyone else's.
+The package's input example (``rows`` rows, MLflow ``dataframe_split`` to ``POST
+/invocations``) is posted back to back on ``concurrency`` keep-alive connections, one request
+in flight on each, for ``duration_s`` seconds after a ``WARMUP_S`` warm-up. The default client
+(``raw``) spreads the connections over one worker process per core, each an asyncio
+raw-HTTP/1.1 client (:mod:`mloop.cicd.load_processes`), as ``wrk`` runs a thread per core:
+on a small machine shared with the service it reports wrk's QPS. ``httpx`` (one
+``httpx.AsyncClient`` in this process) is kept as an independent cross-check. A request counts
+as an error when it fails or answers anything but 200. Reported: QPS (answers with status 200
+per second of the measured span), exact p50/p99 latency (ms, client side, from writing the
+request to reading the whole answer), the error rate (errors / requests) and the count of every
+status. Every request sent in the measured span is waited for and counted. Only loopback
+targets are accepted: a load test is a tool for one's own service, not anyone else's.
 
 A ``loadtest:`` budget in mloop.yaml gates the result::
 
@@ -27,12 +30,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from mloop.cicd.load_processes import Tally
 from mloop.errors import ConfigError, ValidationError
 
 __all__ = ["LoadBudget", "LoadResult", "check_budget", "example_payload", "run_load"]
 
-WARMUP_S = 0.5
-CLIENTS = ("httpx", "raw")
+WARMUP_S = 0.5  # s
+TIMEOUT_S = 30.0  # s a request may take before it counts as failed
+CLIENTS = ("raw", "httpx")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -51,6 +56,8 @@ class LoadResult:
     p99_ms: float | None
     error_rate: float
     status_counts: dict[str, int] = field(default_factory=dict)
+    client_cpu_s: float | None = None
+    """CPU time the load generator used while loading (s; what it took from the machine)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,115 +133,117 @@ def run_load(
     duration_s: float,
     concurrency: int,
     rows: int,
-    client: str = "httpx",
+    client: str = "raw",
+    processes: int | None = None,
+    warmup_s: float = WARMUP_S,
+    timeout_s: float = TIMEOUT_S,
 ) -> LoadResult:
-    """Post ``payload`` to ``url/invocations`` from ``concurrency`` workers for
-    ``duration_s`` seconds (after the warm-up) and summarize. ``client``: ``httpx`` (an
-    ``httpx.AsyncClient``) or ``raw`` (:mod:`mloop.cicd.raw_http`, cheaper per request)."""
-    if duration_s <= 0 or concurrency < 1:
-        raise ValidationError("--duration must be positive and --concurrency at least 1")
+    """Post ``payload`` to ``url/invocations`` on ``concurrency`` connections for
+    ``duration_s`` seconds (after ``warmup_s``) and summarize. ``client``: ``raw`` (worker
+    processes, :mod:`mloop.cicd.load_processes`; ``processes``: how many, default one per
+    core) or ``httpx`` (one ``httpx.AsyncClient`` in this process, for comparison)."""
+    if duration_s <= 0 or concurrency < 1 or warmup_s < 0 or timeout_s <= 0:
+        raise ValidationError(
+            "--duration and the timeout must be positive, the warm-up not negative and "
+            "--concurrency at least 1"
+        )
     if client not in CLIENTS:
         raise ValidationError(f"--client {client!r} is not one of {list(CLIENTS)}")
+    if processes is not None and processes < 1:
+        raise ValidationError("--processes must be at least 1")
     base = check_loopback(url)
-    return asyncio.run(_load(base, payload, duration_s, concurrency, rows, client))
-
-
-class _Tally:
-    """Latencies and statuses of the measured span (requests started after the warm-up)."""
-
-    def __init__(self, duration_s: float) -> None:
-        self.start = time.perf_counter()
-        self.measure_from = self.start + WARMUP_S
-        self.stop = self.measure_from + duration_s
-        self.latencies: list[float] = []
-        self.statuses: dict[str, int] = {}
-        self.errors = 0
-
-    def add(self, t0: float, t1: float, key: str, ok: bool) -> None:
-        if t0 < self.measure_from:
-            return
-        self.statuses[key] = self.statuses.get(key, 0) + 1
-        self.latencies.append((t1 - t0) * 1000.0)
-        self.errors += not ok
-
-    def result(self, base: str, concurrency: int, rows: int) -> LoadResult:
-        elapsed = max(time.perf_counter() - self.measure_from, 1e-9)
-        requests = len(self.latencies)
-        arr = np.asarray(self.latencies)
-        return LoadResult(
-            url=base,
-            concurrency=concurrency,
-            rows=rows,
-            duration_s=round(elapsed, 3),
-            requests=requests,
-            errors=self.errors,
-            qps=(requests - self.errors) / elapsed,
-            p50_ms=float(np.percentile(arr, 50)) if requests else None,
-            p99_ms=float(np.percentile(arr, 99)) if requests else None,
-            error_rate=self.errors / requests if requests else 1.0,
-            status_counts=self.statuses,
+    if client == "httpx":
+        tally = asyncio.run(
+            _httpx_load(base, payload, duration_s, concurrency, warmup_s, timeout_s)
         )
-
-
-async def _load(
-    base: str, payload: bytes, duration_s: float, concurrency: int, rows: int, client: str
-) -> LoadResult:
-    tally = _Tally(duration_s)
-    if client == "raw":
-        await _raw_workers(base, payload, concurrency, tally)
     else:
-        await _httpx_workers(base, payload, concurrency, tally)
-    return tally.result(base, concurrency, rows)
+        from mloop.cicd.load_processes import run_processes
+        from mloop.cicd.raw_http import post_request
+
+        parsed = urlparse(base)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        request = post_request(host, port, (parsed.path or "") + "/invocations", payload)
+        tally = run_processes(
+            host,
+            port,
+            request,
+            concurrency=concurrency,
+            duration_s=duration_s,
+            warmup_s=warmup_s,
+            timeout_s=timeout_s,
+            processes=processes,
+        )
+    return summarize(base, concurrency, rows, tally)
 
 
-async def _httpx_workers(base: str, payload: bytes, concurrency: int, tally: _Tally) -> None:
+def summarize(base: str, concurrency: int, rows: int, tally: Tally) -> LoadResult:
+    """The result of a tally: QPS = answers with status 200 to the requests sent in the
+    measured span, per second of it (with one request in flight per connection, as many are
+    sent in a span as are answered: wrk's count of answers within its run, over its length;
+    wrk's Requests/sec counts every answer, the same number when nothing fails); exact p50/p99
+    (ms) over every measured request (failures included); error rate = failures / requests."""
+    requests = int(tally.latencies_ms.size)
+    elapsed = max(tally.elapsed_s, 1e-9)
+    return LoadResult(
+        url=base,
+        concurrency=concurrency,
+        rows=rows,
+        duration_s=round(elapsed, 3),
+        requests=requests,
+        errors=tally.errors,
+        qps=(requests - tally.errors) / elapsed,
+        p50_ms=float(np.percentile(tally.latencies_ms, 50)) if requests else None,
+        p99_ms=float(np.percentile(tally.latencies_ms, 99)) if requests else None,
+        error_rate=tally.errors / requests if requests else 1.0,
+        status_counts=dict(sorted(tally.statuses.items())),
+        client_cpu_s=round(tally.client_cpu_s, 4),
+    )
+
+
+async def _httpx_load(
+    base: str,
+    payload: bytes,
+    duration_s: float,
+    concurrency: int,
+    warmup_s: float,
+    timeout_s: float,
+) -> Tally:
+    """``concurrency`` coroutines sharing one ``httpx.AsyncClient`` (keep-alive, one
+    connection each); the requests sent in the measured span are counted."""
     import httpx
 
     headers = {"content-type": "application/json"}
+    measure_from = time.monotonic() + warmup_s
+    stop = measure_from + duration_s
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    errors = 0
+    last_done = stop
 
     async def worker(client: httpx.AsyncClient) -> None:
-        while (t0 := time.perf_counter()) < tally.stop:
+        nonlocal errors, last_done
+        while (t0 := time.monotonic()) < stop:
             try:
                 response = await client.post("/invocations", content=payload, headers=headers)
-                key, ok = str(response.status_code), response.status_code == 200
+                key = str(response.status_code)
             except httpx.HTTPError as exc:
-                key, ok = type(exc).__name__, False
-            tally.add(t0, time.perf_counter(), key, ok)
+                key = type(exc).__name__
+            t1 = time.monotonic()
+            if t0 >= measure_from:
+                statuses[key] = statuses.get(key, 0) + 1
+                latencies.append((t1 - t0) * 1000.0)
+                errors += key != "200"
+                last_done = max(last_done, t1)
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     # TCP_NODELAY: httpx writes the headers and the body separately; with Nagle's algorithm
     # the body waits for the server's delayed ACK (~40 ms on Linux) and latency is the ACK timer
     nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
     transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
-    timeout = httpx.Timeout(30.0)
+    timeout = httpx.Timeout(timeout_s)
+    cpu_start = time.process_time()
     async with httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-
-
-async def _raw_workers(base: str, payload: bytes, concurrency: int, tally: _Tally) -> None:
-    from mloop.cicd.raw_http import RawConnection, post_request
-
-    parsed = urlparse(base)
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
-    request = post_request(host, port, (parsed.path or "") + "/invocations", payload)
-
-    async def worker() -> None:
-        conn = RawConnection(host, port)
-        try:
-            while (t0 := time.perf_counter()) < tally.stop:
-                try:
-                    status = await conn.send(request)
-                    key, ok = str(status), status == 200
-                except (
-                    OSError,
-                    asyncio.IncompleteReadError,
-                    asyncio.TimeoutError,
-                    ValueError,
-                ) as exc:
-                    key, ok = type(exc).__name__, False
-                    await conn.close()
-                tally.add(t0, time.perf_counter(), key, ok)
-        finally:
-            await conn.close()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    cpu_s = time.process_time() - cpu_start
+    latencies_ms = np.asarray(latencies, dtype=np.float64)
+    return Tally(statuses, errors, latencies_ms, duration_s, last_done - stop, cpu_s)

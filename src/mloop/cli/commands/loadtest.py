@@ -44,8 +44,15 @@ def loadtest_command(
     ] = 8,
     rows: Annotated[int, typer.Option("--rows", min=1, max=100_000, help="Rows per request.")] = 1,
     client: Annotated[
-        str, typer.Option("--client", help="Load generator: httpx, or raw (cheaper per request).")
-    ] = "httpx",
+        str,
+        typer.Option(
+            "--client", help="Load generator: raw (worker processes), or httpx (a cross-check)."
+        ),
+    ] = "raw",
+    processes: Annotated[
+        int | None,
+        typer.Option("--processes", min=1, help="Load-generator processes (default: 1 per core)."),
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Service workers (without --url).")
     ] = 1,
@@ -73,7 +80,13 @@ def loadtest_command(
     with target as base:
         assert base is not None
         result = run_load(
-            base, payload, duration_s=duration, concurrency=concurrency, rows=rows, client=client
+            base,
+            payload,
+            duration_s=duration,
+            concurrency=concurrency,
+            rows=rows,
+            client=client,
+            processes=processes,
         )
     broken = check_budget(result, budget)
     run_id = None
