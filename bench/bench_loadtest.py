@@ -36,7 +36,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from mloop.cicd.loadtest import example_payload, run_load  # noqa: E402
+from mloop.cicd.loadtest.run import example_payload, run_load  # noqa: E402
 from mloop.cicd.service_process import served  # noqa: E402
 from mloop.models import open_package, save_model  # noqa: E402
 

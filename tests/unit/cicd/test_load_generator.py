@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mloop.cicd.load_processes import _shares, default_processes
-from mloop.cicd.loadtest import run_load
-from mloop.cicd.raw_http import ResponseParser, post_request
+from mloop.cicd.loadtest.processes import _shares, default_processes
+from mloop.cicd.loadtest.raw_http import ResponseParser, post_request
+from mloop.cicd.loadtest.run import run_load
 from mloop.errors import ValidationError
 
 

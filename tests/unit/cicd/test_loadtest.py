@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mloop.cicd.loadtest import (
+from mloop.cicd.loadtest.run import (
     LoadBudget,
     LoadResult,
     check_budget,

@@ -4,7 +4,7 @@ The package's input example (``rows`` rows, MLflow ``dataframe_split`` to ``POST
 /invocations``) is posted back to back on ``concurrency`` keep-alive connections, one request
 in flight on each, for ``duration_s`` seconds after a ``WARMUP_S`` warm-up. The default client
 (``raw``) spreads the connections over one worker process per core, each an asyncio
-raw-HTTP/1.1 client (:mod:`mloop.cicd.load_processes`), as ``wrk`` runs a thread per core:
+raw-HTTP/1.1 client (:mod:`mloop.cicd.loadtest.processes`), as ``wrk`` runs a thread per core:
 on a small machine shared with the service it reports wrk's QPS. ``httpx`` (one
 ``httpx.AsyncClient`` in this process) is kept as an independent cross-check. A request counts
 as an error when it fails or answers anything but 200. Reported: QPS (answers with status 200
@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from mloop.cicd.load_processes import Tally
+from mloop.cicd.loadtest.processes import Tally
 from mloop.errors import ConfigError, ValidationError
 
 __all__ = ["LoadBudget", "LoadResult", "check_budget", "example_payload", "run_load"]
@@ -140,7 +140,7 @@ def run_load(
 ) -> LoadResult:
     """Post ``payload`` to ``url/invocations`` on ``concurrency`` connections for
     ``duration_s`` seconds (after ``warmup_s``) and summarize. ``client``: ``raw`` (worker
-    processes, :mod:`mloop.cicd.load_processes`; ``processes``: how many, default one per
+    processes, :mod:`mloop.cicd.loadtest.processes`; ``processes``: how many, default one per
     core) or ``httpx`` (one ``httpx.AsyncClient`` in this process, for comparison)."""
     if duration_s <= 0 or concurrency < 1 or warmup_s < 0 or timeout_s <= 0:
         raise ValidationError(
@@ -157,8 +157,8 @@ def run_load(
             _httpx_load(base, payload, duration_s, concurrency, warmup_s, timeout_s)
         )
     else:
-        from mloop.cicd.load_processes import run_processes
-        from mloop.cicd.raw_http import post_request
+        from mloop.cicd.loadtest.processes import run_processes
+        from mloop.cicd.loadtest.raw_http import post_request
 
         parsed = urlparse(base)
         host, port = parsed.hostname or "127.0.0.1", parsed.port or 80

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mloop.cicd.loadtest import LoadResult
+from mloop.cicd.loadtest.run import LoadResult
 
 __all__ = ["EXPERIMENT", "TestedModel", "record_loadtest"]
 

@@ -1,5 +1,5 @@
 """The default load generator of ``mloop loadtest``: several worker processes
-(:mod:`mloop.cicd.load_worker`), started together and merged into one tally.
+(:mod:`mloop.cicd.loadtest.worker`), started together and merged into one tally.
 
 Why processes: on a small machine the client shares the cores with the service it measures;
 one Python thread gets one scheduler share against the service's processes and becomes the
@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from mloop._utils.processes import stop_child
-from mloop.cicd.load_worker import WorkerPlan
+from mloop.cicd.loadtest.worker import WorkerPlan
 from mloop.errors import ValidationError
 
 __all__ = ["Tally", "default_processes", "run_processes"]
 
 START_MARGIN_S = 0.02  # between the start signal and the start time (s)
-WORKER = "mloop.cicd.load_worker"
+WORKER = "mloop.cicd.loadtest.worker"
 
 
 @dataclass(frozen=True)

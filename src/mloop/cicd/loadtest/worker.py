@@ -1,11 +1,11 @@
-"""One load-generator process of ``mloop loadtest`` (``python -m mloop.cicd.load_worker PLAN``).
+"""One load-generator process of ``mloop loadtest`` (``python -m mloop.cicd.loadtest.worker PLAN``).
 
-:func:`mloop.cicd.loadtest.run_load` starts several of these (one per core, as ``wrk -t``
+:func:`mloop.cicd.loadtest.run.run_load` starts several of these (one per core, as ``wrk -t``
 runs one thread per core) so that the client is not one Python thread competing with the
 service's processes for the machine. Each opens its share of the connections, says ``ready``
 on stdout, waits for the start time (a ``time.monotonic()``, shared by every process on the
 machine) on stdin, then keeps one request in flight per connection (keep-alive, no pipelining,
-:mod:`mloop.cicd.raw_http`) until the stop time. The requests *sent* in the measured span
+:mod:`mloop.cicd.loadtest.raw_http`) until the stop time. The requests *sent* in the measured span
 (after the warm-up, before the stop) are all waited for (up to the timeout) and counted: status
 counts, latencies (s, from writing the request to reading the whole answer), the time of the
 last answer and the process's CPU time while loading go to ``PLAN.out`` (``.json`` and
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic, process_time
 
-from mloop.cicd.raw_http import ClientConnection
+from mloop.cicd.loadtest.raw_http import ClientConnection
 
 __all__ = ["WorkerPlan", "main"]
 
@@ -212,6 +212,6 @@ def main(plan_file: str) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        print("usage: python -m mloop.cicd.load_worker PLAN_JSON", file=sys.stderr)
+        print("usage: python -m mloop.cicd.loadtest.worker PLAN_JSON", file=sys.stderr)
         raise SystemExit(2)
     raise SystemExit(main(sys.argv[1]))
