@@ -76,7 +76,7 @@ class EnvironmentResources(_Strict):
 
 
 class GatesConfig(_Strict):
-    """The CD gates of an environment (read by ``mloop.cicd.gates``): ``metrics`` (name ->
+    """The CD gates of an environment (read by ``mloop.cicd.gates.run``): ``metrics`` (name ->
     ``">= 0.85"``) the model version must meet, ``expected_outputs`` (a CSV/Parquet/JSON file
     of inputs with a ``prediction`` column, or ``input_example``) the served model must
     reproduce within ``tolerance`` (relative and absolute), ``model`` (the registered model
@@ -116,6 +116,7 @@ class PipelineConfig(_Strict):
     entrypoint: str
     triggers: list[dict[str, Any]] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    package: dict[str, Any] = Field(default_factory=dict)  # read by mloop.cicd (pipeline build)
 
 
 class FeaturesConfig(_Strict):

@@ -1,9 +1,9 @@
 """mloop.cicd (layer L6): level 2 of the source text, CI/CD of the pipelines.
 
-This half holds the checks: ``mloop ci`` (:mod:`mloop.cicd.checks`, with its reports in
-:mod:`~mloop.cicd.junit` and :mod:`~mloop.cicd.markdown_report`), ``mloop init``
-(:mod:`~mloop.cicd.scaffold` and ``templates/init``), ``mloop loadtest``
-(:mod:`~mloop.cicd.loadtest`) and online experiments (:mod:`~mloop.cicd.experiments`,
-:mod:`~mloop.cicd.sequential`). Environments, pipeline packages, promotion and deployments live
-beside them. See docs/cicd-checks.md.
+Rooms: ``ci/`` (``mloop ci``: the checks and their JUnit/Markdown reports), ``gates/`` (what an
+environment checks before a deployment), ``experiments/`` (online experiments and their
+sequential test), ``loadtest/`` (``mloop loadtest``). Beside them: environments, pipeline
+packages and their data files (:mod:`~mloop.cicd.packages`), promotion and deployments
+(:mod:`~mloop.cicd.promotion`), ``mloop init`` (:mod:`~mloop.cicd.scaffold`, ``templates/init``).
+See docs/cicd.md and docs/cicd-checks.md.
 """

@@ -3,7 +3,8 @@
 The package holds the compiled graph (spec and version, with the default params of
 ``mloop.yaml``), the entrypoint file and the project's own modules it imports, the locked
 requirements of the running Python environment (every installed distribution and its version,
-read with ``importlib.metadata``) and the digest over all of it (:mod:`mloop.pipelines.packaged`
+read with ``importlib.metadata``), the data files the pipeline declares
+(:mod:`mloop.cicd.package_data`) and the digest over all of it (:mod:`mloop.pipelines.packaged`
 defines the format). Its files go to the environment's artifact store at
 ``packages/<pipeline>/<digest>``, its row to the metadata store; building unchanged code again
 returns the same package. A package reaches another environment's stores by :func:`copy_package`
@@ -22,6 +23,7 @@ from typing import Any
 from mloop._utils.hashing import sha256_file
 from mloop.artifacts.content import hash_folder
 from mloop.cicd.environments import Environment
+from mloop.cicd.package_data import data_files
 from mloop.errors import ConfigError
 from mloop.metadata.deployments import PipelinePackage
 from mloop.pipelines import packaged
@@ -72,8 +74,9 @@ def entry_file(entrypoint: str, project_dir: Path) -> tuple[Path, str]:
 def package_manifest(
     env: Environment, name: str, params: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """The manifest of pipeline ``name`` as the project folder holds it now, and its code files
-    (relative path -> file). Imports the pipeline and compiles it; runs no step."""
+    """The manifest of pipeline ``name`` as the project folder holds it now, and its files
+    (``code/<relpath>`` or ``data/<relpath>`` in the package -> file). Imports the pipeline and
+    compiles it; runs no step."""
     settings = env.settings
     if name not in settings.pipelines:
         known = ", ".join(sorted(settings.pipelines)) or "none"
@@ -89,6 +92,7 @@ def package_manifest(
         p.relative_to(project_dir).as_posix(): p for p in packaged.source_files(path, project_dir)
     }
     code = {rel: sha256_file(p) for rel, p in files.items()}
+    data = data_files(graph, project_dir, configured.package)
     manifest: dict[str, Any] = {
         "format": packaged.FORMAT,
         "pipeline": name,
@@ -99,9 +103,13 @@ def package_manifest(
         "requirements": locked_requirements(),
         "params": graph.params,
     }
+    if data:
+        manifest["data"] = {rel: sha256_file(p) for rel, p in data.items()}
     manifest["code_digest"] = packaged.code_digest(code)
     manifest["digest"] = packaged.package_digest(manifest)
-    return manifest, files
+    parts = {f"{packaged.CODE_DIR}/{rel}": p for rel, p in files.items()}
+    parts.update({f"{packaged.DATA_DIR}/{rel}": p for rel, p in data.items()})
+    return manifest, parts
 
 
 def build_package(
@@ -119,7 +127,7 @@ def build_package(
         return existing
     staging = env.artifacts.new_staging_dir()
     for rel, source in files.items():
-        target = staging / packaged.CODE_DIR / rel
+        target = staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     (staging / packaged.MANIFEST).write_text(
@@ -186,10 +194,12 @@ def _publish(
 
 
 def diff_packages(a: PipelinePackage, b: PipelinePackage) -> dict[str, Any]:
-    """What changed from ``a`` to ``b``: code files (added, removed, changed), steps whose code
-    digest or params changed, params, and requirements (added, removed, changed versions)."""
+    """What changed from ``a`` to ``b``: code and data files (added, removed, changed), steps
+    whose code digest or params changed, params, and requirements (added, removed, changed
+    versions)."""
     ma, mb = a.manifest, b.manifest
     ca, cb = dict(ma.get("code") or {}), dict(mb.get("code") or {})
+    da, db = dict(ma.get("data") or {}), dict(mb.get("data") or {})
     sa_, sb = _steps(ma), _steps(mb)
     ra, rb = _reqs(ma), _reqs(mb)
     pa, pb = dict(ma.get("params") or {}), dict(mb.get("params") or {})
@@ -201,6 +211,11 @@ def diff_packages(a: PipelinePackage, b: PipelinePackage) -> dict[str, Any]:
             "added": sorted(set(cb) - set(ca)),
             "removed": sorted(set(ca) - set(cb)),
             "changed": sorted(k for k in set(ca) & set(cb) if ca[k] != cb[k]),
+        },
+        "data": {
+            "added": sorted(set(db) - set(da)),
+            "removed": sorted(set(da) - set(db)),
+            "changed": sorted(k for k in set(da) & set(db) if da[k] != db[k]),
         },
         "steps": {
             "added": sorted(set(sb) - set(sa_)),

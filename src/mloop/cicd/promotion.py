@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mloop.cicd.environments import Environment, current_actor, environment_names, open_environment
-from mloop.cicd.gates import check_overrides, run_gates
-from mloop.cicd.gates_model import package_run_ids
+from mloop.cicd.gates.model import package_run_ids
+from mloop.cicd.gates.run import check_overrides, run_gates
 from mloop.cicd.packages import copy_package
 from mloop.errors import ConfigError, GateRefusedError, NotFoundError, PromotionRefusedError
 from mloop.metadata.deployments import (
@@ -175,7 +175,7 @@ def deploy(
     """Ask for ``package`` to be ``pipeline``'s active package in ``env`` (default: the one
     active in the policy's ``from`` environment, else the newest built in ``env`` or in the
     source environment); active at once under ``approval: auto``, else pending until
-    :func:`approve`. The environment's CD gates run first (:mod:`mloop.cicd.gates`): their
+    :func:`approve`. The environment's CD gates run first (:mod:`mloop.cicd.gates.run`): their
     results are recorded with the deployment, which is rejected (``GateRefusedError``) when one
     fails that ``override_gates`` does not name."""
     who = actor or current_actor()

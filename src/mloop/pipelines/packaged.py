@@ -6,12 +6,17 @@ A package is a folder in the artifact store::
                          locked requirements, default params, digest
     code/<relpath>       the entrypoint file and the user's own modules it imports, at their paths
                          relative to the project folder
+    data/<relpath>       the data files the pipeline declares (``mloop.FileInput`` values, the
+                         ``package: include:`` globs of mloop.yaml), likewise; listed with their
+                         digests under ``data`` in the manifest (absent when there are none)
 
 The **digest** is the SHA-256 of the canonical JSON of every manifest field except ``digest``
-itself (so of the code files too, through their digests). :mod:`mloop.cicd.packages` builds
-packages; the controller runs them through :func:`load_packaged_pipeline`, which unpacks a
-package into a cache folder named by its digest, recomputes the digest from the files there and
-refuses to run when it is not the one the deployment recorded. This module lives below the
+itself (so of the code and data files too, through their digests; ``data`` joins it only when
+the package has data files, so packages built before data files existed keep their digest).
+:mod:`mloop.cicd.packages` builds packages; the controller runs them through
+:func:`load_packaged_pipeline`, which unpacks a package into a cache folder named by its
+digest, recomputes the digest from the files there and refuses to run when it is not the one
+the deployment recorded. This module lives below the
 controller and ``cicd`` so that both use one definition of the format.
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterable, Mapping
@@ -29,6 +35,7 @@ from mloop._utils.hashing import digest_json, sha256_file
 from mloop.artifacts.base import ArtifactStore
 from mloop.errors import ConfigError, PackageIntegrityError
 from mloop.pipelines.dsl import Pipeline
+from mloop.pipelines.graph import PipelineGraph
 from mloop.pipelines.loading import load_pipeline
 
 FORMAT = 1
@@ -40,6 +47,7 @@ PIPELINE_TAG = "mloop.deployment.pipeline"
 """Run tag on every run of a deployed package: the pipeline's name in mloop.yaml."""
 MANIFEST = "manifest.json"
 CODE_DIR = "code"
+DATA_DIR = "data"
 _SKIPPED_PARTS = {".mloop", ".venv", "venv", "site-packages", "__pycache__", ".git", ".tox"}
 _DIGESTED = (
     "format",
@@ -54,10 +62,12 @@ _DIGESTED = (
 
 __all__ = [
     "CODE_DIR",
+    "DATA_DIR",
     "DEPLOYMENT_TAG",
     "MANIFEST",
     "PACKAGE_TAG",
     "PIPELINE_TAG",
+    "PackagedDataPipeline",
     "code_digest",
     "load_packaged_pipeline",
     "package_digest",
@@ -69,7 +79,10 @@ __all__ = [
 
 def package_digest(manifest: Mapping[str, Any]) -> str:
     """The digest of a manifest: over every field in ``_DIGESTED`` (never over ``digest``)."""
-    return digest_json({key: manifest.get(key) for key in _DIGESTED})
+    digested = {key: manifest.get(key) for key in _DIGESTED}
+    if manifest.get("data"):
+        digested["data"] = manifest["data"]
+    return digest_json(digested)
 
 
 def code_digest(files: Mapping[str, str]) -> str:
@@ -209,22 +222,25 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def verify_package_dir(folder: Path, expected_digest: str) -> dict[str, Any]:
-    """The manifest of the package unpacked at ``folder``, after checking that its code files
-    are exactly those the manifest lists, with their digests, and that the package digest
+    """The manifest of the package unpacked at ``folder``, after checking that its code and
+    data files are exactly those the manifest lists, with their digests, and that the package digest
     recomputed from all of it is ``expected_digest``; ``IntegrityError`` otherwise."""
     manifest = read_manifest(folder)
-    code_root = folder / CODE_DIR
-    listed: dict[str, str] = dict(manifest.get("code") or {})
-    present = {
-        p.relative_to(code_root).as_posix(): sha256_file(p)
-        for p in sorted(code_root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
-    if present != listed:
-        changed = sorted(set(present) ^ set(listed)) or sorted(
-            k for k in listed if present.get(k) != listed[k]
-        )
-        raise PackageIntegrityError(str(folder), expected_digest, f"code files changed: {changed}")
+    for kind, sub in (("code", CODE_DIR), ("data", DATA_DIR)):
+        root = folder / sub
+        listed: dict[str, str] = dict(manifest.get(kind) or {})
+        present = {
+            p.relative_to(root).as_posix(): sha256_file(p)
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+        if present != listed:
+            changed = sorted(set(present) ^ set(listed)) or sorted(
+                k for k in listed if present.get(k) != listed[k]
+            )
+            raise PackageIntegrityError(
+                str(folder), expected_digest, f"{kind} files changed: {changed}"
+            )
     actual = package_digest(manifest)
     if actual != expected_digest or manifest.get("digest") != expected_digest:
         raise PackageIntegrityError(str(folder), expected_digest, f"its digest is {actual}")
@@ -254,7 +270,9 @@ def load_packaged_pipeline(
 ) -> tuple[Pipeline, dict[str, Any]]:
     """The pipeline of the package (``digest``) at ``uri``, imported from its unpacked, verified
     copy, and the manifest. The copy's code folder goes first on ``sys.path`` so that the
-    pipeline's own modules come from the package, never from the project folder.
+    pipeline's own modules come from the package, never from the project folder, and a step
+    parameter naming a packaged data file (or folder) reads the package's verified copy
+    (:class:`PackagedDataPipeline`).
 
     The compiled steps must be the packaged ones with the same code digests (a step whose
     source comes from an installed library that changed is refused); their literal params may
@@ -268,6 +286,8 @@ def load_packaged_pipeline(
     rel, _, func = str(manifest["entrypoint"]).rpartition(":")
     entry = code_root / rel
     pipeline = import_fresh(entry, func, [entry.parent, code_root])
+    if manifest.get("data"):
+        pipeline = PackagedDataPipeline(pipeline, (folder / DATA_DIR).resolve(), manifest["data"])
     graph = pipeline.compile(**dict(manifest.get("params") or {}))
     packaged_steps = step_code(manifest.get("spec") or {})
     compiled_steps = step_code(graph.spec())
@@ -290,3 +310,39 @@ def step_code(spec: Mapping[str, Any]) -> dict[str, str]:
     """Step name -> code digest of a compiled graph spec (``PipelineGraph.spec()``)."""
     steps = spec.get("steps") or {}
     return {str(name): str(node.get("code")) for name, node in dict(steps).items()}
+
+
+class PackagedDataPipeline(Pipeline):
+    """A packaged pipeline whose compiled step parameters that name a packaged data file or
+    folder (by its path relative to the project folder, as the package lists it) are the
+    absolute path of the package's verified copy under ``data_root``. Other paths, e.g. a
+    trigger's ``-p source=...`` naming another file, are left alone (read from the run's
+    folder)."""
+
+    def __init__(self, inner: Pipeline, data_root: Path, data: Mapping[str, str]) -> None:
+        super().__init__(inner.func, name=inner.name, experiment=inner.experiment)
+        self.data_root = data_root
+        self.data_files = frozenset(data)
+        parts = [f.split("/") for f in data]
+        self.data_folders = frozenset("/".join(p[:i]) for p in parts for i in range(1, len(p)))
+
+    def compile(self, **params: Any) -> PipelineGraph:
+        graph = super().compile(**params)
+        for node in graph.nodes.values():
+            for arg, value in list(node.params.items()):
+                if isinstance(value, str):
+                    node.params[arg] = self.packaged_path(value)
+                elif isinstance(value, list):
+                    node.params[arg] = [
+                        self.packaged_path(v) if isinstance(v, str) else v for v in value
+                    ]
+        return graph
+
+    def packaged_path(self, text: str) -> str:
+        """``text`` as the path of the packaged copy when it names packaged data, else itself."""
+        if not text or "://" in text or "\n" in text or Path(text).is_absolute():
+            return text
+        rel = Path(os.path.normpath(text)).as_posix()
+        if rel in self.data_files or rel in self.data_folders:
+            return str(self.data_root / rel)
+        return text

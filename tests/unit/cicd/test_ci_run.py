@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mloop.cicd.checks import record_report, run_ci
-from mloop.cicd.junit import to_junit_xml
+from mloop.cicd.ci.checks import record_report, run_ci
+from mloop.cicd.ci.junit import to_junit_xml
 from mloop.config import load_settings
 
 PIPELINE = """
@@ -200,8 +200,8 @@ def test_bad_ci_settings_name_the_problem(project_dir: Path, bad: dict) -> None:
 
 def test_a_refused_push_still_names_the_candidate_for_the_schema_check(project_dir: Path) -> None:
     from mloop import pipeline, step
-    from mloop.cicd.contract_check import _pushed_name
-    from mloop.cicd.smoke import SmokeRun
+    from mloop.cicd.ci.contract_check import _pushed_name
+    from mloop.cicd.ci.smoke import SmokeRun
     from mloop.components.push import push
 
     @step

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mloop.cicd.convergence import curve_direction, judge_curves, overfit_score, small_sample
+from mloop.cicd.ci.convergence import curve_direction, judge_curves, overfit_score, small_sample
 from mloop.metadata.entities import Metric
 
 

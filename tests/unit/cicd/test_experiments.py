@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mloop.cicd.experiments import analyse_experiment
+from mloop.cicd.experiments.comparison import analyse_experiment
 from mloop.cli.main import app
 
 MODEL = "churn"

@@ -9,7 +9,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from mloop.cicd.finite import non_finite_in_metrics, non_finite_in_value
+from mloop.cicd.ci.finite import non_finite_in_metrics, non_finite_in_value
 from mloop.metadata.entities import Metric
 
 

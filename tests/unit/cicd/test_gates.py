@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mloop.cicd import promotion
 from mloop.cicd.environments import open_environment
-from mloop.cicd.gates_metrics import metric_problems
+from mloop.cicd.gates.metrics import metric_problems
 from mloop.cicd.packages import build_package
 from mloop.cli.main import app
 from mloop.config import load_settings
@@ -350,7 +350,7 @@ def test_valid_gate_settings_are_read(project_dir: Path) -> None:
 
 # -- expected outputs (the served path: tests/integration/test_gates_outputs.py) ---------------
 def test_outputs_compare_within_the_tolerance_and_name_the_rows(tmp_path: Path) -> None:
-    from mloop.cicd.gates_outputs import compare_outputs, read_examples
+    from mloop.cicd.gates.outputs import compare_outputs, read_examples
     from mloop.errors import ValidationError
 
     assert compare_outputs([1.0, "bad"], [1.0 + 1e-9, "bad"], 1e-6, "prediction") == []

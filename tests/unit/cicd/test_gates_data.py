@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mloop import pipeline, step
-from mloop.cicd.gates_data import check_batch_input, training_schema
+from mloop.cicd.gates.data import check_batch_input, training_schema
 from mloop.cli.main import app
 from mloop.components.run_links import current_links, project_registry
 from mloop.components.schema import infer_schema

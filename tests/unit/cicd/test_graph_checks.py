@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mloop.cicd.graph_checks import RecordedRun, check_declared_outputs, check_integration
+from mloop.cicd.ci.graph_checks import RecordedRun, check_declared_outputs, check_integration
 
 SPEC = {
     "steps": {

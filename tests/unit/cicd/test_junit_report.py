@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from mloop.cicd.junit import read_junit, to_junit_xml
-from mloop.cicd.markdown_report import to_markdown
-from mloop.cicd.results import CheckResult, CiReport
+from mloop.cicd.ci.junit import read_junit, to_junit_xml
+from mloop.cicd.ci.markdown_report import to_markdown
+from mloop.cicd.ci.results import CheckResult, CiReport
 
 
 def report() -> CiReport:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mloop.cicd.loadtest import (
+from mloop.cicd.loadtest.run import (
     LoadBudget,
     LoadResult,
     check_budget,
@@ -91,47 +91,7 @@ def test_a_dead_target_is_all_errors(client: str) -> None:
     assert result.requests > 0 and result.error_rate == 1.0 and result.qps == 0.0
 
 
-def test_the_raw_client_reads_chunked_answers_and_reconnects_after_close() -> None:
-    import asyncio
-
-    from mloop.cicd.raw_http import RawConnection
-
-    answers = [
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-        b"HTTP/1.1 503 Busy\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno",
-    ]
-    connections = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(1)
-        while answers:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
-            answer = answers.pop(0)
-            writer.write(answer)
-            await writer.drain()
-            if b"close" in answer:
-                break
-        writer.close()
-
-    async def scenario() -> list[int]:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        conn = RawConnection("127.0.0.1", port)
-        from mloop.cicd.raw_http import post_request
-
-        request = post_request("127.0.0.1", port, "/invocations", b"{}")
-        codes = [await conn.send(request), await conn.send(request)]
-        answers.append(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-        codes.append(await conn.send(request))  # a new connection after "Connection: close"
-        await conn.close()
-        server.close()
-        await server.wait_closed()
-        return codes
-
-    assert asyncio.run(scenario()) == [200, 503, 200]
-    assert len(connections) == 2
+def test_an_unknown_client_is_refused() -> None:
     with pytest.raises(ValidationError, match="client"):
         run_load("http://127.0.0.1:1", b"{}", duration_s=1, concurrency=1, rows=1, client="curl")
 

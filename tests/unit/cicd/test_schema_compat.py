@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mloop.cicd.schema_compat import compare_signatures, nullable_columns
+from mloop.cicd.ci.schema_compat import compare_signatures, nullable_columns
 
 
 def sig(*inputs: tuple[str, str], output: str = "int64") -> dict:

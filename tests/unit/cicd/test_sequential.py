@@ -1,4 +1,5 @@
-"""The intervals and the mSPRT of mloop.cicd.sequential, checked by simulation (fixed seeds):
+"""The intervals and the mSPRT of mloop.cicd.experiments.sequential, checked by simulation
+(fixed seeds):
 the type-I error under repeated looks stays at most alpha (within Monte Carlo error) where a
 z-test looked at as often is far above it, and a real difference is found."""
 
@@ -8,7 +9,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mloop.cicd.sequential import mixture_lr, newcombe_interval, sequential_test, wilson_interval
+from mloop.cicd.experiments.sequential import (
+    mixture_lr,
+    newcombe_interval,
+    sequential_test,
+    wilson_interval,
+)
 
 ALPHA = 0.05
 RUNS = 400  # simulated experiments per scenario

@@ -38,9 +38,9 @@ def ci_command(
     ] = False,
 ) -> None:
     """Run the CI checks of this project against the target environment (--env)."""
-    from mloop.cicd.checks import record_report, run_ci
-    from mloop.cicd.junit import to_junit_xml
-    from mloop.cicd.markdown_report import to_markdown
+    from mloop.cicd.ci.checks import record_report, run_ci
+    from mloop.cicd.ci.junit import to_junit_xml
+    from mloop.cicd.ci.markdown_report import to_markdown
     from mloop.cli.output import print_json
 
     settings = state_of(ctx).settings(env)
@@ -65,7 +65,7 @@ def ci_command(
 def _print_table(report: object) -> None:
     from rich.table import Table
 
-    from mloop.cicd.results import CiReport
+    from mloop.cicd.ci.results import CiReport
     from mloop.cli.output import console, format_duration
 
     assert isinstance(report, CiReport)

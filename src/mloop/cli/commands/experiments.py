@@ -51,7 +51,7 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Compare MODEL's champion and canary on live traffic; decide promote/rollback/continue."""
-    from mloop.cicd.experiments import analyse_experiment
+    from mloop.cicd.experiments.comparison import analyse_experiment
     from mloop.cli.output import print_json
     from mloop.monitoring.settings import load_monitoring_settings
     from mloop.monitoring.windows import parse_duration
@@ -64,7 +64,7 @@ def show_command(
     action = None
     if act:
         from mloop.artifacts import connect as connect_artifacts
-        from mloop.cicd.experiment_actions import act_on_decision
+        from mloop.cicd.experiments.actions import act_on_decision
         from mloop.components.push import alias_for_environment
         from mloop.metadata import connect
         from mloop.registry import ModelRegistry
@@ -84,7 +84,7 @@ def show_command(
 def _print(result: object, action: str | None) -> None:
     from rich.table import Table
 
-    from mloop.cicd.experiments import ExperimentResult
+    from mloop.cicd.experiments.comparison import ExperimentResult
     from mloop.cli.output import console
 
     assert isinstance(result, ExperimentResult)

@@ -17,7 +17,7 @@ from mloop.cli.options import EnvOption, JsonOption
 from mloop.cli.state import state_of
 
 if TYPE_CHECKING:
-    from mloop.cicd.loadtest_record import TestedModel
+    from mloop.cicd.loadtest.record import TestedModel
     from mloop.config import Settings
     from mloop.models import ModelPackage
     from mloop.registry import ModelRegistry
@@ -44,8 +44,15 @@ def loadtest_command(
     ] = 8,
     rows: Annotated[int, typer.Option("--rows", min=1, max=100_000, help="Rows per request.")] = 1,
     client: Annotated[
-        str, typer.Option("--client", help="Load generator: httpx, or raw (cheaper per request).")
-    ] = "httpx",
+        str,
+        typer.Option(
+            "--client", help="Load generator: raw (worker processes), or httpx (a cross-check)."
+        ),
+    ] = "raw",
+    processes: Annotated[
+        int | None,
+        typer.Option("--processes", min=1, help="Load-generator processes (default: 1 per core)."),
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Service workers (without --url).")
     ] = 1,
@@ -58,8 +65,8 @@ def loadtest_command(
     """Load-test MODEL_URI's prediction service; exit 1 when over the mloop.yaml budget."""
     from contextlib import nullcontext
 
-    from mloop.cicd.loadtest import LoadBudget, check_budget, example_payload, run_load
-    from mloop.cicd.loadtest_record import record_loadtest
+    from mloop.cicd.loadtest.record import record_loadtest
+    from mloop.cicd.loadtest.run import LoadBudget, check_budget, example_payload, run_load
     from mloop.cicd.service_process import served
     from mloop.cli.output import console, print_json
     from mloop.config import read_project_file
@@ -73,7 +80,13 @@ def loadtest_command(
     with target as base:
         assert base is not None
         result = run_load(
-            base, payload, duration_s=duration, concurrency=concurrency, rows=rows, client=client
+            base,
+            payload,
+            duration_s=duration,
+            concurrency=concurrency,
+            rows=rows,
+            client=client,
+            processes=processes,
         )
     broken = check_budget(result, budget)
     run_id = None
@@ -108,7 +121,7 @@ def _resolve(
     model_uri: str, settings: Settings
 ) -> tuple[TestedModel, ModelPackage, ModelRegistry | None]:
     """(TestedModel, ModelPackage, registry or None) of ``model_uri``."""
-    from mloop.cicd.loadtest_record import TestedModel
+    from mloop.cicd.loadtest.record import TestedModel
     from mloop.models import open_package
 
     if not model_uri.startswith("models:/"):

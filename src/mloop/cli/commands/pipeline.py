@@ -1,7 +1,8 @@
 """``mloop pipeline build|list|show|diff``: versioned, content-addressed pipeline packages.
 
 ``build NAME`` packages the pipeline ``NAME`` of ``mloop.yaml`` (compiled graph, code digest of
-its source files, locked requirements, default params, digest) into the environment's stores;
+its source files, its data files, locked requirements, default params, digest) into the
+environment's stores;
 building unchanged code again returns the same package. See docs/cicd.md.
 """
 
@@ -42,6 +43,7 @@ def package_dict(p: Any, *, full: bool = False) -> dict[str, Any]:
         "created_by": p.created_by,
         "created_at": p.created_at,
         "files": sorted(p.manifest.get("code") or {}),
+        "data": sorted(p.manifest.get("data") or {}),
         "params": p.manifest.get("params") or {},
     }
     if full:
@@ -75,9 +77,12 @@ def build_command(
         print_json({**package_dict(package), "new": package.id not in before})
         return
     word = "built" if package.id not in before else "unchanged, already built as"
+    data = len(package.manifest.get("data") or {})
     console().print(
         f"{name}: {word} package [bold]v{package.version}[/] {package.short} "
-        f"({len(package.manifest.get('code') or {})} files) in {target.name}"
+        f"({len(package.manifest.get('code') or {})} files"
+        + (f", {data} data files" if data else "")
+        + f") in {target.name}"
     )
 
 
@@ -99,13 +104,16 @@ def list_command(
         return
     from rich.table import Table
 
-    table = Table("pipeline", "version", "digest", "files", "built by", "built", title=target.name)
+    table = Table(
+        "pipeline", "version", "digest", "files", "data", "built by", "built", title=target.name
+    )
     for p in packages:
         table.add_row(
             p.pipeline,
             f"v{p.version}",
             p.short,
             str(len(p.manifest.get("code") or {})),
+            str(len(p.manifest.get("data") or {})),
             p.created_by or "—",
             format_time(p.created_at, short=True),
         )
@@ -119,7 +127,7 @@ def show_command(
     as_json: JsonOption = False,
     env: EnvOption = None,
 ) -> None:
-    """Show one package: files, steps, params, requirements."""
+    """Show one package: files, data files, steps, params, requirements."""
     from mloop.cli.output import console, format_time, print_json
 
     target = _env(ctx, env)
@@ -132,6 +140,8 @@ def show_command(
     out.print(f"built {format_time(p.created_at)} by {p.created_by or '—'}; code {p.code_digest}")
     out.print(f"entrypoint {p.manifest.get('entrypoint')}")
     out.print("files: " + ", ".join(sorted(p.manifest.get("code") or {})))
+    data = dict(p.manifest.get("data") or {})
+    out.print("data: " + (", ".join(f"{k} ({v[:12]})" for k, v in sorted(data.items())) or "—"))
     steps = (p.manifest.get("spec") or {}).get("steps") or {}
     out.print("steps: " + " -> ".join(steps))
     out.print(f"params: {p.manifest.get('params')}")
@@ -146,7 +156,7 @@ def diff_command(
     as_json: JsonOption = False,
     env: EnvOption = None,
 ) -> None:
-    """What changed between two packages: code files, steps, params, requirements."""
+    """What changed between two packages: code and data files, steps, params, requirements."""
     from mloop.cicd.packages import diff_packages
     from mloop.cli.output import console, print_json
 
@@ -161,7 +171,7 @@ def diff_command(
     if diff["same"]:
         out.print("identical packages")
         return
-    for part in ("code", "steps"):
+    for part in ("code", "data", "steps"):
         for change in ("added", "removed", "changed"):
             if diff[part][change]:
                 out.print(f"{part} {change}: {', '.join(diff[part][change])}")

@@ -4,7 +4,7 @@ Streams the input in chunks (``--chunk-size`` rows), checks each against the mod
 as the online service does (nulls only where it allows them), and writes the rows with a
 ``prediction`` column (a classifier's class labels) and, with ``--proba``, ``proba_<class>``.
 First the input is validated against the registered version's training schema (see
-:mod:`mloop.cicd.gates_data`): blocking anomalies print their table and refuse (exit 1), unless
+:mod:`mloop.cicd.gates.data`): blocking anomalies print their table and refuse (exit 1), unless
 ``--skip-validation``.
 """
 
@@ -114,7 +114,7 @@ def predict(
 def _validate_input(settings: object, model_uri: str, input_path: Path, quiet: bool) -> str:
     """Refuse (``DataValidationError``, after printing the anomalies) blocking anomalies of
     the input against the training schema; says what was checked."""
-    from mloop.cicd.gates_data import check_batch_input
+    from mloop.cicd.gates.data import check_batch_input
     from mloop.cli.commands.data import _print_anomalies
     from mloop.cli.output import console
     from mloop.errors import DataValidationError
