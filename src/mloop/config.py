@@ -80,8 +80,9 @@ class GatesConfig(_Strict):
     ``">= 0.85"``) the model version must meet, ``expected_outputs`` (a CSV/Parquet/JSON file
     of inputs with a ``prediction`` column, or ``input_example``) the served model must
     reproduce within ``tolerance`` (relative and absolute), ``model`` (the registered model
-    the gates check; default: every model the package's runs registered) and
-    ``require_data_validation`` (the package's train/push steps must follow a validate step)."""
+    the gates check; default: every model the package's runs registered),
+    ``require_data_validation`` (the package's train/push steps must follow a validate step)
+    and ``loadtest`` (the version's latest ``mloop loadtest`` within the ``loadtest:`` budget)."""
 
     metrics: dict[str, str] = Field(default_factory=dict)
     expected_outputs: str | None = None
@@ -89,6 +90,7 @@ class GatesConfig(_Strict):
     output_column: str = "prediction"
     model: str | None = None
     require_data_validation: bool = False
+    loadtest: bool = False
 
     @field_validator("metrics")
     @classmethod

@@ -285,6 +285,7 @@ def test_deployments_list_and_show_tell_the_gates(cicd_project: Path) -> None:
         "data_validation": "skipped",
         "expected_outputs": "skipped",
         "metrics": "failed",
+        "loadtest": "skipped",
     }
     shown = runner.invoke(app, [*args, "deployments", "show", rejected["id"][:8]])
     assert shown.exit_code == 0, shown.output
@@ -410,3 +411,66 @@ def test_a_ray_environment_without_declared_resources_leaves_it_to_the_cluster()
     assert not capacity_applies(None, {"type": "ray", "address": "ray://head:10001"})
     assert capacity_applies({"cpu": 4}, {"type": "ray"})
     assert capacity_applies(None, {"type": "local"})
+
+
+# -- loadtest ----------------------------------------------------------------------------------
+def _load_test(project: Path, env: str, version, qps: float, error_rate: float = 0.0) -> str:  # type: ignore[no-untyped-def]
+    """Record a load test of ``version`` in ``env`` as ``mloop loadtest`` does; its run id."""
+    from mloop.cicd.loadtest.record import TestedModel, record_loadtest
+    from mloop.cicd.loadtest.run import LoadResult
+    from mloop.registry.registry import ModelRegistry
+
+    target = open_environment(project, env)
+    result = LoadResult(
+        url="http://127.0.0.1:1",
+        concurrency=8,
+        rows=1,
+        duration_s=2.0,
+        requests=int(qps * 2),
+        errors=0,
+        qps=qps,
+        p50_ms=4.0,
+        p99_ms=9.0,
+        error_rate=error_rate,
+    )
+    tested = TestedModel(version.model_uri, version.name, version.version)
+    registry = ModelRegistry(target.store, target.artifacts)
+    return record_loadtest(result, tested, [], store=target.store, registry=registry)
+
+
+def test_the_loadtest_gate_needs_a_recorded_test_within_the_budget(cicd_project: Path) -> None:
+    path = cicd_project / "mloop.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["loadtest"] = {"min_qps": 100, "max_error_rate": 0.01}
+    data["environments"]["staging"]["gates"] = {"loadtest": True}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    build_package(open_environment(cicd_project, "test"), "scoring", created_by="alice")
+    promotion.deploy(cicd_project, "scoring", "test", reason="r", actor="alice")
+    version = _model_of_package(cicd_project, "test", {"r2": 0.95})
+
+    with pytest.raises(GateRefusedError, match="has no recorded load test: run `mloop loadtest"):
+        promotion.promote(cicd_project, "scoring", source="test", target="staging", reason="r")
+
+    _load_test(cicd_project, "test", version, qps=50.0)
+    with pytest.raises(GateRefusedError, match=r"QPS 50\.0 is below min_qps 100"):
+        promotion.promote(cicd_project, "scoring", source="test", target="staging", reason="r")
+
+    _load_test(cicd_project, "test", version, qps=400.0, error_rate=0.02)  # the latest counts
+    with pytest.raises(GateRefusedError, match=r"error rate 0\.0200 is over max_error_rate"):
+        promotion.promote(cicd_project, "scoring", source="test", target="staging", reason="r")
+
+    run_id = _load_test(cicd_project, "test", version, qps=400.0)
+    done = promotion.promote(
+        cicd_project, "scoring", source="test", target="staging", reason="r", actor="bob"
+    )
+    [gate] = [g for g in done.deployment.details["gates"] if g["name"] == "loadtest"]
+    assert gate["status"] == "passed"
+    assert gate["facts"]["models"][version.model_uri]["run_id"] == run_id
+    assert gate["facts"]["models"][version.model_uri]["qps"] == 400.0
+
+
+def test_an_environment_without_the_loadtest_gate_skips_it(cicd_project: Path) -> None:
+    build_package(open_environment(cicd_project, "test"), "scoring", created_by="alice")
+    done = promotion.deploy(cicd_project, "scoring", "test", reason="r", actor="alice")
+    [gate] = [g for g in done.deployment.details["gates"] if g["name"] == "loadtest"]
+    assert gate["status"] == "skipped"

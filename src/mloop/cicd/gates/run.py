@@ -10,7 +10,9 @@ before a package may become active there (see ADR 0024):
 - ``expected_outputs``: the model version the package produced, served as the environment
   serves it, answers the environment's examples (:mod:`mloop.cicd.gates.outputs`);
 - ``metrics``: that version's recorded metrics meet the environment's targets
-  (:mod:`mloop.cicd.gates.metrics`).
+  (:mod:`mloop.cicd.gates.metrics`);
+- ``loadtest``: with ``gates.loadtest``, that version's latest ``mloop loadtest`` is within the
+  project's ``loadtest:`` budget (:mod:`mloop.cicd.gates.loadtest`).
 
 Every result is recorded in the deployment's ``details["gates"]``; a failed gate rejects the
 deployment (recorded, with the reasons) unless the caller overrides that gate by name
@@ -24,6 +26,7 @@ from collections.abc import Collection, Sequence
 
 from mloop.cicd.environments import Environment
 from mloop.cicd.gates.data import check_retraining_validation
+from mloop.cicd.gates.loadtest import check_loadtest
 from mloop.cicd.gates.metrics import check_metrics
 from mloop.cicd.gates.model import package_models
 from mloop.cicd.gates.outputs import check_expected_outputs
@@ -34,8 +37,8 @@ from mloop.metadata.deployments import PipelinePackage
 
 __all__ = ["GATES", "OVERRIDABLE", "check_libraries", "check_overrides", "run_gates"]
 
-GATES = ("libraries", "resources", "data_validation", "expected_outputs", "metrics")
-OVERRIDABLE = ("resources", "data_validation", "expected_outputs", "metrics")
+GATES = ("libraries", "resources", "data_validation", "expected_outputs", "metrics", "loadtest")
+OVERRIDABLE = ("resources", "data_validation", "expected_outputs", "metrics", "loadtest")
 
 
 def check_overrides(overrides: Collection[str]) -> None:
@@ -86,18 +89,27 @@ def run_gates(
     results = [check_libraries(target, package)]
     results += _graph_gates(target, package, skip=results[0].failed)
     models = []
-    if gates.metrics or gates.expected_outputs:
+    if gates.metrics or gates.expected_outputs or gates.loadtest:
         models = package_models(sources, package.pipeline, package.digest, gates.model)
     where = ", ".join(dict.fromkeys(e.name for e in sources)) or target.name
     project_dir = target.settings.project_dir
     results.append(check_expected_outputs(target.name, gates, models, project_dir, where))
     results.append(check_metrics(target.name, gates.metrics, models, where))
+    results.append(check_loadtest(target.name, gates.loadtest, _budget(target), models, where))
     return [
         GateResult(r.name, OVERRIDDEN, r.detail, r.facts, by=actor, why=reason)
         if r.failed and r.name in overrides
         else r
         for r in results
     ]
+
+
+def _budget(target: Environment) -> dict[str, object]:
+    """The project's ``loadtest:`` budget (mloop.yaml), empty without a project file."""
+    from mloop.config import read_project_file
+
+    path = target.settings.project_file
+    return dict(read_project_file(path).loadtest) if path else {}
 
 
 def _graph_gates(target: Environment, package: PipelinePackage, *, skip: bool) -> list[GateResult]:
