@@ -177,6 +177,7 @@ def raw_runs_per_call(folder: Path, name: str = "raw_per_call") -> Callable[[], 
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
+
     def run() -> None:
         for rid in new_ids(N_RUNS):  # random ids, as mloop's (index pages touched: the same)
             now = utc_now().replace(tzinfo=None).isoformat(" ", "microseconds")

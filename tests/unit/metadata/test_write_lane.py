@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import mloop
 from mloop.errors import RunNotFoundError, ValidationError
@@ -168,3 +169,25 @@ def test_in_memory_store_shares_its_single_connection(tmp_path: Path) -> None:
         assert store.lane.connections() == 0
     finally:
         store.close()
+
+
+def test_tracking_calls_check_nothing_out_of_the_pool(store: SqlMetadataStore) -> None:
+    """The hot path's cost was the pool: a checkout, a reset and a begin event per call."""
+    checkouts: list[object] = []
+
+    def seen(*args: object) -> None:
+        checkouts.append(args)
+
+    sa.event.listen(store.engine, "checkout", seen)
+    try:
+        with mloop.start_run("warm", store=store):  # this thread's lane connection: made once
+            mloop.log_params({"a": 1})
+        checkouts.clear()
+        for i in range(20):
+            with mloop.start_run("pool", store=store):
+                mloop.log_params({"i": i})
+                mloop.set_tags({"t": "x"})
+                mloop.log_metrics({"m": 1.0})
+        assert checkouts == []
+    finally:
+        sa.event.remove(store.engine, "checkout", seen)
