@@ -3,6 +3,7 @@ connection, every call is committed before it returns, failures roll back, close
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from pathlib import Path
@@ -191,3 +192,13 @@ def test_tracking_calls_check_nothing_out_of_the_pool(store: SqlMetadataStore) -
         assert checkouts == []
     finally:
         sa.event.remove(store.engine, "checkout", seen)
+
+
+def test_a_store_dropped_without_close_still_closes_its_connections(tmp_path: Path) -> None:
+    store = SqlMetadataStore.open(f"sqlite:///{tmp_path / 'dropped.db'}")
+    store.create_run("dropped", leased=False)
+    conn = _connection_of(store)
+    del store
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")

@@ -37,18 +37,22 @@ class DriverTx:
         self.cursor = cursor
         self.sqlite = sqlite  # times are stored as text on SQLite, aware datetimes elsewhere
         self.mark = mark  # "?" or "%s"
+        self.statement: str | None = None  # the last one sent: named in an error
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; its row count."""
+        self.statement = sql
         self.cursor.execute(sql, params)
         return int(self.cursor.rowcount)
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """Run ``sql`` once per row (the driver's ``executemany``); the total row count."""
+        self.statement = sql
         self.cursor.executemany(sql, rows)
         return int(self.cursor.rowcount)
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.statement = sql
         self.cursor.execute(sql, params)
         return [tuple(row) for row in self.cursor.fetchall()]
 
@@ -77,9 +81,11 @@ class WriteLane:
         # SQLite in memory: a single shared connection (StaticPool); checked out per call.
         self._shared = self.sqlite and engine.url.database in (None, "", ":memory:")
         self._local = threading.local()
-        self._held: list[_Held] = []
+        self._held: list[_Held] = []  # changed in place: the finalizer holds this list
         self._lock = threading.Lock()
         self._closed = False
+        # A store dropped without close(), or open at exit: its connections still get closed.
+        weakref.finalize(self, _close_all, self._held, self._lock)
 
     def run(self, work: Callable[[DriverTx], T]) -> T:
         """``work(tx)`` inside one write transaction, committed before returning; rolled back
@@ -89,8 +95,8 @@ class WriteLane:
             conn = fairy.dbapi_connection
             cursor = conn.cursor()
             committing = False
+            tx = DriverTx(cursor, self.sqlite, self.mark)
             try:
-                tx = DriverTx(cursor, self.sqlite, self.mark)
                 if self.sqlite:
                     cursor.execute("BEGIN IMMEDIATE")
                 result = work(tx)
@@ -103,7 +109,11 @@ class WriteLane:
                     if broken and not committing and attempt < _RETRIES:
                         continue  # nothing was written: once more on a fresh connection
                     raise sa.exc.DBAPIError.instance(
-                        None, None, exc, self._dbapi_error, connection_invalidated=broken
+                        "COMMIT" if committing else tx.statement,
+                        None,
+                        exc,
+                        self._dbapi_error,
+                        connection_invalidated=broken,
                     ) from exc
                 raise
             finally:
@@ -116,10 +126,7 @@ class WriteLane:
         """Close every connection of this lane (any thread's); later calls raise."""
         with self._lock:
             self._closed = True
-            held, self._held = self._held, []
-        for h in held:
-            if h.pid == os.getpid():
-                h.fairy.close()
+        _close_all(self._held, self._lock)
 
     def connections(self) -> int:
         """Connections open now (one per thread that wrote and is still alive)."""
@@ -142,7 +149,7 @@ class WriteLane:
                 fairy.close()
                 raise sa.exc.ResourceClosedError("this store is closed")
             ended = [h for h in self._held if not h.alive() or h.pid != held.pid]
-            self._held = [h for h in self._held if h not in ended] + [held]
+            self._held[:] = [h for h in self._held if h not in ended] + [held]
         for h in ended:  # a thread that wrote and has ended: close its connection
             if h.pid == held.pid:
                 h.fairy.close()
@@ -163,9 +170,22 @@ class WriteLane:
 
     def _drop(self, fairy: Any) -> None:
         with self._lock:
-            self._held = [h for h in self._held if h.fairy is not fairy]
+            self._held[:] = [h for h in self._held if h.fairy is not fairy]
         self._local.held = None
         try:
             fairy.close()
         except Exception:  # already gone: nothing to release
             pass
+
+
+def _close_all(held: list[_Held], lock: threading.Lock) -> None:
+    """Close the connections in ``held`` that this process opened (a child's inherited ones
+    belong to its parent) and empty the list."""
+    with lock:
+        todo, held[:] = list(held), []
+    for h in todo:
+        if h.pid == os.getpid():
+            try:
+                h.fairy.close()
+            except Exception:  # at exit or already cut: nothing left to release
+                pass
