@@ -202,3 +202,13 @@ def test_a_store_dropped_without_close_still_closes_its_connections(tmp_path: Pa
     gc.collect()
     with pytest.raises(sqlite3.ProgrammingError):
         conn.execute("SELECT 1")
+
+
+def test_lane_connections_carry_the_engines_pragmas(store: SqlMetadataStore) -> None:
+    """WAL, synchronous=NORMAL (1), foreign keys and the busy timeout, as every engine
+    connection: the durability and locking of a tracking call are those of any other write."""
+    conn = _connection_of(store)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
