@@ -45,6 +45,7 @@ from mloop.metadata.sql.deployments_store import SqlDeploymentStore
 from mloop.metadata.sql.engine import create_engine, read_transaction, write_transaction
 from mloop.metadata.sql.features_store import SqlFeatureDefinitionStore
 from mloop.metadata.sql.fingerprint_store import SqlFileFingerprintStore
+from mloop.metadata.sql.lane import WriteLane
 from mloop.metadata.sql.migrate import ensure_schema
 from mloop.metadata.sql.monitoring_store import SqlMonitoringStore
 from mloop.metadata.sql.registry_store import SqlModelRegistryStore
@@ -62,9 +63,9 @@ from mloop.metadata.sql.schema import tags as tags_table
 from mloop.metadata.sql.search import search_statement
 from mloop.metadata.sql.services_store import SqlServiceStore
 from mloop.metadata.sql.tracking_writes import (
-    INSERT_RUN,
     insert_metrics,
     insert_params,
+    insert_run,
     insert_tags,
     write_runs,
 )
@@ -101,6 +102,7 @@ class SqlMetadataStore(MetadataStore):
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine: sa.Engine | None = None
+        self._lane: WriteLane | None = None  # tracking writes: a driver connection per thread
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> SqlMetadataStore:
@@ -112,9 +114,13 @@ class SqlMetadataStore(MetadataStore):
             engine.dispose()
             raise
         store._engine = engine
+        store._lane = WriteLane(engine)
         return store
 
     def close(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
+            self._lane = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -132,6 +138,13 @@ class SqlMetadataStore(MetadataStore):
         if self._engine is None:
             raise StoreError(f"{self!r} is closed or was never opened; use SqlMetadataStore.open")
         return self._engine
+
+    @property
+    def lane(self) -> WriteLane:
+        """Where tracking writes go (``lane.py``): one driver connection per thread."""
+        if self._lane is None:
+            self._lane = WriteLane(self.engine)  # raises StoreError when closed
+        return self._lane
 
     def feature_definitions(self) -> SqlFeatureDefinitionStore:
         return SqlFeatureDefinitionStore(self.engine)
@@ -238,36 +251,36 @@ class SqlMetadataStore(MetadataStore):
         leased: bool = True,
     ) -> Run:
         now = utc_now()
-        new_run_id = run_id or new_id()
-        row: dict[str, Any] = {
-            "id": new_run_id,
-            "experiment": experiment,
-            "name": name,
-            "state": RunState.RUNNING.value,
-            "started_at": now,
-            "ended_at": None,
-            "heartbeat_at": now if leased else None,
-            "pipeline_name": pipeline_name,
-            "pipeline_version": pipeline_version,
-            "pipeline_params": dict(pipeline_params or {}),
-            "trigger": trigger,
-            "environment": environment,
-            "parent_run_id": parent_run_id,
-            "error": None,
-            "host": host,
-            "pid": None if pid is None else int(pid),
-            "options": dict(options) if options else None,
-        }
-        run_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        run = Run(
+            id=run_id or new_id(),
+            experiment=experiment,
+            state=RunState.RUNNING,
+            started_at=now,
+            name=name,
+            pipeline_name=pipeline_name,
+            pipeline_version=pipeline_version,
+            pipeline_params=dict(pipeline_params or {}),
+            trigger=trigger,
+            environment=environment,
+            parent_run_id=parent_run_id,
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            heartbeat_at=now if leased else None,
+            host=host,
+            pid=None if pid is None else int(pid),
+            options=dict(options or {}),
+        )
+
+        def write(tx: Any) -> None:  # the row and its tags: one transaction
+            insert_run(tx, run)
+            insert_tags(tx, [(run.id, k, v) for k, v in run.tags.items()])
+
         try:
-            with self._write() as conn:  # statements built once: no per-call compilation
-                conn.execute(INSERT_RUN, row)
-                insert_tags(conn, [(new_run_id, k, v) for k, v in run_tags.items()])
+            self.lane.run(write)
         except sa.exc.IntegrityError as exc:
             raise ValidationError(
-                f"run id {row['id']!r} already exists; leave run_id unset to get a fresh one"
+                f"run id {run.id!r} already exists; leave run_id unset to get a fresh one"
             ) from exc
-        return rows.run_from_row(row, run_tags)
+        return run
 
     def get_run(self, run_id: str) -> Run:
         with self._read() as conn:
@@ -627,18 +640,18 @@ class SqlMetadataStore(MetadataStore):
         wanted = {str(k): str(v) for k, v in params.items()}
         if not wanted:
             return
-        with self._write() as conn:
-            try:  # an unknown run breaks the foreign key: no read needed to find out
-                insert_params(conn, {run_id: wanted})
-            except sa.exc.IntegrityError:
-                raise RunNotFoundError(run_id) from None
+        try:  # an unknown run breaks the foreign key: no read needed to find out
+            self.lane.run(lambda tx: insert_params(tx, {run_id: wanted}))
+        except sa.exc.IntegrityError:
+            raise RunNotFoundError(run_id) from None
 
     def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         if not metrics:
             return
-        with self._write() as conn:
-            self._require_run(conn, run_id)
-            insert_metrics(conn, [(run_id, metrics)])
+        try:  # as for params: the foreign key finds an unknown run
+            self.lane.run(lambda tx: insert_metrics(tx, [(run_id, metrics)]))
+        except sa.exc.IntegrityError:
+            raise RunNotFoundError(run_id) from None
 
     def record_runs(self, writes: Sequence[RunWrites]) -> None:
         """Every write of ``writes`` in one transaction (see ``tracking_writes.write_runs``):
@@ -647,8 +660,7 @@ class SqlMetadataStore(MetadataStore):
         if not todo:
             return
         try:
-            with self._write() as conn:
-                write_runs(conn, todo)
+            self.lane.run(lambda tx: write_runs(tx, todo))
         except sa.exc.IntegrityError as exc:
             ids = ", ".join(sorted({w.run_id for w in todo if w.create is not None})) or "none"
             raise ValidationError(
@@ -660,9 +672,10 @@ class SqlMetadataStore(MetadataStore):
         wanted = {str(k): str(v) for k, v in tags.items()}
         if not wanted:
             return
-        with self._write() as conn:
-            self._require_run(conn, run_id)
-            insert_tags(conn, [(run_id, k, v) for k, v in wanted.items()])
+        try:  # as for params: the foreign key finds an unknown run
+            self.lane.run(lambda tx: insert_tags(tx, [(run_id, k, v) for k, v in wanted.items()]))
+        except sa.exc.IntegrityError:
+            raise RunNotFoundError(run_id) from None
 
     def get_params(self, run_id: str) -> dict[str, str]:
         table = params_table

@@ -1,5 +1,6 @@
 """Tracking writes on SQL: many runs' rows, tags, params, metrics and final states in one
-transaction, sent to the driver as ``executemany`` of fixed statements.
+transaction, sent to the driver as ``executemany`` of fixed statements (on a ``WriteLane``
+transaction: the driver connection, no SQLAlchemy ``Connection``; see ``lane.py``).
 
 Why: a commit costs ~0.2 ms on SQLite (WAL, ``synchronous=NORMAL``) and SQLAlchemy building and
 binding a statement per call another ~0.1-0.3 ms, while the rows themselves cost microseconds
@@ -14,15 +15,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import sqlalchemy as sa
-
 from mloop._utils.clock import as_utc, utc_now
 from mloop.errors import RunNotFoundError, ValidationError
 from mloop.metadata.entities import Metric, Run
 from mloop.metadata.run_writes import RunFinish, RunWrites
 from mloop.metadata.sql import rows
-from mloop.metadata.sql.schema import params as params_table
-from mloop.metadata.sql.schema import runs
+from mloop.metadata.sql.lane import DriverTx
 
 IN_CHUNK = 500
 """Ids per ``IN (...)`` list, well under SQLite's bound-parameter limit."""
@@ -49,26 +47,28 @@ _UPSERT_TAGS = (
     "INSERT INTO tags (run_id, key, value) VALUES ({m}) "
     "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
 )
-_EXISTING_RUNS = sa.select(runs.c.id).where(runs.c.id.in_(sa.bindparam("_ids", expanding=True)))
-_STORED_PARAMS = sa.select(params_table.c.run_id, params_table.c.key, params_table.c.value).where(
-    params_table.c.run_id.in_(sa.bindparam("_ids", expanding=True))
-)
-INSERT_RUN = runs.insert()
-"""The Core INSERT of one run (``create_run``: a dict row through SQLAlchemy's types)."""
+_EXISTING_RUNS = "SELECT id FROM runs WHERE id IN ({m})"
+_STORED_PARAMS = "SELECT run_id, key, value FROM params WHERE run_id IN ({m})"
+_SQL: dict[tuple[str, int, str], str] = {}
 
 
-def _sql(conn: sa.Connection, template: str, columns: int = 1) -> str:
-    """``template`` with the driver's placeholders: ``{m}`` is ``columns`` of them, ``{1}`` one."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return template.replace("{m}", ", ".join([mark] * columns)).replace("{1}", mark)
+def _sql(tx: DriverTx, template: str, columns: int = 1) -> str:
+    """``template`` with the driver's placeholders: ``{m}`` is ``columns`` of them, ``{1}`` one
+    (built once per template, width and driver)."""
+    key = (template, columns, tx.mark)
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = template.replace("{m}", ", ".join([tx.mark] * columns)).replace("{1}", tx.mark)
+        _SQL[key] = sql
+    return sql
 
 
 class _Stamps:
     """Times as the column stores them: SQLAlchemy's SQLite text, or aware UTC for PostgreSQL;
     one conversion per distinct time in a batch."""
 
-    def __init__(self, conn: sa.Connection) -> None:
-        self.text = conn.dialect.name == "sqlite"
+    def __init__(self, tx: DriverTx) -> None:
+        self.text = tx.sqlite
         self.seen: dict[datetime, Any] = {}
         self.last: tuple[datetime | None, Any] = (None, None)
 
@@ -109,23 +109,28 @@ def _run_values(run: Run, stamp: _Stamps, finish: RunFinish | None) -> tuple[Any
     )
 
 
-def insert_tags(conn: sa.Connection, tag_rows: list[tuple[str, str, str]]) -> None:
+def insert_run(tx: DriverTx, run: Run) -> None:
+    """Insert the row of a new run (its tags: :func:`insert_tags`)."""
+    tx.execute(_sql(tx, _INSERT_RUNS, 17), _run_values(run, _Stamps(tx), None))
+
+
+def insert_tags(tx: DriverTx, tag_rows: list[tuple[str, str, str]]) -> None:
     """Upsert ``(run_id, key, value)`` rows (a key set again is overwritten)."""
     if tag_rows:
-        conn.exec_driver_sql(_sql(conn, _UPSERT_TAGS, 3), tag_rows)
+        tx.many(_sql(tx, _UPSERT_TAGS, 3), tag_rows)
 
 
-def insert_params(conn: sa.Connection, wanted: dict[str, dict[str, str]]) -> None:
+def insert_params(tx: DriverTx, wanted: dict[str, dict[str, str]]) -> None:
     """Insert run id -> {key: value}; raise ``ValidationError`` if a key already holds another
     value. The check reads back only when some row was already there (the row count tells)."""
     param_rows = [(run_id, k, v) for run_id, values in wanted.items() for k, v in values.items()]
     if not param_rows:
         return
-    if conn.exec_driver_sql(_sql(conn, _INSERT_PARAMS, 3), param_rows).rowcount == len(param_rows):
+    if tx.many(_sql(tx, _INSERT_PARAMS, 3), param_rows) == len(param_rows):
         return  # every row was new: nothing to compare
     stored: dict[tuple[str, str], str] = {}
     for chunk in chunks(list(wanted)):
-        for run_id, key, value in conn.execute(_STORED_PARAMS, {"_ids": list(chunk)}):
+        for run_id, key, value in tx.fetch(_sql(tx, _STORED_PARAMS, len(chunk)), chunk):
             stored[(run_id, key)] = value
     for run_id, key, value in param_rows:
         old = stored.get((run_id, key))
@@ -137,10 +142,10 @@ def insert_params(conn: sa.Connection, wanted: dict[str, dict[str, str]]) -> Non
             )
 
 
-def insert_metrics(conn: sa.Connection, by_run: Iterable[tuple[str, Sequence[Metric]]]) -> None:
+def insert_metrics(tx: DriverTx, by_run: Iterable[tuple[str, Sequence[Metric]]]) -> None:
     """Append metric values and move ``latest_metrics`` forward, with two driver statements."""
     now = utc_now()
-    stamp = _Stamps(conn)
+    stamp = _Stamps(tx)
     history: list[tuple[Any, ...]] = []
     latest: dict[tuple[str, str], tuple[tuple[int, datetime], tuple[Any, ...]]] = {}
     for run_id, metrics in by_run:
@@ -156,11 +161,11 @@ def insert_metrics(conn: sa.Connection, by_run: Iterable[tuple[str, Sequence[Met
                 latest[(run_id, m.key)] = (order, (run_id, m.key, value, step, stamp(when)))
     if not history:
         return
-    conn.exec_driver_sql(_sql(conn, _INSERT_METRICS, 6), history)
-    conn.exec_driver_sql(_sql(conn, _UPSERT_LATEST, 5), [row for _, row in latest.values()])
+    tx.many(_sql(tx, _INSERT_METRICS, 6), history)
+    tx.many(_sql(tx, _UPSERT_LATEST, 5), [row for _, row in latest.values()])
 
 
-def write_runs(conn: sa.Connection, writes: Sequence[RunWrites]) -> None:
+def write_runs(tx: DriverTx, writes: Sequence[RunWrites]) -> None:
     """Apply ``writes`` inside the caller's transaction. Raises ``RunNotFoundError`` for a
     write on a run that is neither new here nor stored, ``ValidationError`` for a changed
     param; the caller's transaction then rolls back, so none of it lands.
@@ -168,11 +173,11 @@ def write_runs(conn: sa.Connection, writes: Sequence[RunWrites]) -> None:
     Final states are set with the new rows (a run started and ended here is inserted ended;
     inside one transaction the outcome is the same as in call order), and the UPDATE's row
     count proves the other ended runs exist (no SELECT)."""
-    stamp = _Stamps(conn)
+    stamp = _Stamps(tx)
     new = [w.create for w in writes if w.create is not None]
     if new:  # a run started and ended in this batch is inserted in its final state: no UPDATE
-        conn.exec_driver_sql(
-            _sql(conn, _INSERT_RUNS, 17),
+        tx.many(
+            _sql(tx, _INSERT_RUNS, 17),
             [_run_values(w.create, stamp, w.finish) for w in writes if w.create is not None],
         )
     finishes = [
@@ -180,14 +185,12 @@ def write_runs(conn: sa.Connection, writes: Sequence[RunWrites]) -> None:
         for w in writes
         if w.finish is not None and w.create is None
     ]
-    if finishes and conn.exec_driver_sql(_sql(conn, _FINISH_RUNS), finishes).rowcount != len(
-        finishes
-    ):
-        _require_runs(conn, [f[3] for f in finishes])
+    if finishes and tx.many(_sql(tx, _FINISH_RUNS), finishes) != len(finishes):
+        require_runs(tx, [f[3] for f in finishes])
     proven = {r.id for r in new} | {f[3] for f in finishes}
-    _require_runs(conn, sorted({w.run_id for w in writes} - proven))
+    require_runs(tx, sorted({w.run_id for w in writes} - proven))
     insert_tags(
-        conn,
+        tx,
         [
             (w.run_id, k, v)
             for w in writes
@@ -198,14 +201,15 @@ def write_runs(conn: sa.Connection, writes: Sequence[RunWrites]) -> None:
     for w in writes:
         if w.params:
             wanted.setdefault(w.run_id, {}).update(w.params)
-    insert_params(conn, wanted)
-    insert_metrics(conn, [(w.run_id, w.metrics) for w in writes if w.metrics])
+    insert_params(tx, wanted)
+    insert_metrics(tx, [(w.run_id, w.metrics) for w in writes if w.metrics])
 
 
-def _require_runs(conn: sa.Connection, run_ids: Sequence[str]) -> None:
+def require_runs(tx: DriverTx, run_ids: Sequence[str]) -> None:
+    """Raise ``RunNotFoundError`` for the first of ``run_ids`` that is not stored."""
     found: set[str] = set()
     for chunk in chunks(run_ids):
-        found.update(conn.scalars(_EXISTING_RUNS, {"_ids": list(chunk)}))
+        found.update(row[0] for row in tx.fetch(_sql(tx, _EXISTING_RUNS, len(chunk)), chunk))
     missing = [rid for rid in run_ids if rid not in found]
     if missing:
         raise RunNotFoundError(missing[0])
