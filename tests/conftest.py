@@ -16,6 +16,13 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("MLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist's workers inherit COLUMNS=80 / LINES=24 from execnet; the CLI honours an
+    # explicit COLUMNS (a user's choice), so the tests would see output cut at 80 columns that
+    # a serial run (and a user's pipe) never cuts.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 
 def _port_open(host: str, port: int) -> bool:
     try:
