@@ -32,7 +32,7 @@ from mloop.monitoring.performance import (
     live_metrics,
     request_errors,
 )
-from mloop.monitoring.reference import Reference, reference_of_logged_version
+from mloop.monitoring.reference import reference_for_report
 from mloop.monitoring.report import MonitoringReport
 from mloop.monitoring.rollback import RollbackPolicy, check_rollback
 from mloop.monitoring.rules import AlertRule
@@ -164,15 +164,7 @@ def compute_report(
     report.versions = dict(counts)
     report.version = counts.most_common(1)[0][0]
     inputs = input_columns(frame)
-    # the training reference of the version that served most of the window
-    reference: Reference = reference_of_logged_version(
-        store, artifacts, window.model, report.version, columns=inputs
-    )
-    report.notes.extend(reference.notes)
-    report.reference_source, report.reference_artifact_id = (
-        reference.source,
-        reference.artifact_id,
-    )
+    reference = reference_for_report(store, artifacts, report, inputs)
     current_inputs = frame.select(inputs)
     outputs = window_outputs(frame)
     input_ref, output_ref = reference.statistics, reference.prediction_statistics

@@ -38,7 +38,7 @@ from mloop.monitoring.performance import (
     live_metrics,
     request_errors,
 )
-from mloop.monitoring.reference import Reference, reference_of_logged_version
+from mloop.monitoring.reference import reference_for_report
 from mloop.monitoring.report import MonitoringReport
 from mloop.monitoring.windows import (
     META_COLUMNS,
@@ -374,14 +374,7 @@ def compute_partitioned_report(
     report.versions = dict(live.versions)
     report.version = Counter(live.versions).most_common(1)[0][0]
     inputs = [] if found.inputs is None else found.inputs.columns
-    reference: Reference = reference_of_logged_version(
-        store, artifacts, window.model, report.version, columns=inputs
-    )
-    report.notes.extend(reference.notes)
-    report.reference_source, report.reference_artifact_id = (
-        reference.source,
-        reference.artifact_id,
-    )
+    reference = reference_for_report(store, artifacts, report, inputs)
     input_ref, output_ref = reference.statistics, reference.prediction_statistics
     if input_ref is None or output_ref is None:
         earlier = _merge(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mloop.artifacts.base import ArtifactStore
 from mloop.data import Statistics, compute_statistics
@@ -21,7 +21,10 @@ from mloop.metadata.base import MetadataStore
 from mloop.metadata.entities import Artifact, EventKind
 from mloop.metadata.model_registry import ModelVersion
 
-__all__ = ["Reference", "find_reference", "reference_of_logged_version"]
+if TYPE_CHECKING:
+    from mloop.monitoring.report import MonitoringReport
+
+__all__ = ["Reference", "find_reference", "reference_for_report", "reference_of_logged_version"]
 
 log = logging.getLogger("mloop.monitoring")
 PREDICTION_SAMPLE_ROWS = 20_000  # rows of training data the model is re-run on, at most
@@ -149,3 +152,19 @@ def reference_of_logged_version(
         except (ModelNotFoundError, ValueError):
             found = None
     return find_reference(store, artifacts, found, columns=columns)
+
+
+def reference_for_report(
+    store: MetadataStore, artifacts: ArtifactStore, report: MonitoringReport, columns: list[str]
+) -> Reference:
+    """The training reference of the version that served most of ``report``'s window, with
+    its source, artifact and notes recorded on the report."""
+    reference = reference_of_logged_version(
+        store, artifacts, report.model, report.version, columns=columns
+    )
+    report.notes.extend(reference.notes)
+    report.reference_source, report.reference_artifact_id = (
+        reference.source,
+        reference.artifact_id,
+    )
+    return reference
