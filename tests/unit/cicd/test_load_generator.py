@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pytest
 from mloop.cicd.loadtest.processes import _shares, default_processes
 from mloop.cicd.loadtest.raw_http import ResponseParser, post_request
 from mloop.cicd.loadtest.run import run_load
+from mloop.cicd.loadtest.worker import _new_loop, sleep_until
 from mloop.errors import ValidationError
 
 
@@ -194,3 +196,25 @@ def test_the_request_is_encoded_once_with_its_length() -> None:
     head, _, body = request.partition(b"\r\n\r\n")
     assert head.startswith(b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n")
     assert b"Content-Length: 8" in head and body == b'{"a": 1}'
+
+
+def test_the_start_is_never_early_on_the_workers_event_loop() -> None:
+    """uvloop's timers fire up to ~1.3 ms early (about 4 waits in 10 on this machine); a
+    request sent that early was answered by the server but left out of a warm-up-free tally
+    (716 counted, 717 served: a CI failure). The release waits out the remainder."""
+    loop = _new_loop()
+
+    async def lateness() -> list[float]:
+        seen = []
+        for i in range(60):
+            when = time.monotonic() + 0.0031 + (i % 7) * 1e-4  # not a whole millisecond
+            await sleep_until(when)
+            seen.append(time.monotonic() - when)
+        return seen
+
+    try:
+        seen = loop.run_until_complete(lateness())
+    finally:
+        loop.close()
+    assert min(seen) >= 0.0
+    assert sorted(seen)[len(seen) // 2] < 0.005  # and not needlessly late (s)

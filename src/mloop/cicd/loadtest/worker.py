@@ -21,11 +21,11 @@ import sys
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from time import monotonic, process_time
+from time import monotonic, process_time, sleep
 
 from mloop.cicd.loadtest.raw_http import ClientConnection
 
-__all__ = ["WorkerPlan", "main"]
+__all__ = ["WorkerPlan", "main", "sleep_until"]
 
 RETRY_S = 0.01  # pause after a failed connect (s), so a dead target is not a busy loop
 SWEEP_S = 0.1  # how often requests are checked against the timeout (s)
@@ -149,7 +149,7 @@ class _Worker:
     ) -> None:
         """Release the connections at ``start_at`` (a ``time.monotonic()``) and wait for
         every one to finish."""
-        await asyncio.sleep(max(0.0, start_at - monotonic()))
+        await sleep_until(start_at)
         self.measure_from = start_at + self.plan.warmup_s
         self.stop = self.measure_from + self.plan.duration_s
         go.set()
@@ -173,6 +173,20 @@ class _Worker:
             "cpu_s": self.cpu_s,
         }
         out.with_suffix(".json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+async def sleep_until(when: float) -> None:
+    """Return once ``time.monotonic()`` has reached ``when`` (s), never before.
+
+    Why: uvloop's timers have millisecond granularity and fire up to ~1.3 ms early, so a
+    connection released by ``asyncio.sleep`` alone could send a request stamped before the
+    start. With no warm-up that request would be left out of the tally although the server
+    answered it. The last fraction of a millisecond is slept in the thread: nothing else is
+    due on the loop before the start."""
+    await asyncio.sleep(max(0.0, when - monotonic()))
+    left = when - monotonic()
+    if left > 0:
+        sleep(left)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
