@@ -441,21 +441,19 @@ def test_a_running_service_split_shows_and_follows_a_traffic_change(
 
 
 def _pending_deployment(project: Path) -> str:
+    """A deployment of a real package of the quickstart's training pipeline, waiting for a
+    manual approval (which runs the environment's CD gates on the package)."""
+    from mloop.cicd.environments import open_environment
+    from mloop.cicd.packages import build_package
     from mloop.config import load_settings
     from mloop.metadata import connect
     from mloop.metadata.connect import disconnect_all
 
     settings = load_settings(project)
-    rows = connect(settings.metadata_url).deployments()
-    package = rows.add_package(
-        "training",
-        digest="e" * 64,
-        uri="packages/training/e2e",
-        files_digest="f" * 64,
-        graph_version="g",
-        code_digest="c" * 64,
-        manifest={},
+    package = build_package(
+        open_environment(project, settings.environment), "training", created_by="alice"
     )
+    rows = connect(settings.metadata_url).deployments()
     pending = rows.request_deployment(
         settings.environment, package, requested_by="alice", reason="e2e", approval="manual"
     )

@@ -11,6 +11,9 @@ The policy of an environment (``promotion:`` in ``mloop.yaml``, see :class:`Prom
   succeeded runs of this exact package (runs tagged with its digest by the controller), checked
   when the deployment is asked for and again when it is approved.
 
+The environment's CD gates (:mod:`mloop.cicd.gates.run`) run when a deployment is asked for and
+again when it is approved, since it may wait days while the environment changes.
+
 A rollback re-activates the package of the deployment the active one superseded, at once (it
 returns to a version that was already approved there) and is recorded like any deployment.
 """
@@ -18,11 +21,12 @@ returns to a version that was already approved there) and is recorded like any d
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mloop.cicd.environments import Environment, current_actor, environment_names, open_environment
 from mloop.cicd.gates.model import package_run_ids
+from mloop.cicd.gates.result import OVERRIDDEN, GateResult
 from mloop.cicd.gates.run import check_overrides, run_gates
 from mloop.cicd.packages import copy_package
 from mloop.errors import ConfigError, GateRefusedError, NotFoundError, PromotionRefusedError
@@ -240,11 +244,17 @@ def approve(
     reason: str,
     actor: str | None = None,
     env: str | None = None,
+    override_gates: Collection[str] = (),
 ) -> DeployResult:
-    """Approve a pending deployment: it becomes active if the policy still allows it."""
+    """Approve a pending deployment: it becomes active if the policy still allows it and the
+    environment's CD gates pass again now (a deployment may wait days for its approval, while
+    the environment, its targets or the model's load tests change). Their results are recorded
+    as ``details["approval_gates"]``; a failure not overridden rejects the deployment
+    (``GateRefusedError``), as at the request."""
     who = actor or current_actor()
     if not reason or not reason.strip():
         raise ConfigError("an approval needs a reason: --reason 'what was checked'")
+    check_overrides(override_gates)
     target, deployment = find_deployment(project_dir, deployment_id, env)
     if deployment.state is not DeploymentState.PENDING_APPROVAL:
         raise PromotionRefusedError(
@@ -257,10 +267,63 @@ def approve(
             f"for deployment {deployment.id} (promotion.approval: manual)"
         )
     package = target.deployments.get_package(deployment.package_id)
+    origin = None
     if target.policy.source is not None:
-        _check_policy(target, open_environment(project_dir, target.policy.source), package)
-    active = target.deployments.activate(deployment.id, decided_by=who, reason=reason.strip())
+        origin = open_environment(project_dir, target.policy.source)
+        _check_policy(target, origin, package)
+    holder = deployment.source_environment
+    sources = [
+        e
+        for e in (
+            open_environment(project_dir, holder) if holder and holder != target.name else None,
+            origin,
+            target,
+        )
+        if e is not None
+    ]
+    why = reason.strip()
+    gates = _approval_gates(target, package, sources, deployment, override_gates, who, why)
+    record = {"approval_gates": [g.to_dict() for g in gates]}
+    failed = [g for g in gates if g.failed]
+    if failed:
+        target.deployments.reject(
+            deployment.id,
+            decided_by="mloop gates",
+            reason="CD gates failed at approval: " + ", ".join(g.name for g in failed),
+            details=record,
+        )
+        raise GateRefusedError(
+            target.name, deployment.id, [f"{g.name}: {g.detail}" for g in failed]
+        )
+    active = target.deployments.activate(deployment.id, decided_by=who, reason=why, details=record)
     return DeployResult(active, package, target.name)
+
+
+def _approval_gates(
+    target: Environment,
+    package: PipelinePackage,
+    sources: list[Environment],
+    deployment: Deployment,
+    overrides: Collection[str],
+    who: str,
+    why: str,
+) -> list[GateResult]:
+    """The gates run again at approval. A gate overridden when the deployment was asked for
+    stays overridden, credited to whoever overrode it then; the approver's own overrides are
+    credited to the approver."""
+    earlier = {
+        g["name"]: g
+        for g in deployment.details.get("gates", [])
+        if isinstance(g, dict) and g.get("status") == OVERRIDDEN
+    }
+    names = set(overrides) | set(earlier)
+    gates = run_gates(target, package, sources, overrides=names, actor=who, reason=why)
+    return [
+        replace(g, by=earlier[g.name].get("by"), why=earlier[g.name].get("why"))
+        if g.status == OVERRIDDEN and g.name in earlier and g.name not in overrides
+        else g
+        for g in gates
+    ]
 
 
 def reject(

@@ -159,14 +159,24 @@ class DeploymentStore(ABC):
         decided_by: str,
         reason: str,
         previous_state: DeploymentState = DeploymentState.SUPERSEDED,
+        details: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Pending -> active, and the base (if any) -> ``previous_state``, in one transaction,
         only while the base is still the active deployment. If another deployment became active
-        since the request, the row ends ``rejected`` and ``DeploymentConflictError`` is raised."""
+        since the request, the row ends ``rejected`` and ``DeploymentConflictError`` is raised.
+        ``details`` (e.g. the gates checked at approval) are added to the row's, in the same
+        transaction."""
 
     @abstractmethod
-    def reject(self, deployment_id: str, *, decided_by: str, reason: str) -> Deployment:
-        """Pending -> rejected (a refused approval)."""
+    def reject(
+        self,
+        deployment_id: str,
+        *,
+        decided_by: str,
+        reason: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> Deployment:
+        """Pending -> rejected (a refused approval); ``details`` are added to the row's."""
 
     @abstractmethod
     def get_deployment(self, deployment_id: str) -> Deployment:

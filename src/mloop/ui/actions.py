@@ -6,9 +6,11 @@ form."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -147,12 +149,16 @@ async def _decide(ctx: UiContext, request: Request, *, reject: bool) -> Response
 
     form = await _checked(ctx, request)
     act = promotion.reject if reject else promotion.approve
-    result = act(
-        ctx.settings.project_dir,
-        request.path_params["deployment"],
-        reason=_reason(form),
-        actor=_approver(form),
-        env=form.get("env") or None,
+    # an approval runs the environment's CD gates (which may serve the model): off the loop
+    result = await run_in_threadpool(
+        functools.partial(
+            act,
+            ctx.settings.project_dir,
+            request.path_params["deployment"],
+            reason=_reason(form),
+            actor=_approver(form),
+            env=form.get("env") or None,
+        )
     )
     ctx.forget_cached()
     d = result.deployment

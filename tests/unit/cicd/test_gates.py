@@ -474,3 +474,97 @@ def test_an_environment_without_the_loadtest_gate_skips_it(cicd_project: Path) -
     done = promotion.deploy(cicd_project, "scoring", "test", reason="r", actor="alice")
     [gate] = [g for g in done.deployment.details["gates"] if g["name"] == "loadtest"]
     assert gate["status"] == "skipped"
+
+
+# -- gates again at approval -------------------------------------------------------------------
+def _pending_in_staging(project: Path) -> str:
+    """A package promoted test -> staging (review) whose model meets r2 >= 0.9; its id."""
+    _edit_env(project, "staging", gates={"metrics": {"r2": ">= 0.9"}})
+    build_package(open_environment(project, "test"), "scoring", created_by="alice")
+    promotion.deploy(project, "scoring", "test", reason="r", actor="alice")
+    _model_of_package(project, "test", {"r2": 0.95})
+    asked = promotion.promote(
+        project, "scoring", source="test", target="staging", reason="r", actor="alice"
+    )
+    assert asked.deployment.state is DeploymentState.PENDING_APPROVAL
+    return asked.deployment.id
+
+
+def test_approval_runs_the_gates_again_and_a_failure_rejects_it(cicd_project: Path) -> None:
+    """The target rose while the deployment waited: the approval is refused and recorded."""
+    deployment_id = _pending_in_staging(cicd_project)
+    _edit_env(cicd_project, "staging", gates={"metrics": {"r2": ">= 0.99"}})
+
+    with pytest.raises(GateRefusedError, match=r"r2 = 0\.95, target >= 0\.99"):
+        promotion.approve(cicd_project, deployment_id, reason="looks fine", actor="bob")
+
+    staging = open_environment(cicd_project, "staging")
+    done = staging.deployments.get_deployment(deployment_id)
+    assert done.state is DeploymentState.REJECTED
+    assert done.decided_by == "mloop gates"
+    assert done.decision_reason == "CD gates failed at approval: metrics"
+    [gate] = [g for g in done.details["approval_gates"] if g["name"] == "metrics"]
+    assert gate["status"] == "failed"
+    assert [g["status"] for g in done.details["gates"] if g["name"] == "metrics"] == ["passed"]
+    assert staging.deployments.active_deployment("staging", "scoring") is None
+
+
+def test_approval_records_its_gates_and_an_approvers_override(cicd_project: Path) -> None:
+    deployment_id = _pending_in_staging(cicd_project)
+    live = promotion.approve(cicd_project, deployment_id, reason="checked", actor="bob")
+    assert live.deployment.state is DeploymentState.ACTIVE
+    statuses = {g["name"]: g["status"] for g in live.deployment.details["approval_gates"]}
+    assert statuses["metrics"] == "passed" and statuses["libraries"] == "passed"
+
+    again = _pending_in_staging(cicd_project)  # a second request, same package
+    _edit_env(cicd_project, "staging", gates={"metrics": {"r2": ">= 0.99"}})
+    with pytest.raises(ConfigError, match="names no gate"):
+        promotion.approve(cicd_project, again, reason="x", actor="bob", override_gates=["r2"])
+    done = promotion.approve(
+        cicd_project, again, reason="0.95 is enough", actor="carol", override_gates=["metrics"]
+    )
+    [gate] = [g for g in done.deployment.details["approval_gates"] if g["name"] == "metrics"]
+    assert (gate["status"], gate["by"], gate["why"]) == ("overridden", "carol", "0.95 is enough")
+
+
+def test_an_override_at_the_request_holds_at_approval_credited_to_its_author(
+    cicd_project: Path,
+) -> None:
+    _edit_env(cicd_project, "staging", gates={"metrics": {"r2": ">= 0.99"}})
+    build_package(open_environment(cicd_project, "test"), "scoring", created_by="alice")
+    promotion.deploy(cicd_project, "scoring", "test", reason="r", actor="alice")
+    _model_of_package(cicd_project, "test", {"r2": 0.95})
+    asked = promotion.promote(
+        cicd_project,
+        "scoring",
+        source="test",
+        target="staging",
+        reason="known gap",
+        actor="alice",
+        override_gates=["metrics"],
+    )
+    done = promotion.approve(cicd_project, asked.deployment.id, reason="ok", actor="bob")
+    assert done.deployment.state is DeploymentState.ACTIVE
+    [gate] = [g for g in done.deployment.details["approval_gates"] if g["name"] == "metrics"]
+    assert (gate["status"], gate["by"], gate["why"]) == ("overridden", "alice", "known gap")
+
+
+def test_mloop_approve_takes_override_gate_and_refuses_it_with_reject(
+    cicd_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment_id = _pending_in_staging(cicd_project)
+    _edit_env(cicd_project, "staging", gates={"metrics": {"r2": ">= 0.99"}})
+    monkeypatch.chdir(cicd_project)
+    runner = CliRunner()
+    refused = runner.invoke(
+        app, ["approve", deployment_id, "--reason", "r", "--reject", "--override-gate", "metrics"]
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "not a rejection" in refused.output
+    ok = runner.invoke(
+        app,
+        ["approve", deployment_id, "--reason", "enough", "--override-gate", "metrics", "--json"],
+    )
+    assert ok.exit_code == 0, ok.output
+    shown = json.loads(ok.output)
+    assert shown["state"] == "active"

@@ -102,18 +102,31 @@ def test_a_service_without_heartbeat_is_shown_stale(ui_project: Any, seed: Any) 
 # -- approve / reject ------------------------------------------------------------------------
 
 
+TRAINING = """
+from mloop import pipeline, step
+
+
+@step
+def ingest(n: int = 3) -> list:
+    return list(range(n))
+
+
+@pipeline
+def training(n: int = 3):
+    ingest(n)
+"""
+
+
 def pending(project: Any, *, env: str = "prod", by: str = "alice", approval: str = "manual") -> Any:
-    rows = project.store.deployments()
-    package = rows.add_package(
-        "training",
-        digest="a" * 64,
-        uri="packages/training/a",
-        files_digest="b" * 64,
-        graph_version="g",
-        code_digest="c" * 64,
-        manifest={},
-    )
-    return rows.request_deployment(
+    """A pending deployment of a real package of the project's training pipeline (an approval
+    runs the environment's CD gates on it)."""
+    from mloop.cicd.environments import open_environment
+    from mloop.cicd.packages import build_package
+
+    (project.folder / "pipelines").mkdir(exist_ok=True)
+    (project.folder / "pipelines" / "training.py").write_text(TRAINING.lstrip(), encoding="utf-8")
+    package = build_package(open_environment(project.folder, env), "training", created_by=by)
+    return project.store.deployments().request_deployment(
         env, package, requested_by=by, reason="new features", approval=approval
     )
 
@@ -185,6 +198,25 @@ def test_too_few_pre_production_runs_are_refused_with_the_policy_message(ui_proj
     assert refused.status_code == 422, refused.text[:500]
     assert "needs 2 succeeded runs" in refused.text and "dev has 0" in refused.text
     assert state_of(ui_project, d.id) == "pending_approval"
+
+
+def test_a_gate_failing_at_approval_is_shown_and_the_deployment_rejected(
+    ui_project: Any,
+) -> None:
+    """The prod gates run again at the click: a metrics target the package's runs never met."""
+    d = pending(ui_project)
+    text = (ui_project.folder / "mloop.yaml").read_text(encoding="utf-8")
+    text = text.replace("prod: {metadata:", "prod: {gates: {metrics: {auc: '>= 0.9'}}, metadata:")
+    (ui_project.folder / "mloop.yaml").write_text(text, encoding="utf-8")
+    client = ui_project.client()
+    csrf = login(client)
+    form = {"csrf_token": csrf, "reason": "ok", "approver": "bob", "env": "prod"}
+    refused = client.post(f"/deployments/{d.id}/approve", data=form)
+    assert refused.status_code in (409, 422), refused.text[:500]
+    assert "prod refused the deployment" in refused.text and "metrics" in refused.text
+    assert state_of(ui_project, d.id) == "rejected"
+    decided = ui_project.store.deployments().get_deployment(d.id)
+    assert decided.decision_reason == "CD gates failed at approval: metrics"
 
 
 @pytest.mark.parametrize("path", ["/deployments/x/approve", "/deployments/x/reject"])

@@ -261,6 +261,7 @@ class SqlDeploymentStore(DeploymentStore):
         decided_by: str,
         reason: str,
         previous_state: DeploymentState = DeploymentState.SUPERSEDED,
+        details: Mapping[str, Any] | None = None,
     ) -> Deployment:
         target = self.get_deployment(deployment_id)
         slot = _slot(target.environment, target.pipeline)
@@ -303,6 +304,7 @@ class SqlDeploymentStore(DeploymentStore):
                         decided_by=decided_by,
                         decided_at=now,
                         decision_reason=reason,
+                        details={**dict(row._mapping["details"] or {}), **dict(details or {})},
                     )
                 )
         except (_Lost, sa.exc.IntegrityError):
@@ -323,29 +325,43 @@ class SqlDeploymentStore(DeploymentStore):
         with read_transaction(self._engine) as conn:
             return conn.execute(sa.select(_DEP.id).where(_DEP.active_slot == slot)).scalar()
 
-    def _finish(self, deployment_id: str, state: DeploymentState, actor: str, why: str) -> int:
+    def _finish(
+        self,
+        deployment_id: str,
+        state: DeploymentState,
+        actor: str,
+        why: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
         now = utc_now()
+        values: dict[str, Any] = {
+            "state": state.value,
+            "decided_by": actor,
+            "decided_at": now,
+            "decision_reason": why,
+            "ended_at": now,
+        }
+        pending = (_DEP.id == deployment_id, _DEP.state == DeploymentState.PENDING_APPROVAL.value)
         with write_transaction(self._engine) as conn:
-            return int(
-                conn.execute(
-                    deployments.update()
-                    .where(
-                        _DEP.id == deployment_id,
-                        _DEP.state == DeploymentState.PENDING_APPROVAL.value,
-                    )
-                    .values(
-                        state=state.value,
-                        decided_by=actor,
-                        decided_at=now,
-                        decision_reason=why,
-                        ended_at=now,
-                    )
-                ).rowcount
-            )
+            if details:
+                row = conn.execute(
+                    sa.select(_DEP.details).where(*pending).with_for_update()
+                ).first()
+                if row is None:
+                    return 0
+                values["details"] = {**dict(row[0] or {}), **dict(details)}
+            return int(conn.execute(deployments.update().where(*pending).values(values)).rowcount)
 
-    def reject(self, deployment_id: str, *, decided_by: str, reason: str) -> Deployment:
+    def reject(
+        self,
+        deployment_id: str,
+        *,
+        decided_by: str,
+        reason: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> Deployment:
         target = self.get_deployment(deployment_id)
-        if not self._finish(target.id, DeploymentState.REJECTED, decided_by, reason):
+        if not self._finish(target.id, DeploymentState.REJECTED, decided_by, reason, details):
             raise ValidationError(
                 f"deployment {target.id} is {target.state.value}, not pending; "
                 "only a pending deployment can be rejected"
