@@ -121,3 +121,29 @@ def test_batch_prediction_resolves_the_uri_once(
     )
     assert result.rows == 10 and result.version == "1"
     assert seen == ["models:/credit@production"]
+
+
+def test_the_kept_registry_follows_the_project_and_drops_a_closed_store(
+    project_dir, tmp_path_factory, monkeypatch
+) -> None:
+    """A process that moves between projects resolved models in the first project's store,
+    and after that store was closed answered 503 forever (a CI failure: two tests on one
+    worker). Without any reset, the kept registry is rebuilt when it is stale."""
+    registry_access.reset()
+    first = registry_access.registry()
+    assert registry_access.registry() is first  # kept while nothing changed
+    other = tmp_path_factory.mktemp("another-project")
+    monkeypatch.chdir(other)
+    moved = registry_access.registry()
+    assert moved is not first and str(other) in repr(moved.store)
+    monkeypatch.setenv("MLOOP_METADATA_URL", f"sqlite:///{other / 'elsewhere.db'}")
+    named = registry_access.registry()
+    assert named is not moved and "elsewhere.db" in repr(named.store)
+    monkeypatch.delenv("MLOOP_METADATA_URL")
+    monkeypatch.chdir(project_dir)
+    back = registry_access.registry()
+    back.store.close()
+    reopened = registry_access.registry()
+    assert reopened is not back and not reopened.store.closed
+    assert reopened.search_models() == []  # reads through the reopened store
+    registry_access.reset()
