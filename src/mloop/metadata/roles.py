@@ -88,8 +88,10 @@ class RunStore(ABC):
         limit: int = 100,
         offset: int = 0,
         include_data: bool = False,
+        tags: Mapping[str, str] | None = None,
     ) -> list[Run]:
         """Filtered, sorted runs. ``order_by`` is ``started_at``, ``ended_at`` or ``metric:KEY``.
+        ``tags``: only runs carrying every one of these tags with exactly this value.
         With ``include_data`` each run carries its params and latest metrics, read in the same
         transaction with one query each for all hits."""
 

@@ -182,6 +182,31 @@ class RunStoreContract(_StoreFixture):
         assert [r.id for r in descending] == [ids[1], ids[2]]
         assert [r.id for r in store.search_runs(metric_filters=[("auc", "=", 0.7)])] == [ids[0]]
 
+    def test_search_runs_by_tags(self, store: MetadataStore) -> None:
+        """Every tag must match exactly; tags set after the start count; a value with quotes,
+        unicode and SQL wildcards is compared as text."""
+        odd = "it's 100% ü_*"
+        a = store.create_run("exp", tags={"team": "risk", "stage": "prod"})
+        b = store.create_run("exp", tags={"team": "risk"})
+        store.create_run("exp", tags={"team": "riskier"})  # a prefix is no match
+        d = store.create_run("exp")
+        store.set_tags(d.id, {"team": "risk", "note": odd})
+        store.finish_run(b.id, RunState.SUCCEEDED)
+        found = store.search_runs(tags={"team": "risk"}, descending=False)
+        assert [r.id for r in found] == [a.id, b.id, d.id]
+        both = store.search_runs(tags={"team": "risk", "stage": "prod"})
+        assert [r.id for r in both] == [a.id] and both[0].tags == {"team": "risk", "stage": "prod"}
+        assert [r.id for r in store.search_runs(tags={"note": odd})] == [d.id]
+        assert store.search_runs(tags={"note": "it's 100% %"}) == []
+        assert [
+            r.id for r in store.search_runs(tags={"team": "risk"}, states=[RunState.SUCCEEDED])
+        ] == [b.id]
+        paged = store.search_runs(tags={"team": "risk"}, limit=1, offset=1)  # d, b, a
+        assert [r.id for r in paged] == [b.id]
+        assert store.search_runs(tags={}) == store.search_runs()
+        with pytest.raises(ValidationError, match="tag filter"):
+            store.search_runs(tags={"team": 1})  # type: ignore[dict-item]
+
     def test_search_runs_rejects_bad_arguments(self, store: MetadataStore) -> None:
         with pytest.raises(ValidationError, match="order_by"):
             store.search_runs(order_by="name")

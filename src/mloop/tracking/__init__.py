@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mloop.metadata.base import MetricFilter
 from mloop.metadata.entities import Metric, Run, RunState
@@ -32,6 +32,7 @@ def search_runs(
     descending: bool = True,
     limit: int | None = None,
     page_token: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> RunPage:
     """Runs of the project's store (see :meth:`TrackingClient.search_runs`): a page with each
     run's params and latest metrics, and ``next_page_token`` when more matched."""
@@ -44,6 +45,7 @@ def search_runs(
         descending=descending,
         limit=limit,
         page_token=page_token,
+        tags=tags,
     )
 
 

@@ -59,6 +59,7 @@ class TrackingClient:
         descending: bool = True,
         limit: int | None = None,
         page_token: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> RunPage:
         """A page of runs (default 100), newest first by default, each with ``.params`` and
         ``.metrics`` (latest values); ``order_by="metric:auc"`` sorts by a latest metric.
@@ -73,6 +74,7 @@ class TrackingClient:
             descending=descending,
             limit=limit,
             page_token=page_token,
+            tags=tags,
         )
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:

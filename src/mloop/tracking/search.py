@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from mloop.errors import ValidationError
 from mloop.metadata.entities import Run, RunState
@@ -68,9 +68,11 @@ def search_runs(
     descending: bool = True,
     limit: int | None = None,
     page_token: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> RunPage:
-    """One page of runs (``limit``, default 100) matching every filter, newest first by
-    default, each with its params and latest metrics."""
+    """One page of runs (``limit``, default 100) matching every filter (``tags``: each tag
+    with exactly this value), newest first by default, each with its params and latest
+    metrics."""
     size = DEFAULT_LIMIT if limit is None else int(limit)
     if size < 1:
         raise ValidationError(f"limit must be at least 1, got {limit}")
@@ -85,6 +87,7 @@ def search_runs(
         limit=size + 1,  # one more tells whether another page exists
         offset=offset,
         include_data=True,
+        tags=tags,
     )
     more = len(found) > size
     page = RunPage(found[:size], _encode(offset + size) if more else None)

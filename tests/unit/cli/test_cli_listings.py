@@ -94,7 +94,7 @@ def test_runs_list_json_has_stable_keys_and_newest_first(seeded: Seeded) -> None
     assert isinstance(rows, list)
     assert [r["id"] for r in rows] == [seeded.bad, seeded.good]
     for row in rows:
-        assert set(row) == RUN_KEYS | {"params"}  # a listing row carries the run's params
+        assert set(row) == RUN_KEYS | {"params", "tags"}  # a listing row: params and tags too
     good = rows[1]
     assert good["state"] == "succeeded" and good["pipeline"] == "training"
     assert good["metrics"] == {"auc": 0.75}  # the latest step's value

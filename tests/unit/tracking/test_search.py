@@ -75,3 +75,28 @@ def test_top_level_search_and_entities_where_users_look(project_dir) -> None:
     (run,) = mloop.search_runs("top", states=["succeeded"])
     assert run.params == {"a": "1"} and run.state is RunState.SUCCEEDED
     assert Metric("m", 1.0).value == 1.0 and mloop.tracking.Run is Run
+
+
+def test_runs_are_found_by_their_tags(project_dir, monkeypatch) -> None:
+    """mloop.search_runs(tags=...) and `mloop runs list --tag`: every tag must match."""
+    from typer.testing import CliRunner
+
+    from mloop.cli.main import app
+
+    monkeypatch.chdir(project_dir)
+    for team, stage in (("risk", "prod"), ("risk", "dev"), ("growth", "prod")):
+        with mloop.start_run(experiment="tagged", tags={"team": team, "stage": stage}):
+            mloop.log_params({"team": team})
+    page = mloop.search_runs("tagged", tags={"team": "risk", "stage": "prod"})
+    assert [(r.tags["team"], r.tags["stage"]) for r in page] == [("risk", "prod")]
+    assert page[0].params == {"team": "risk"}
+    assert len(mloop.search_runs(tags={"team": "risk"})) == 2
+    listed = CliRunner().invoke(
+        app, ["runs", "list", "--tag", "stage=prod", "--tag", "team=growth", "--json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    import json
+
+    assert [r["tags"]["team"] for r in json.loads(listed.output)] == ["growth"]
+    bad = CliRunner().invoke(app, ["runs", "list", "--tag", "stage"])
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output

@@ -34,13 +34,11 @@ def package_run_ids(env: Environment, pipeline: str, digest: str) -> list[str]:
     first (runs the launcher tagged with that digest; any pipeline function name)."""
     ids: list[str] = []
     offset = 0
-    while True:
-        runs = env.store.search_runs(states=[RunState.SUCCEEDED], limit=PAGE, offset=offset)
-        ids += [
-            r.id
-            for r in runs
-            if r.tags.get(PACKAGE_TAG) == digest and r.tags.get(PIPELINE_TAG, pipeline) == pipeline
-        ]
+    while True:  # the tag filter is in the query: only this package's runs are read
+        runs = env.store.search_runs(
+            states=[RunState.SUCCEEDED], tags={PACKAGE_TAG: digest}, limit=PAGE, offset=offset
+        )
+        ids += [r.id for r in runs if r.tags.get(PIPELINE_TAG, pipeline) == pipeline]
         if len(runs) < PAGE:
             return ids
         offset += PAGE

@@ -2,7 +2,8 @@
 
 ``--json`` output keys (stable): a run is ``{id, experiment, name, pipeline, pipeline_version,
 state, trigger, environment, parent_run_id, started_at, ended_at, duration_s, error, metrics}``;
-``show`` adds ``params``, ``tags``, ``metric_history`` and ``executions`` (each ``{id, step,
+``list`` adds ``params`` and ``tags``; ``show`` adds ``params``, ``tags``, ``metric_history`` and
+``executions`` (each ``{id, step,
 state, started_at, ended_at, duration_s, attempts, cache_key, cached_from, error}``).
 """
 
@@ -76,6 +77,10 @@ def list_runs(
         list[str] | None,
         typer.Option(help="Only runs in this state (running, succeeded, failed, abandoned)."),
     ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(help="Only runs with this tag value, KEY=VALUE (repeatable: all must hold)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs, newest first.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
@@ -83,6 +88,7 @@ def list_runs(
     from mloop.metadata.entities import RunState
 
     states = [_parse_state(RunState, s) for s in state or []] or None
+    tags = _parse_tags(tag or [])
     settings = state_of(ctx).settings()
     rows: list[dict[str, Any]] = []
     exists = store_exists(settings.metadata_url)
@@ -93,11 +99,13 @@ def list_runs(
                 pipeline_name=pipeline,
                 states=states,
                 limit=limit,
-                include_data=True,  # params and latest metrics: one query each, not one per run
+                include_data=True,
+                tags=tags or None,  # params and latest metrics: one query each, not one per run
             )
             rows = [run_to_dict(r, r.metrics) for r in runs]
             for run, row in zip(runs, rows, strict=True):
                 row["params"] = {**run.params, **run.pipeline_params}
+                row["tags"] = dict(run.tags)
     if as_json:
         from mloop.cli.output import print_json
 
@@ -109,6 +117,19 @@ def list_runs(
         from mloop.cli.state import missing_store_message
 
         err_console().print(f"[dim]{missing_store_message(settings)}[/]", soft_wrap=True)
+
+
+def _parse_tags(given: list[str]) -> dict[str, str]:
+    """``--tag KEY=VALUE`` options as a mapping (the value may hold '=')."""
+    from mloop.errors import ConfigError
+
+    tags: dict[str, str] = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--tag {item!r} is not KEY=VALUE, e.g. --tag team=risk")
+        tags[key.strip()] = value
+    return tags
 
 
 @app.command("show")

@@ -1,4 +1,4 @@
-"""The ``search_runs`` statement: filters on run columns and on latest metric values, sorted.
+"""The ``search_runs`` statement: filters on run columns, tags and latest metric values, sorted.
 
 Metric filters and ``metric:KEY`` ordering read ``latest_metrics`` (one row per run and key,
 indexed by key and value), so a filter over 100,000 runs never scans the ``metrics`` history.
@@ -7,7 +7,7 @@ indexed by key and value), so a filter over 100,000 runs never scans the ``metri
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from mloop.errors import ValidationError
 from mloop.metadata.base import MetricFilter
 from mloop.metadata.entities import RunState
 from mloop.metadata.sql.schema import latest_metrics, runs
+from mloop.metadata.sql.schema import tags as tags_table
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
@@ -38,6 +39,7 @@ def search_statement(
     descending: bool,
     limit: int,
     offset: int,
+    tags: Mapping[str, str] | None = None,
 ) -> sa.Select[Any]:
     """A SELECT of ``runs`` rows for :meth:`MetadataStore.search_runs` (arguments as there)."""
     if limit < 0 or offset < 0:
@@ -57,6 +59,14 @@ def search_statement(
         query = query.where(
             sa.exists().where(
                 lm.c.run_id == runs.c.id, lm.c.key == key, _OPERATORS[op](lm.c.value, value)
+            )
+        )
+    for i, (tag_key, tag_value) in enumerate(_check_tags(tags)):
+        # EXISTS on the tags primary key (run_id, key), for the same reason as above
+        tag = tags_table.alias(f"tf{i}")
+        query = query.where(
+            sa.exists().where(
+                tag.c.run_id == runs.c.id, tag.c.key == tag_key, tag.c.value == tag_value
             )
         )
     column = _order_column(order_by)
@@ -98,3 +108,18 @@ def _check_filter(metric_filter: MetricFilter) -> tuple[str, str, float]:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"metric filter on {key!r} compares with {value!r}: not a number")
     return str(key), op, float(value)
+
+
+def _check_tags(tags: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    if tags is None:
+        return []
+    if not isinstance(tags, Mapping):
+        raise ValidationError(
+            f"tags {tags!r} must be a mapping of tag names to values, e.g. {{'team': 'risk'}}"
+        )
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            raise ValidationError(
+                f"tag filter {key!r}: {value!r} must name a tag and give its value as text"
+            )
+    return sorted(tags.items())

@@ -376,12 +376,14 @@ class SqlMetadataStore(MetadataStore):
         limit: int = 100,
         offset: int = 0,
         include_data: bool = False,
+        tags: Mapping[str, str] | None = None,
     ) -> list[Run]:
         query = search_statement(
             experiment=experiment,
             pipeline_name=pipeline_name,
             states=states,
             metric_filters=metric_filters,
+            tags=tags,
             order_by=order_by,
             descending=descending,
             limit=limit,
