@@ -147,3 +147,20 @@ def test_the_kept_registry_follows_the_project_and_drops_a_closed_store(
     assert reopened is not back and not reopened.store.closed
     assert reopened.search_models() == []  # reads through the reopened store
     registry_access.reset()
+
+
+def test_a_removed_working_directory_keeps_the_registry(
+    project_dir, tmp_path_factory, monkeypatch
+) -> None:
+    """A long-lived service whose working directory is deleted keeps following its alias
+    (os.getcwd() raises FileNotFoundError there)."""
+    doomed = tmp_path_factory.mktemp("doomed")
+    monkeypatch.chdir(doomed)
+    registry_access.reset()
+    kept = registry_access.registry()
+    import shutil
+
+    shutil.rmtree(doomed)
+    assert registry_access.registry() is kept
+    monkeypatch.chdir(project_dir)
+    registry_access.reset()

@@ -25,7 +25,12 @@ _made_for: tuple[object, ...] | None = None  # the context _registry was made in
 def _context() -> tuple[object, ...]:
     """What ``load_settings()`` depends on, cheaply: process, working directory, MLOOP_*."""
     mloop_vars = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("MLOOP_")))
-    return os.getpid(), os.getcwd(), mloop_vars
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:  # the working directory was removed: keep what was made before
+        previous = _made_for[1] if _made_for is not None else None
+        cwd = previous if isinstance(previous, str) else None
+    return os.getpid(), cwd, mloop_vars
 
 
 def registry() -> Any:
