@@ -361,6 +361,8 @@ def _end(binding: _Binding, state: RunState, error: str | None) -> None:
     try:
         if binding.writer is not None:
             binding.writer.finish_run(binding.run_id, state, error=error)
+            if write_behind.in_multiprocessing_child():
+                binding.writer.flush()  # the parent may end this process at once
         else:  # the last metric values and the final state: one transaction
             pending = binding.buffer.take()
             finish = RunFinish(state, utc_now(), error)

@@ -13,7 +13,10 @@ Guarantees:
   ``TrackingClient`` reads, ``search_runs``) and ``log_artifact`` flush first. Other code
   reading the store directly, or another process, sees a write only once it is flushed:
   call ``mloop.flush()`` before handing a run id elsewhere.
-- Flushed by ``mloop.flush()``, by any read as above, and at interpreter exit (atexit).
+- Flushed by ``mloop.flush()``, by any read as above, and at interpreter exit (atexit, and
+  multiprocessing's exit hook: a forked ``multiprocessing`` child ends with ``os._exit``, which
+  skips atexit). In a ``multiprocessing`` child the end of each run also waits for its rows,
+  since the parent may end the child at any moment (``Pool.terminate``, the ``with Pool`` exit).
 - Errors: a failed batch is retried run by run, so only the runs whose writes fail are
   dropped; that ``TrackingWriteError`` (naming them, cause chained) is raised by the next call
   or flush of the writer, never swallowed (at exit, where no caller is left, it is logged).
@@ -295,7 +298,30 @@ def writer_for(store: TrackingStore) -> WriteBehindWriter:
         writer = _writers.get(id(store))
         if writer is None or writer.store is not store:
             writer = _writers[id(store)] = WriteBehindWriter(store)
+            _hook_multiprocessing_exit()
         return writer
+
+
+_hooked_pid: int | None = None
+
+
+def _hook_multiprocessing_exit() -> None:
+    """Flush at the exit of a ``multiprocessing`` child too (once per process): a forked child
+    leaves through ``os._exit`` after multiprocessing's finalizers, never through atexit."""
+    global _hooked_pid
+    if _hooked_pid == os.getpid():
+        return
+    from multiprocessing import util
+
+    util.Finalize(None, _flush_at_exit, exitpriority=100)
+    _hooked_pid = os.getpid()
+
+
+def in_multiprocessing_child() -> bool:
+    """True in a process started by ``multiprocessing`` (its parent may end it at any time)."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
 
 
 def flush_all() -> None:

@@ -230,6 +230,55 @@ def test_queued_writes_are_flushed_at_interpreter_exit(tmp_path: Path) -> None:
         store.close()
 
 
+def test_multiprocessing_children_lose_nothing(tmp_path: Path) -> None:
+    """A forked multiprocessing child leaves through os._exit (no atexit): its queued runs were
+    all lost (0 of 4), and a ``with Pool`` terminates its workers right after the last task
+    (a run or more lost). multiprocessing's exit hook flushes, and in a child each run's end
+    waits for its rows."""
+    url = f"sqlite:///{tmp_path / 'mp.db'}"
+    script = textwrap.dedent(
+        f"""
+        import multiprocessing
+        import mloop
+        from mloop.metadata import connect
+
+        def child(i):
+            with mloop.start_run("mp", store=connect({url!r}), async_logging=True):
+                mloop.log_params({{"i": i}})
+                mloop.log_metrics({{"m": float(i)}})
+
+        if __name__ == "__main__":
+            fork = multiprocessing.get_context("fork")
+            procs = [fork.Process(target=child, args=(i,)) for i in range(4)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+                assert p.exitcode == 0
+            with fork.Pool(2) as pool:
+                pool.map(child, range(10, 16))
+        """
+    )
+    (tmp_path / "mp_script.py").write_text(script, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "mp_script.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    store = SqlMetadataStore.open(url)
+    try:
+        found = store.search_runs(experiment="mp", limit=100, include_data=True)
+        assert sorted(int(r.params["i"]) for r in found) == [0, 1, 2, 3, *range(10, 16)]
+        assert all(r.state is RunState.SUCCEEDED for r in found)
+        assert all(r.metrics == {"m": float(r.params["i"])} for r in found)
+    finally:
+        store.close()
+
+
 def test_pipeline_steps_are_never_written_behind(
     store: SqlMetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
