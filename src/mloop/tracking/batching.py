@@ -3,13 +3,15 @@
 A transaction per value would cost a commit each (MLflow with SQLite needs ~27 ms per value);
 buffering makes logging 10,000 values a handful of transactions. A buffer flushes when it holds
 ``max_values`` values, when ``max_seconds`` have passed since its last flush (checked at the next
-call), and whenever asked (end of run, end of a step, interpreter exit).
+call), and whenever asked (end of run, end of a step, interpreter exit, before ``os.fork()``).
+A forked child starts with its inherited buffers empty: it writes only what it logs itself.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 import weakref
@@ -102,4 +104,28 @@ def flush_all() -> None:
             _log.exception("mloop: could not write metrics of run %s at exit", buffer.run_id)
 
 
+def _flush_before_fork() -> None:
+    """Before a fork: write what is held, so a child logging to an inherited run adds to what
+    the store has. A failure keeps the values held, for the parent (the child drops them)."""
+    with _live_lock:
+        buffers = list(_live)
+    for buffer in buffers:
+        try:
+            buffer.flush()
+        except Exception:
+            _log.exception("mloop: could not write metrics of run %s before a fork", buffer.run_id)
+
+
+def _forget_in_child() -> None:
+    """A forked child must not write the values its parent holds (the parent writes them):
+    every inherited buffer is emptied, with fresh locks, and keeps only what the child logs."""
+    global _live_lock
+    _live_lock = threading.Lock()
+    for buffer in list(_live):
+        buffer._lock = threading.Lock()
+        buffer._pending = []
+
+
 atexit.register(flush_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_flush_before_fork, after_in_child=_forget_in_child)

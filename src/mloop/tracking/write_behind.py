@@ -13,7 +13,8 @@ Guarantees:
   ``TrackingClient`` reads, ``search_runs``) and ``log_artifact`` flush first. Other code
   reading the store directly, or another process, sees a write only once it is flushed:
   call ``mloop.flush()`` before handing a run id elsewhere.
-- Flushed by ``mloop.flush()``, by any read as above, and at interpreter exit (atexit, and
+- Flushed by ``mloop.flush()``, by any read as above, before ``os.fork()`` (a forked child
+  starts with an empty queue and writes only what it logs), and at interpreter exit (atexit, and
   multiprocessing's exit hook: a forked ``multiprocessing`` child ends with ``os._exit``, which
   skips atexit). In a ``multiprocessing`` child the end of each run also waits for its rows,
   since the parent may end the child at any moment (``Pool.terminate``, the ``with Pool`` exit).
@@ -150,8 +151,9 @@ class WriteBehindWriter:
             self._params.pop(run_id, None)
 
     # -- flushing -------------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Wait until everything queued so far is written; raise the writer's error if any."""
+    def flush(self, *, keep_error: bool = False) -> None:
+        """Wait until everything queued so far is written; raise the writer's error if any
+        (``keep_error``: leave it for the next call instead)."""
         with self._cond:
             if self._pending and not self._alive():
                 self._start()  # e.g. in a forked child's own writer
@@ -162,7 +164,8 @@ class WriteBehindWriter:
                     self._cond.wait()
             finally:
                 self._flushing -= 1
-            self._raise_error()
+            if not keep_error:
+                self._raise_error()
 
     @property
     def pending(self) -> int:
@@ -180,6 +183,12 @@ class WriteBehindWriter:
         return bool(self._pending) or self._busy or self._error is not None
 
     # -- plumbing -------------------------------------------------------------------------------
+    def _reset_in_child(self) -> None:
+        """In a forked child: drop the parent's queue, error, thread and (maybe held) lock."""
+        self._cond = threading.Condition()
+        self._pending, self._size, self._busy = {}, 0, False
+        self._error, self._thread, self._flushing = None, None, 0
+
     def _queue(self, run_id: str, size: int, *, raise_first: bool = False) -> _Queued:
         return _Queued(self, run_id, size, raise_first)
 
@@ -192,6 +201,7 @@ class WriteBehindWriter:
         return self._thread is not None and self._thread.is_alive()
 
     def _start(self) -> None:
+        _hook_multiprocessing_exit()  # here: multiprocessing clears finalizers after a fork
         self._thread = threading.Thread(
             target=self._loop, name="mloop-tracking-writer", daemon=True
         )
@@ -298,7 +308,6 @@ def writer_for(store: TrackingStore) -> WriteBehindWriter:
         writer = _writers.get(id(store))
         if writer is None or writer.store is not store:
             writer = _writers[id(store)] = WriteBehindWriter(store)
-            _hook_multiprocessing_exit()
         return writer
 
 
@@ -306,8 +315,9 @@ _hooked_pid: int | None = None
 
 
 def _hook_multiprocessing_exit() -> None:
-    """Flush at the exit of a ``multiprocessing`` child too (once per process): a forked child
-    leaves through ``os._exit`` after multiprocessing's finalizers, never through atexit."""
+    """Flush at the exit of a ``multiprocessing`` child too (once per process, when a writer
+    thread starts): a forked child leaves through ``os._exit`` after multiprocessing's
+    finalizers, never through atexit; multiprocessing clears the finalizers it inherited."""
     global _hooked_pid
     if _hooked_pid == os.getpid():
         return
@@ -355,12 +365,27 @@ def _flush_at_exit() -> None:
 
 
 def _forget_in_child() -> None:
-    """A forked child must not write its parent's queue (the parent does)."""
+    """A forked child must not write its parent's queue (the parent does): every writer it
+    inherited (an active run may still hold one) starts empty, with fresh locks and no thread,
+    so the child writes, flushes and flushes at exit only what it logs itself."""
     global _writers_lock
-    _writers.clear()
     _writers_lock = threading.Lock()
+    for writer in list(_writers.values()):
+        writer._reset_in_child()
+
+
+def _flush_before_fork() -> None:
+    """Before a fork: write what is queued, so parent and child agree on what is in the store
+    (a child logging to a run whose start was still queued would find no run). A failure stays
+    for the parent's next call."""
+    for writer in list(_writers.values()):
+        if writer.pending_or_busy:
+            try:
+                writer.flush(keep_error=True)
+            except Exception:  # pragma: no cover - flush(keep_error=True) raises nothing
+                _log.exception("mloop: async tracking writes could not be written before a fork")
 
 
 atexit.register(_flush_at_exit)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+    os.register_at_fork(before=_flush_before_fork, after_in_child=_forget_in_child)
