@@ -3,7 +3,8 @@
 ``apply`` writes a new version of a definition only when its spec changed, refuses an
 incompatible change (an existing feature's dtype, a view's or entity's join keys) unless
 ``force=True``, and records what changed. Objects applied in this process are kept as they are
-(an on-demand view keeps its function); others are rebuilt from their stored specs.
+(an on-demand view keeps its function) while their version is the newest stored; others, and
+any newer version another process applied, are rebuilt from their stored specs.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ class FeatureRegistry:
 
     def __init__(self, store: FeatureDefinitionStore) -> None:
         self._store = store
-        self._live: dict[tuple[str, str], Definition] = {}
+        # objects applied here, with the version stored for them: used while that version is
+        # still the newest (an on-demand view keeps its function), never over a newer one
+        self._live: dict[tuple[str, str], tuple[Definition, int | None]] = {}
 
     # -- writing ------------------------------------------------------------------------------
     def plan(self, objects: Iterable[Any]) -> list[DefinitionChange]:
@@ -130,7 +133,7 @@ class FeatureRegistry:
                     change.changes,
                     change.incompatible,
                 )
-            self._live[(change.kind, obj.name)] = obj
+            self._live[(change.kind, obj.name)] = (obj, change.version)
             done.append(change)
         return done
 
@@ -166,34 +169,45 @@ class FeatureRegistry:
                     raise FeatureNotFoundError(ref, [*views, *odfvs])
 
     # -- reading ------------------------------------------------------------------------------
+    def generation(self) -> object:
+        """Changes whenever any process applies a definition (see the store's ``generation``)."""
+        return self._store.generation()
+
     def _stored(self, kind: str) -> dict[str, FeatureDefinition]:
         return {d.name: d for d in self._store.latest(kind)}
 
+    def _current_live(self, kind: str, stored: Mapping[str, FeatureDefinition]) -> dict[str, Any]:
+        """The objects applied in this process that are still the newest stored version: when
+        another process applied a newer one since, its stored spec wins."""
+        return {
+            name: obj
+            for (k, name), (obj, version) in self._live.items()
+            if k == kind and (name not in stored or stored[name].version == version)
+        }
+
     def entities(self) -> dict[str, Entity]:
-        found = {n: Entity.from_spec(d.spec) for n, d in self._stored("entity").items()}
-        found.update({n: o for (k, n), o in self._live.items() if k == "entity"})  # type: ignore[misc]
+        stored = self._stored("entity")
+        found = {n: Entity.from_spec(d.spec) for n, d in stored.items()}
+        found.update(self._current_live("entity", stored))
         return found
 
     def feature_views(self) -> dict[str, FeatureView]:
         stored = self._stored("feature_view")
         entities = self.entities() if stored else {}
         found = {n: FeatureView.from_spec(d.spec, entities) for n, d in stored.items()}
-        found.update({n: o for (k, n), o in self._live.items() if k == "feature_view"})  # type: ignore[misc]
+        found.update(self._current_live("feature_view", stored))
         return found
 
     def on_demand_views(self) -> dict[str, OnDemandFeatureView]:
         stored = self._stored("on_demand_feature_view")
         found = {n: OnDemandFeatureView.from_spec(d.spec) for n, d in stored.items()}
-        found.update(
-            {n: o for (k, n), o in self._live.items() if k == "on_demand_feature_view"}  # type: ignore[misc]
-        )
+        found.update(self._current_live("on_demand_feature_view", stored))
         return found
 
     def feature_services(self) -> dict[str, FeatureService]:
-        found = {
-            n: FeatureService.from_spec(d.spec) for n, d in self._stored("feature_service").items()
-        }
-        found.update({n: o for (k, n), o in self._live.items() if k == "feature_service"})  # type: ignore[misc]
+        stored = self._stored("feature_service")
+        found = {n: FeatureService.from_spec(d.spec) for n, d in stored.items()}
+        found.update(self._current_live("feature_service", stored))
         return found
 
     def get_feature_view(self, name: str) -> FeatureView:

@@ -9,6 +9,7 @@ connected on first use.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,10 @@ from mloop.features.online import OnlineReader, normalize_entity_rows
 from mloop.features.online_stores.base import OnlineStore
 from mloop.features.registry import DefinitionChange, FeatureRegistry
 from mloop.features.retrieval import RetrievalPlan, plan_retrieval
+
+DEFINITIONS_CHECK_S = 1.0
+"""Seconds between checks of the registry's generation by a long-lived store (a feature
+server, a service): a definition applied by another process is used within this time."""
 
 
 class FeatureStore:
@@ -54,6 +59,8 @@ class FeatureStore:
         self._online: OnlineStore | None = None
         self._plans: dict[tuple[Any, bool], RetrievalPlan] = {}
         self._readers: dict[tuple[Any, bool], Any] = {}
+        self._plans_generation: object = None  # the registry's generation the plans come from
+        self._plans_checked = float("-inf")  # time.monotonic() of the last check
         self._settings: Any = None
 
     # -- wiring -------------------------------------------------------------------------------
@@ -113,8 +120,7 @@ class FeatureStore:
         """Store (new versions of) definitions; see :meth:`FeatureRegistry.apply`."""
         if not isinstance(objects, Iterable):
             objects = [objects]
-        self._plans.clear()
-        self._readers.clear()
+        self._forget_plans()
         return self.registry.apply(objects, force=force)
 
     def plan(self, objects: Iterable[Any]) -> list[DefinitionChange]:
@@ -146,6 +152,7 @@ class FeatureStore:
             features = self.get_feature_service(features)
         refs = features.feature_refs() if isinstance(features, FeatureService) else features
         key = (_cache_key(features), full)
+        self._check_plans()
         plan = self._plans.get(key)
         if plan is None:
             plan = plan_retrieval(
@@ -242,6 +249,7 @@ class FeatureStore:
         ``.statuses``, ``.status_counts()``). A value older than its view's ttl at ``as_of``
         (default now; naive = UTC) comes back as None with status ``OUTSIDE_MAX_AGE``."""
         key = (_cache_key(features), full_feature_names)
+        self._check_plans()
         reader = self._readers.get(key)
         if reader is None:
             reader = OnlineReader(self.resolve_features(features, full_feature_names))
@@ -264,6 +272,27 @@ class FeatureStore:
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.repo_path)!r})"
+
+    # -- cached plans -------------------------------------------------------------------------
+    def _forget_plans(self) -> None:
+        self._plans.clear()
+        self._readers.clear()
+        self._plans_generation = None
+        self._plans_checked = float("-inf")
+
+    def _check_plans(self) -> None:
+        """Drop the cached retrieval plans when another process applied definitions since
+        they were made (checked at most every :data:`DEFINITIONS_CHECK_S`): a feature server
+        must not keep serving a view's old ttl or feature list."""
+        now = time.monotonic()
+        if now - self._plans_checked < DEFINITIONS_CHECK_S:
+            return
+        generation = self.registry.generation()
+        if generation != self._plans_generation:
+            self._plans.clear()
+            self._readers.clear()
+            self._plans_generation = generation
+        self._plans_checked = now
 
 
 def _epoch_seconds(value: datetime) -> float:

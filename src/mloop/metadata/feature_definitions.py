@@ -56,6 +56,12 @@ class FeatureDefinitionStore(ABC):
     def latest(self, kind: str | None = None) -> list[FeatureDefinition]:
         """The newest version of every definition (of one kind), ordered by kind and name."""
 
+    def generation(self) -> object:
+        """A value that changes whenever a definition is recorded (by any process), cheap to
+        read: long-lived readers compare it to know when their derived plans are stale. This
+        default reads every newest version; a store should answer from one small query."""
+        return tuple((d.kind, d.name, d.version) for d in self.latest())
+
     @abstractmethod
     def history(self, kind: str, name: str) -> list[FeatureDefinition]:
         """Every version of one definition, oldest first (empty when unknown)."""

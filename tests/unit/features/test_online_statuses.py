@@ -131,3 +131,30 @@ def test_a_stored_null_is_null_value_not_not_found(project_dir: Path) -> None:
     single = store.get_online_features(refs, rows[1:2])  # the one-entity path
     assert single.statuses["temp"] == [NULL] and single.statuses["label"] == [P]
     store.close()
+
+
+def test_a_long_lived_store_uses_a_definition_another_process_applied(
+    materialized, stats_view, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feature server kept its first retrieval plan (and the view object applied in its own
+    process) for good: a ttl shortened by another process's apply never applied, so stale
+    values were served as PRESENT. Now it is used within DEFINITIONS_CHECK_S."""
+    from dataclasses import replace
+
+    from mloop.features import store as store_module
+
+    rows = [{"driver_id": 2}]
+    before = materialized.get_online_features(REFS, rows, as_of=hours(5.5))
+    assert before.statuses["rate"] == [P]  # 0.5 h old, ttl 2 h
+
+    elsewhere = FeatureStore(project_dir)  # another process: its own registry and objects
+    elsewhere.apply([replace(stats_view, ttl=timedelta(minutes=15))])
+    elsewhere.close()
+
+    monkeypatch.setattr(store_module, "DEFINITIONS_CHECK_S", 3600.0)
+    kept = materialized.get_online_features(REFS, rows, as_of=hours(5.5))
+    assert kept.statuses["rate"] == [P]  # within the check interval the plan is kept
+    monkeypatch.setattr(store_module, "DEFINITIONS_CHECK_S", 0.0)
+    after = materialized.get_online_features(REFS, rows, as_of=hours(5.5))
+    assert after.statuses["rate"] == [OLD] and after.to_dict()["rate"] == [None]
+    assert materialized.get_feature_view("driver_stats").ttl == timedelta(minutes=15)

@@ -116,6 +116,13 @@ class SqlFeatureDefinitionStore(FeatureDefinitionStore):
         with read_transaction(self._engine) as conn:
             return [_from_row(r) for r in conn.execute(query).mappings()]
 
+    def generation(self) -> object:
+        # versions are only ever added: the row count and the newest time change on each one
+        query = sa.select(sa.func.count(), sa.func.max(_T.c.created_at))
+        with read_transaction(self._engine) as conn:
+            count, newest = conn.execute(query).one()
+        return int(count), str(newest)
+
     def history(self, kind: str, name: str) -> list[FeatureDefinition]:
         query = sa.select(_T).where(_T.c.kind == kind, _T.c.name == name).order_by(_T.c.version)
         with read_transaction(self._engine) as conn:
