@@ -606,6 +606,24 @@ class FileFingerprintStoreContract(_StoreFixture):
         assert memo.get("h2", ["/a"]) == {} and memo.get("h1", []) == {}
 
 
+class FeatureDefinitionStoreContract(_StoreFixture):
+    """Behaviour of the feature definitions (``MetadataStore.feature_definitions``)."""
+
+    def test_the_generation_changes_with_each_recorded_version_only(
+        self, store: MetadataStore
+    ) -> None:
+        rows = store.feature_definitions()
+        empty = rows.generation()
+        assert rows.generation() == empty  # reading changes nothing
+        rows.record("feature_view", "fv", "d1", {"name": "fv", "ttl": 60})
+        first = rows.generation()
+        assert first != empty
+        rows.record("feature_view", "fv", "d1", {"name": "fv", "ttl": 60})  # same digest
+        assert rows.generation() == first
+        rows.record("feature_view", "fv", "d2", {"name": "fv", "ttl": 30})
+        assert rows.generation() not in (empty, first)
+
+
 class MetadataStoreContract(
     RunStoreContract,
     RunLeaseStoreContract,
@@ -613,6 +631,7 @@ class MetadataStoreContract(
     LineageStoreContract,
     TrackingStoreContract,
     FileFingerprintStoreContract,
+    FeatureDefinitionStoreContract,
 ):
     """Behaviour every :class:`~mloop.metadata.base.MetadataStore` must have: every role's
     contract (a backend's test class subclasses this and overrides the ``store`` fixture)."""
