@@ -17,6 +17,8 @@ None; it is pure apart from reading, so the daemon decides what to record and st
 
 from __future__ import annotations
 
+import os
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -135,8 +137,25 @@ class ScheduleTrigger(Trigger):
         )
 
 
+MAX_TIED = 1_000
+"""Names of the files that arrived at the watermark's very time kept in a firing's payload."""
+
+
+def arrival_time(st: os.stat_result) -> float:
+    """When a file arrived or last changed here (s since the epoch): the later of its mtime
+    and, on POSIX, its ctime. A file moved in (``mv`` from a staging folder, the usual atomic
+    publish) or copied with its times kept (``cp -p``, ``rsync -t``, a sync tool) carries an
+    old mtime, which a watermark would pass over for good; its ctime is when that happened."""
+    return max(st.st_mtime, st.st_ctime) if os.name == "posix" else st.st_mtime
+
+
 class NewDataTrigger(Trigger):
-    """New files (or partition folders) under ``path`` since the last firing or run."""
+    """New files (or partition folders) under ``path`` since the last firing or run.
+
+    A file is new when it arrived (:func:`arrival_time`) after the watermark, the newest
+    arrival among the files the last firing saw, or at the watermark's very time under a
+    name that firing did not list. A change of a file's metadata (``chmod``) also counts: a
+    needless retrain is better than a missed one."""
 
     kind = "new_data"
 
@@ -155,8 +174,11 @@ class NewDataTrigger(Trigger):
         if not root.exists():
             return None
         last = ctx.last_event(self.kind)
+        tied: set[str] | None = None  # names seen at the watermark; None: all of them
         if last is not None:
             watermark = float(last.payload.get("watermark", 0.0))
+            if "at_watermark" in last.payload:  # (older firings did not list them)
+                tied = set(last.payload["at_watermark"])
         elif ctx.last_run_started is not None:
             watermark = ctx.last_run_started.timestamp()
         else:
@@ -165,12 +187,24 @@ class NewDataTrigger(Trigger):
         for item in root.rglob("*"):
             if item.name.startswith((".", "_")):
                 continue  # hidden files, _SUCCESS markers and writers' temporaries
-            mtime = item.stat().st_mtime
-            if item.is_file() and mtime > watermark:
-                fresh.append((mtime, str(item.relative_to(root))))
+            try:
+                st = item.stat()
+            except OSError:  # gone since it was listed (a writer's temporary renamed)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            arrived, name = arrival_time(st), item.relative_to(root).as_posix()
+            if arrived > watermark or (
+                arrived == watermark and tied is not None and name not in tied
+            ):
+                fresh.append((arrived, name))
         if len(fresh) < self.min_files:
             return None
         fresh.sort()
+        newest = fresh[-1][0]
+        at_newest = [name for arrived, name in fresh if arrived == newest]
+        if newest == watermark and tied is not None:
+            at_newest += sorted(tied)  # still at the same instant: remember the earlier ones
         return Firing(
             self.kind,
             f"{len(fresh)} new file(s) under {self.path}",
@@ -178,7 +212,8 @@ class NewDataTrigger(Trigger):
                 "path": self.path,
                 "count": len(fresh),
                 "files": [name for _, name in fresh[:20]],
-                "watermark": fresh[-1][0],
+                "watermark": newest,
+                "at_watermark": at_newest[:MAX_TIED],
             },
         )
 

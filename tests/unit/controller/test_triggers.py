@@ -102,6 +102,58 @@ def test_new_data_fires_on_files_newer_than_the_last_firing(state, tmp_path: Pat
     assert second is not None and second.payload["files"] == ["day=2/c.parquet", "day=2/d.parquet"]
 
 
+def test_new_data_sees_a_file_moved_in_with_an_old_mtime(state, tmp_path: Path) -> None:
+    """The atomic publish (write in staging, ``mv`` into the watched folder) keeps the mtime
+    of the write, which may be older than the watermark of a firing in between; so does
+    ``cp -p``. Such a file was never seen: the model never retrained on it."""
+    incoming, staging = tmp_path / "incoming", tmp_path / "staging"
+    incoming.mkdir()
+    staging.mkdir()
+    (staging / "early.parquet").write_text("written first, published last")
+    old = (staging / "early.parquet").stat().st_mtime - 3600
+    os.utime(staging / "early.parquet", (old, old))
+    (incoming / "late.parquet").write_text("published first")
+    rule = NewDataTrigger("incoming")
+    first = fire_and_record(rule, ctx(state, tmp_path, T0))
+    assert first is not None and first.payload["files"] == ["late.parquet"]
+    assert rule.check(ctx(state, tmp_path, T0)) is None
+    (staging / "early.parquet").rename(incoming / "early.parquet")  # mtime an hour old
+    moved = rule.check(ctx(state, tmp_path, T0))
+    assert moved is not None and moved.payload["files"] == ["early.parquet"]
+
+
+def test_new_data_tells_files_of_the_same_instant_apart(
+    state, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files that arrived at the watermark's very time under another name are new (a
+    watermark alone passed over them); the ones a firing listed are not."""
+    from mloop.controller import triggers
+
+    monkeypatch.setattr(triggers, "arrival_time", lambda st: 1_800_000_000.0)
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "in" / f"{name}.csv").write_text(name)
+    rule = NewDataTrigger("in")
+    first = fire_and_record(rule, ctx(state, tmp_path, T0))
+    assert first is not None and first.payload["at_watermark"] == ["a.csv", "b.csv"]
+    assert rule.check(ctx(state, tmp_path, T0)) is None
+    (tmp_path / "in" / "c.csv").write_text("c")  # same instant, new name
+    second = fire_and_record(rule, ctx(state, tmp_path, T0))
+    assert second is not None and second.payload["files"] == ["c.csv"]
+    assert sorted(second.payload["at_watermark"]) == ["a.csv", "b.csv", "c.csv"]
+    assert rule.check(ctx(state, tmp_path, T0)) is None
+
+
+def test_new_data_skips_what_vanishes_or_is_not_a_file(state, tmp_path: Path) -> None:
+    """A dangling link (a writer's temporary renamed away between listing and stat) made the
+    trigger raise, so the controller's tick failed; it is skipped."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "gone.parquet").symlink_to(tmp_path / "in" / "nowhere.parquet")
+    (tmp_path / "in" / "real.parquet").write_text("x")
+    firing = NewDataTrigger("in").check(ctx(state, tmp_path, T0))
+    assert firing is not None and firing.payload["files"] == ["real.parquet"]
+
+
 def test_new_data_uses_the_last_run_when_it_never_fired(state, tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "old.csv").write_text("x")
