@@ -20,7 +20,7 @@ returns to a version that was already approved there) and is recorded like any d
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -203,16 +203,7 @@ def deploy(
         source_environment=holder.name if holder is not None else None,
         details={"package_version": local.version, "gates": [g.to_dict() for g in gates]},
     )
-    failed = [g for g in gates if g.failed]
-    if failed:
-        target.deployments.reject(
-            deployment.id,
-            decided_by="mloop gates",
-            reason="CD gates failed: " + ", ".join(g.name for g in failed),
-        )
-        raise GateRefusedError(
-            target.name, deployment.id, [f"{g.name}: {g.detail}" for g in failed]
-        )
+    _reject_on_failed_gates(target, deployment.id, gates, "CD gates failed")
     if policy.approval == "auto":
         deployment = target.deployments.activate(
             deployment.id, decided_by=who, reason="approval: auto (promotion policy)"
@@ -284,19 +275,31 @@ def approve(
     why = reason.strip()
     gates = _approval_gates(target, package, sources, deployment, override_gates, who, why)
     record = {"approval_gates": [g.to_dict() for g in gates]}
+    _reject_on_failed_gates(target, deployment.id, gates, "CD gates failed at approval", record)
+    active = target.deployments.activate(deployment.id, decided_by=who, reason=why, details=record)
+    return DeployResult(active, package, target.name)
+
+
+def _reject_on_failed_gates(
+    target: Environment,
+    deployment_id: str,
+    gates: list[GateResult],
+    why: str,
+    details: Mapping[str, object] | None = None,
+) -> None:
+    """Record the deployment as rejected by ``mloop gates`` (``why: gate, gate``) and raise
+    ``GateRefusedError`` when a gate failed; nothing when all passed or were overridden."""
     failed = [g for g in gates if g.failed]
     if failed:
         target.deployments.reject(
-            deployment.id,
+            deployment_id,
             decided_by="mloop gates",
-            reason="CD gates failed at approval: " + ", ".join(g.name for g in failed),
-            details=record,
+            reason=f"{why}: " + ", ".join(g.name for g in failed),
+            details=details,
         )
         raise GateRefusedError(
-            target.name, deployment.id, [f"{g.name}: {g.detail}" for g in failed]
+            target.name, deployment_id, [f"{g.name}: {g.detail}" for g in failed]
         )
-    active = target.deployments.activate(deployment.id, decided_by=who, reason=why, details=record)
-    return DeployResult(active, package, target.name)
 
 
 def _approval_gates(
