@@ -11,7 +11,12 @@ import pytest
 
 from mloop.metadata.deployments import DeploymentState
 from mloop.metadata.sql.store import SqlMetadataStore
-from mloop.testing.deployment_contracts import add, check_packages, check_race
+from mloop.testing.deployment_contracts import (
+    add,
+    check_decision_details,
+    check_packages,
+    check_race,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +36,10 @@ def test_packages_on_postgres(rows) -> None:  # type: ignore[no-untyped-def]
 
 def test_two_deploys_at_once_from_threads_one_wins(rows) -> None:  # type: ignore[no-untyped-def]
     check_race(rows, rounds=8)
+
+
+def test_decisions_add_their_details_on_postgres(rows) -> None:  # type: ignore[no-untyped-def]
+    check_decision_details(rows)
 
 
 def test_two_deploys_at_once_from_processes_one_wins(rows, postgres_url) -> None:  # type: ignore[no-untyped-def]

@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from mloop.errors import DeploymentConflictError, NotFoundError
+from mloop.errors import DeploymentConflictError, NotFoundError, ValidationError
 from mloop.metadata.deployments import DeploymentState, DeploymentStore, PipelinePackage
 
-__all__ = ["add", "check_packages", "check_race"]
+__all__ = ["add", "check_decision_details", "check_packages", "check_race"]
 
 
 def add(rows: DeploymentStore, n: int, pipeline: str = "training") -> PipelinePackage:
@@ -84,3 +84,27 @@ def check_race(rows: DeploymentStore, rounds: int = 6) -> None:
     assert states.count(DeploymentState.ACTIVE) == 1
     assert states.count(DeploymentState.REJECTED) == rounds
     assert states.count(DeploymentState.SUPERSEDED) == rounds - 1
+
+
+def check_decision_details(rows: DeploymentStore) -> None:
+    """An activation or a rejection adds its ``details`` (the gates run at approval) to the
+    request's, in the same transaction; a decision on a finished deployment changes nothing."""
+    a, b = add(rows, 201), add(rows, 202)
+    asked = {"gates": [{"name": "metrics", "status": "passed"}], "package_version": 1}
+    seen = {"approval_gates": [{"name": "metrics", "status": "passed"}]}
+    first = rows.request_deployment(
+        "stage", a, requested_by="u", reason="r", approval="review", details=asked
+    )
+    done = rows.activate(first.id, decided_by="v", reason="ok", details=seen)
+    assert done.details == {**asked, **seen}
+    failed = {"approval_gates": [{"name": "metrics", "status": "failed"}]}
+    second = rows.request_deployment(
+        "stage", b, requested_by="u", reason="r", approval="review", details=asked
+    )
+    refused = rows.reject(second.id, decided_by="mloop gates", reason="gates", details=failed)
+    assert refused.state is DeploymentState.REJECTED and refused.details == {**asked, **failed}
+    with pytest.raises(ValidationError, match="not pending"):
+        rows.reject(second.id, decided_by="x", reason="again", details={"x": 1})
+    assert rows.get_deployment(second.id).details == {**asked, **failed}
+    plain = rows.request_deployment("stage", b, requested_by="u", reason="r", approval="review")
+    assert rows.reject(plain.id, decided_by="x", reason="no").details == {}

@@ -10,7 +10,12 @@ import pytest
 from mloop.errors import DeploymentConflictError, ValidationError
 from mloop.metadata.deployments import DeploymentState, DeploymentStore
 from mloop.metadata.sql.store import SqlMetadataStore
-from mloop.testing.deployment_contracts import add, check_packages, check_race
+from mloop.testing.deployment_contracts import (
+    add,
+    check_decision_details,
+    check_packages,
+    check_race,
+)
 
 
 @pytest.fixture
@@ -28,6 +33,10 @@ def test_packages_are_versioned_and_content_addressed(rows: DeploymentStore) -> 
 
 def test_two_activations_at_once_one_wins(rows: DeploymentStore) -> None:
     check_race(rows)
+
+
+def test_decisions_add_their_details(rows: DeploymentStore) -> None:
+    check_decision_details(rows)
 
 
 def test_activation_supersedes_the_base_and_keeps_one_active(rows: DeploymentStore) -> None:
