@@ -99,16 +99,22 @@ def _is_constant(value: Any, depth: int = 0) -> bool:
 
 
 def _unwrap(obj: Any) -> Any:
-    inner = getattr(obj, "func", None)  # an mloop Step wraps its function
-    if inner is not None and callable(inner) and type(obj).__module__ == "mloop.pipelines.dsl":
-        obj = inner
+    """The function behind a step, method, partial or decorator; ``obj`` itself otherwise.
+
+    Only types are looked at before an attribute is read: a global of the user's module may be
+    a proxy whose ``__getattr__`` imports or raises (Polars' lazy modules raised ``TypeError``
+    on Polars 1.34, which made the digest, so the run, fail)."""
+    if type(obj).__module__ == "mloop.pipelines.dsl":  # an mloop Step wraps its function
+        inner = getattr(obj, "func", None)
+        if inner is not None and callable(inner):
+            obj = inner
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
     if isinstance(obj, functools.partial):
         obj = obj.func
-    try:
+    try:  # decorators (functools.wraps, lru_cache) keep the user's function in __wrapped__
         return inspect.unwrap(obj) if callable(obj) else obj
-    except ValueError:  # a __wrapped__ cycle
+    except Exception:  # a __wrapped__ cycle (ValueError), or an object whose attributes raise
         return obj
 
 

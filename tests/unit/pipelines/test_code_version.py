@@ -126,3 +126,53 @@ def test_the_digest_does_not_depend_on_where_the_pipeline_file_lies(tmp_path) ->
         module = load_pipeline(f"{path}:p")
         digests.append(step_code_digest(module.func.__globals__["s"].func))
     assert digests[0] == digests[1]
+
+
+class _RaisingProxy:
+    """A lazy-module proxy as libraries keep in their globals (Polars' lazy imports raised
+    TypeError from __getattr__ on Polars 1.34): reading any attribute fails."""
+
+    def __getattr__(self, name: str):
+        raise TypeError("'module' object does not support item assignment")
+
+
+PROXY = _RaisingProxy()
+
+
+def test_a_global_whose_attributes_raise_does_not_break_the_digest() -> None:
+    """The digest walked the step's globals with getattr; a proxy that raised made the digest,
+    so every run of the step, fail with the proxy's error."""
+
+    def step_body(x):
+        return PROXY if x is None else x
+
+    first = step_code_digest(step_body)
+    assert first == step_code_digest(step_body) and len(first) == 64
+
+
+CACHED_HELPER = """
+import functools
+
+@functools.lru_cache(maxsize=None)
+def clean(x):
+    return x + {offset}
+"""
+
+
+def test_a_helper_behind_a_decorator_still_joins_the_digest(project_dir: Path) -> None:
+    """lru_cache keeps the user's function in __wrapped__: its code is followed, so changing
+    the cached helper changes the step's digest (a stale cache otherwise)."""
+    digests = []
+    for offset in (1, 2):
+        name = write_project(project_dir)
+        (project_dir / f"{name}.py").write_text(
+            textwrap.dedent(HELPERS.format(rate=1, offset=0, factor=1))
+            + textwrap.dedent(CACHED_HELPER.format(offset=offset)).replace("clean", "cached")
+        )
+        flow = (
+            (project_dir / "flow.py").read_text().replace("helpers.clean(n)", "helpers.cached(n)")
+        )
+        (project_dir / "flow.py").write_text(flow)
+        graph = fresh_flow(project_dir, name).compile()
+        digests.append(graph.nodes["compute"].spec()["code"])
+    assert digests[0] != digests[1]
