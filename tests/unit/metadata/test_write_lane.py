@@ -212,3 +212,19 @@ def test_lane_connections_carry_the_engines_pragmas(store: SqlMetadataStore) -> 
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+
+
+def test_a_write_after_the_exit_finalizer_closed_the_connections_opens_a_new_one(
+    store: SqlMetadataStore,
+) -> None:
+    """At interpreter exit the lane's finalizer may close its connections before the metric
+    buffers flush (atexit order); the flush then wrote on the closed connection and the
+    buffered values were lost (seen with SQLAlchemy 2.0.25: 'NoneType' has no 'cursor')."""
+    from mloop.metadata.sql.lane import _close_all
+
+    run = store.create_run("exit")
+    first = _connection_of(store)
+    _close_all(store.lane._held, store.lane._lock)  # what the finalizer does at exit
+    store.log_metrics(run.id, [Metric("loss", 0.25, 7)])
+    assert _connection_of(store) is not first
+    assert [(m.key, m.value) for m in store.get_metrics(run.id)] == [("loss", 0.25)]

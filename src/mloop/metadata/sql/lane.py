@@ -64,6 +64,7 @@ class _Held:
         self.fairy = fairy
         self.owner = weakref.ref(owner)
         self.pid = os.getpid()
+        self.closed = False  # set when closed by close(), the finalizer or a failure
 
     def alive(self) -> bool:
         thread = self.owner()
@@ -138,7 +139,7 @@ class WriteLane:
         if self._shared:
             return self.engine.raw_connection()
         held: _Held | None = getattr(self._local, "held", None)
-        if held is not None and held.pid == os.getpid():
+        if held is not None and held.pid == os.getpid() and not held.closed:
             return held.fairy
         # A new thread, or a child process that inherited the parent's (never used here).
         fairy = self.engine.raw_connection()
@@ -170,6 +171,9 @@ class WriteLane:
 
     def _drop(self, fairy: Any) -> None:
         with self._lock:
+            for h in self._held:
+                if h.fairy is fairy:
+                    h.closed = True
             self._held[:] = [h for h in self._held if h.fairy is not fairy]
         self._local.held = None
         try:
@@ -183,6 +187,8 @@ def _close_all(held: list[_Held], lock: threading.Lock) -> None:
     belong to its parent) and empty the list."""
     with lock:
         todo, held[:] = list(held), []
+        for h in todo:
+            h.closed = True  # a thread holding it opens a new one (e.g. a flush at exit)
     for h in todo:
         if h.pid == os.getpid():
             try:
