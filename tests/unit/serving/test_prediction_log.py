@@ -104,3 +104,21 @@ def test_bulk_conversion_writes_the_same_rows_as_record_by_record(tmp_path) -> N
     assert bulk == single
     assert [r["row"] for r in bulk if r["request_id"] == "s1"] == [0, 1, 2, 3]
     assert [r["prediction_proba"] for r in bulk if r["model"] == "c"] == [[0.9, 0.1], [0.2, 0.8]]
+
+
+def test_two_writers_of_one_pid_and_millisecond_keep_both_files(tmp_path, monkeypatch) -> None:
+    """File names were part-<pid>-<ms>-<n> with n counted per writer: two logs in one process
+    (or two containers, both pid 1, on a shared volume) writing in the same millisecond gave
+    one name, and the second file replaced the first (6 failed requests of a monitoring test
+    vanished, once in ~30 runs). A writer's random token now keeps them apart."""
+    import mloop.serving.logs.prediction_log as module
+
+    monkeypatch.setattr(module.time, "time", lambda: T0)  # one millisecond for everyone
+    for rid in ("first", "second"):
+        log = pred_log(tmp_path, flush_interval_s=60)
+        log.start()
+        log.put(record("a", T0, rid))
+        log.close()
+    files = list(tmp_path.rglob("*.parquet"))
+    ids = sorted(pq.read_table(f).column("request_id")[0].as_py() for f in files)
+    assert len(files) == 2 and ids == ["first", "second"]

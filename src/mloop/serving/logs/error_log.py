@@ -6,7 +6,7 @@ over all requests) needs the failures too. Each 4xx or 5xx answer of an inferenc
 off the answer's path) and written by the same
 :class:`~mloop.serving.logs.prediction_log.ParquetLog` writer to::
 
-    <log_dir>/errors/<model>/date=2026-11-24/hour=22/part-<pid>-<n>.parquet
+    <log_dir>/errors/<model>/date=2026-11-24/hour=22/part-<pid>-<ms>-<token>-<n>.parquet
 
 One row per failed request: ``request_id``, ``timestamp`` (UTC), ``model``, ``version`` (the
 version the request was routed to, or the champion's when it failed before routing; empty when

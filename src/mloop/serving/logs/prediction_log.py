@@ -3,15 +3,17 @@
 A request handler only puts a tuple on a queue (about a microsecond); a writer thread turns
 what piled up into Parquet files, one folder per model and hour::
 
-    <log_dir>/predictions/<model>/date=2026-11-24/hour=22/part-<pid>-<n>.parquet
+    <log_dir>/predictions/<model>/date=2026-11-24/hour=22/part-<pid>-<ms>-<token>-<n>.parquet
 
 Each row is one predicted row: ``request_id``, ``row`` (its index within the request),
 ``timestamp`` (UTC), ``model``, ``version``, ``route`` (champion, canary or shadow),
 ``latency_ms``, the input columns under their own names, ``prediction`` and, when it was
 computed, ``prediction_proba``. Files appear every ``flush_interval_s`` seconds or
 ``flush_rows`` rows, each written to a temporary name and renamed, so monitoring never reads a
-half-written file. :meth:`ParquetLog.close` (called on SIGTERM through the app's shutdown)
-writes whatever is queued: an acknowledged prediction is not lost.
+half-written file. A file's name holds a random token of its writer: two writers that share a
+pid and a millisecond (two logs in one process, two containers that are both pid 1 on a shared
+volume) never replace each other's files. :meth:`ParquetLog.close` (called on SIGTERM through
+the app's shutdown) writes whatever is queued: an acknowledged prediction is not lost.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,6 +166,7 @@ class ParquetLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seq = itertools.count()
+        self._token = uuid.uuid4().hex[:12]  # this writer's, in every file name
         self._closed = False
         self.files_written = 0
         self.rows_written = 0
@@ -252,7 +256,8 @@ class ParquetLog:
                 promote_options="default",
             )
         table = table.replace_schema_metadata(None)
-        name = f"part-{os.getpid()}-{int(time.time() * 1000)}-{next(self._seq)}.parquet"
+        stamp = f"{os.getpid()}-{int(time.time() * 1000)}-{self._token}-{next(self._seq)}"
+        name = f"part-{stamp}.parquet"
         tmp = folder / f".{name}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, folder / name)
