@@ -8,6 +8,7 @@ connected on first use.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,8 @@ from mloop.features.online import OnlineReader, normalize_entity_rows
 from mloop.features.online_stores.base import OnlineStore
 from mloop.features.registry import DefinitionChange, FeatureRegistry
 from mloop.features.retrieval import RetrievalPlan, plan_retrieval
+
+_log = logging.getLogger(__name__)
 
 DEFINITIONS_CHECK_S = 1.0
 """Seconds between checks of the registry's generation by a long-lived store (a feature
@@ -287,7 +290,16 @@ class FeatureStore:
         now = time.monotonic()
         if now - self._plans_checked < DEFINITIONS_CHECK_S:
             return
-        generation = self.registry.generation()
+        try:
+            generation = self.registry.generation()
+        except Exception as exc:
+            if not self._plans:
+                raise  # nothing cached to answer from: the caller learns why
+            # the metadata store is down: the online store may still answer with the plans
+            # already made (checked again in DEFINITIONS_CHECK_S)
+            _log.warning("feature definitions not checked (%s); using the cached plans", exc)
+            self._plans_checked = now
+            return
         if generation != self._plans_generation:
             self._plans.clear()
             self._readers.clear()

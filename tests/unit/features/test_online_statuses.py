@@ -158,3 +158,30 @@ def test_a_long_lived_store_uses_a_definition_another_process_applied(
     after = materialized.get_online_features(REFS, rows, as_of=hours(5.5))
     assert after.statuses["rate"] == [OLD] and after.to_dict()["rate"] == [None]
     assert materialized.get_feature_view("driver_stats").ttl == timedelta(minutes=15)
+
+
+def test_online_reads_go_on_when_the_metadata_store_is_down(
+    materialized, project_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """The once-a-second definitions check must not make online reads depend on the metadata
+    store: while it is down, the plans already made answer (with a warning)."""
+    from mloop.errors import StoreError
+    from mloop.features import store as store_module
+
+    rows = [{"driver_id": 2}]
+    first = materialized.get_online_features(REFS, rows, as_of=hours(5.5))
+
+    def down() -> object:
+        raise StoreError("metadata store unreachable")
+
+    monkeypatch.setattr(store_module, "DEFINITIONS_CHECK_S", 0.0)
+    monkeypatch.setattr(materialized.registry, "generation", down)
+    with caplog.at_level("WARNING", logger="mloop.features.store"):
+        again = materialized.get_online_features(REFS, rows, as_of=hours(5.5))
+    assert again.to_dict() == first.to_dict() and again.statuses == first.statuses
+    assert "using the cached plans" in caplog.text
+    fresh = FeatureStore(project_dir)
+    monkeypatch.setattr(fresh.registry, "generation", down)
+    with pytest.raises(StoreError, match="unreachable"):  # nothing cached: the reason is raised
+        fresh.get_online_features(REFS, rows)
+    fresh.close()
