@@ -276,9 +276,12 @@ class DuckDBOfflineStore(OfflineStore):
             con, relation, list(view.join_keys), f"the source of feature view {view.name!r}"
         )
         keys = ", ".join(quote(k) for k in view.join_keys)
+        # The n distinct keys of smallest hash(keys, seed): the same sample for the same seed
+        # however the scan is parallelised. (A reservoir sample REPEATABLE(seed) over DISTINCT
+        # depends on the order the threads hand rows over: on DuckDB 1.0 it changed between runs.)
         query = (
-            f"SELECT * FROM (SELECT DISTINCT {keys} FROM {relation}) "
-            f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)}) ORDER BY {keys}"
+            f"SELECT * FROM (SELECT * FROM (SELECT DISTINCT {keys} FROM {relation}) "
+            f"ORDER BY hash({keys}, {int(seed)}), {keys} LIMIT {int(n)}) ORDER BY {keys}"
         )
         return con.sql(query).to_arrow_table()
 
