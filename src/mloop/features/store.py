@@ -301,8 +301,7 @@ class FeatureStore:
             self._plans_checked = now
             return
         if generation != self._plans_generation:
-            self._plans.clear()
-            self._readers.clear()
+            self._forget_plans()
             self._plans_generation = generation
         self._plans_checked = now
 

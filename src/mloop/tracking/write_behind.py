@@ -380,10 +380,7 @@ def _flush_before_fork() -> None:
     for the parent's next call."""
     for writer in list(_writers.values()):
         if writer.pending_or_busy:
-            try:
-                writer.flush(keep_error=True)
-            except Exception:  # pragma: no cover - flush(keep_error=True) raises nothing
-                _log.exception("mloop: async tracking writes could not be written before a fork")
+            writer.flush(keep_error=True)
 
 
 atexit.register(_flush_at_exit)

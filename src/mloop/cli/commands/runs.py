@@ -3,8 +3,8 @@
 ``--json`` output keys (stable): a run is ``{id, experiment, name, pipeline, pipeline_version,
 state, trigger, environment, parent_run_id, started_at, ended_at, duration_s, error, metrics}``;
 ``list`` adds ``params`` and ``tags``; ``show`` adds ``params``, ``tags``, ``metric_history`` and
-``executions`` (each ``{id, step,
-state, started_at, ended_at, duration_s, attempts, cache_key, cached_from, error}``).
+``executions`` (each ``{id, step, state, started_at, ended_at, duration_s, attempts, cache_key,
+cached_from, error}``).
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def list_runs(
                 pipeline_name=pipeline,
                 states=states,
                 limit=limit,
-                include_data=True,
-                tags=tags or None,  # params and latest metrics: one query each, not one per run
+                include_data=True,  # params and latest metrics: one query each, not one per run
+                tags=tags,
             )
             rows = [run_to_dict(r, r.metrics) for r in runs]
             for run, row in zip(runs, rows, strict=True):

@@ -78,6 +78,11 @@ def _deployment(row: Mapping[Any, Any]) -> Deployment:
     )
 
 
+def _merged(stored: Mapping[str, Any] | None, added: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A row's ``details`` with a decision's added (its keys win)."""
+    return {**dict(stored or {}), **dict(added or {})}
+
+
 def _slot(environment: str, pipeline: str) -> str:
     return f"{environment}/{pipeline}"
 
@@ -304,7 +309,7 @@ class SqlDeploymentStore(DeploymentStore):
                         decided_by=decided_by,
                         decided_at=now,
                         decision_reason=reason,
-                        details={**dict(row._mapping["details"] or {}), **dict(details or {})},
+                        details=_merged(row._mapping["details"], details),
                     )
                 )
         except (_Lost, sa.exc.IntegrityError):
@@ -349,7 +354,7 @@ class SqlDeploymentStore(DeploymentStore):
                 ).first()
                 if row is None:
                     return 0
-                values["details"] = {**dict(row[0] or {}), **dict(details)}
+                values["details"] = _merged(row[0], details)
             return int(conn.execute(deployments.update().where(*pending).values(values)).rowcount)
 
     def reject(
