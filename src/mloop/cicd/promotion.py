@@ -262,16 +262,9 @@ def approve(
     if target.policy.source is not None:
         origin = open_environment(project_dir, target.policy.source)
         _check_policy(target, origin, package)
-    holder = deployment.source_environment
-    sources = [
-        e
-        for e in (
-            open_environment(project_dir, holder) if holder and holder != target.name else None,
-            origin,
-            target,
-        )
-        if e is not None
-    ]
+    held_in = deployment.source_environment  # where the package came from, as at the request
+    holder = open_environment(project_dir, held_in) if held_in and held_in != target.name else None
+    sources = [e for e in (holder, origin, target) if e is not None]
     why = reason.strip()
     gates = _approval_gates(target, package, sources, deployment, override_gates, who, why)
     record = {"approval_gates": [g.to_dict() for g in gates]}
